@@ -1,0 +1,40 @@
+"""Installs tf_mmjsd: mmJSD multimodal VAEs in TensorFlow/Keras."""
+
+import pathlib
+
+import setuptools
+
+ROOT = pathlib.Path(__file__).parent
+
+setuptools.setup(
+    name="tf_mmjsd",
+    version="0.1.0",
+    description=(
+        "mmJSD multimodal variational autoencoders (Jensen-Shannon divergence "
+        "with a dynamic prior) in TensorFlow/Keras"
+    ),
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.13",
+    packages=setuptools.find_packages(include=["tf_mmjsd", "tf_mmjsd.*"]),
+    # Ranges are the ones this project is tested with (DESIGN.md section 2).
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.15,<4",
+        # The [tf] extra brings tf-keras, without which TFP 0.25 refuses to import.
+        "tensorflow-probability[tf]>=0.25,<0.26",
+        "tensorflow-datasets>=4.9.10,<5",
+        # TFDS needs these to prepare mnist / svhn_cropped but does not declare
+        # them; scipy also reads the raw SVHN .mat files of --svhn_dir.
+        "importlib_resources>=6",
+        "scipy>=1.11",
+        "numpy>=1.26",
+        "absl-py>=2.1",
+        "pillow>=10.1",
+        # tf.summary needs it for the scalars and images of --model_dir; TF 2.21
+        # no longer installs it.
+        "tensorboard>=2.20",
+    ],
+    extras_require={"test": ["pytest>=8"]},
+    scripts=["bin/train"],
+)

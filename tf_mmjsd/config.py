@@ -1,0 +1,129 @@
+"""Frozen, validated configuration of an experiment.
+
+`ExperimentConfig` is the only thing library code receives; it is built from
+absl flags in one place (`tf_mmjsd.flags.config_from_flags`) and written to
+`<model_dir>/config.json`, from which `ExperimentConfig.from_dict` rebuilds it.
+"""
+
+import dataclasses
+import json
+from typing import Any
+
+from tf_mmjsd.data.specs import ModalitySpec
+
+DATASETS = ("synthetic_mst", "mnist_svhn_text")
+METHODS = ("mmjsd", "mmvae", "mvae")
+DISTRIBUTIONS = ("default", "mirrored")
+
+
+class ConfigError(ValueError):
+  """An experiment setting is invalid; the message names the setting."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+  """Every setting of one training run (DESIGN.md sections 4-6).
+
+  Attributes:
+    modalities: the modality specs, in a fixed order; M = len(modalities).
+    dataset: one of `DATASETS`.
+    method: objective, one of `METHODS`.
+    latent_dim: size of the shared content code c.
+    style_dim: size of each modality-specific style code s_m (0: none).
+    beta: weight of the whole divergence term.
+    beta_style: extra weight of the style KL terms.
+    prior_weight: pi_0, the prior's weight in the dynamic prior; the
+      modalities share 1 - pi_0 equally.
+    steps_per_epoch: 0 means "number of training examples // batch_size".
+  """
+
+  modalities: tuple[ModalitySpec, ...]
+  dataset: str = "synthetic_mst"
+  data_dir: str = ""
+  mnist_dir: str = ""
+  svhn_dir: str = ""
+  data_multiplication: int = 20
+  synthetic_train_size: int = 60000
+  synthetic_test_size: int = 10000
+  method: str = "mmjsd"
+  latent_dim: int = 20
+  style_dim: int = 0
+  beta: float = 2.5
+  beta_style: float = 3.0
+  prior_weight: float = 0.25
+  batch_size: int = 256
+  epochs: int = 100
+  steps_per_epoch: int = 0
+  learning_rate: float = 5e-4
+  adam_beta1: float = 0.9
+  adam_beta2: float = 0.999
+  adam_epsilon: float = 1e-8
+  seed: int = 0
+  distribution: str = "default"
+  model_dir: str = ""
+  checkpoint_every_steps: int = 500
+  keep_checkpoints: int = 3
+  probe_train_examples: int = 10000
+  num_sample_columns: int = 8
+
+  def __post_init__(self):
+    self.validate()
+
+  @property
+  def modality_names(self) -> tuple[str, ...]:
+    return tuple(m.name for m in self.modalities)
+
+  def validate(self):
+    """Raises ConfigError naming the first invalid setting."""
+    if not self.modalities:
+      raise ConfigError("at least one modality is needed")
+    names = self.modality_names
+    if len(set(names)) != len(names):
+      raise ConfigError(f"modality names must be unique, got {names}")
+    _choice("dataset", self.dataset, DATASETS)
+    _choice("method", self.method, METHODS)
+    _choice("distribution", self.distribution, DISTRIBUTIONS)
+    for name in ("latent_dim", "batch_size", "epochs", "data_multiplication",
+                 "synthetic_train_size", "synthetic_test_size",
+                 "checkpoint_every_steps", "keep_checkpoints",
+                 "num_sample_columns"):
+      if getattr(self, name) < 1:
+        raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+    for name in ("style_dim", "steps_per_epoch", "probe_train_examples",
+                 "beta", "beta_style"):
+      if getattr(self, name) < 0:
+        raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+    if not 0.0 < self.prior_weight < 1.0:
+      raise ConfigError(
+          f"prior_weight must lie in (0, 1), got {self.prior_weight}")
+    if self.learning_rate <= 0:
+      raise ConfigError(
+          f"learning_rate must be > 0, got {self.learning_rate}")
+    if self.dataset == "mnist_svhn_text" and bool(self.mnist_dir) != bool(
+        self.svhn_dir):
+      raise ConfigError(
+          "give both --mnist_dir and --svhn_dir (raw files), or neither (TFDS)")
+
+  def to_dict(self) -> dict[str, Any]:
+    out = dataclasses.asdict(self)
+    out["modalities"] = [m.to_dict() for m in self.modalities]
+    return out
+
+  @classmethod
+  def from_dict(cls, values: dict[str, Any]) -> "ExperimentConfig":
+    values = dict(values)
+    values["modalities"] = tuple(
+        ModalitySpec.from_dict(m) for m in values["modalities"])
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+      raise ConfigError(f"unknown config keys: {unknown}")
+    return cls(**values)
+
+  def to_json(self) -> str:
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def _choice(name, value, allowed):
+  if value not in allowed:
+    raise ConfigError(f"{name} must be one of {allowed}, got {value!r}")
