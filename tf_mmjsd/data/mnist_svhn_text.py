@@ -1,0 +1,160 @@
+"""MNIST-SVHN-Text (DESIGN.md sections 4.1-4.3) from TFDS, raw files or the
+synthetic stand-in.
+
+Every source yields the same thing, image pools with their labels per split:
+  {"train": {"mnist": (uint8 [N, 28, 28, 1], int [N]),
+             "svhn": (uint8 [N', 32, 32, 3], int [N'])},
+   "test": {...}}
+and `splits_from_pools` turns it into label-matched `Split`s with a text
+modality made from the labels.
+"""
+
+import gzip
+import os
+import socket
+
+import numpy as np
+
+from tf_mmjsd.data import pairing
+from tf_mmjsd.data.split import DataError, DataUnavailableError, Split
+
+TEXT = "text"
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+SVHN_FILES = {"train": "train_32x32.mat", "test": "test_32x32.mat"}
+HOW_TO_GET = (
+    "Either run once with internet access (TFDS downloads and caches "
+    "'mnist' and 'svhn_cropped' under --data_dir), or pass --mnist_dir "
+    "(holding " + ", ".join(MNIST_FILES["train"] + MNIST_FILES["test"]) +
+    ") and --svhn_dir (holding train_32x32.mat, test_32x32.mat). "
+    "Offline, --dataset=synthetic_mst runs without any download.")
+
+
+def splits_from_pools(pools, multiplication, seed, max_per_class=10000):
+  """Label-matched (train, test) splits; the test split's text is fixed.
+
+  Args:
+    pools: {split: {modality: (images, labels)}} as in the module docstring.
+    multiplication: data multiplication of the pairing (20 in the paper).
+    seed: seeds the pairing and the test split's text positions.
+  """
+  from tf_mmjsd.data import text  # pylint: disable=g-import-not-at-top
+  out = []
+  for split_id, split in enumerate(("train", "test")):
+    rng = np.random.default_rng([seed, split_id, 11])
+    images = {k: v[0] for k, v in pools[split].items()}
+    labels = {k: np.asarray(v[1]) for k, v in pools[split].items()}
+    indices, pair_labels = pairing.pair_by_label(
+        labels, multiplication, rng, max_per_class)
+    starts = text.draw_starts(pair_labels, rng) if split == "test" else None
+    out.append(Split(pools=images, indices=indices, labels=pair_labels,
+                     text_modality=TEXT, text_starts=starts))
+  return tuple(out)
+
+
+def _internet_reachable(host="storage.googleapis.com", port=443, timeout=3.0):
+  if os.environ.get("TF_MMJSD_OFFLINE"):
+    return False
+  try:
+    with socket.create_connection((host, port), timeout=timeout):
+      return True
+  except OSError:
+    return False
+
+
+def load_tfds(data_dir=None, log=print):
+  """Image pools from TFDS `mnist` and `svhn_cropped`.
+
+  Fails within seconds, with instructions, when a data set is not prepared
+  and the internet cannot be reached (TFDS itself retries for minutes).
+  Set TF_MMJSD_OFFLINE=1 to skip the network check and treat it as offline.
+  """
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  data_dir = data_dir or None
+  builders = {"mnist": tfds.builder("mnist", data_dir=data_dir),
+              "svhn": tfds.builder("svhn_cropped", data_dir=data_dir)}
+  missing = [b.name for b in builders.values() if not b.is_prepared()]
+  if missing and not _internet_reachable():
+    raise DataUnavailableError(
+        f"TFDS data set(s) {missing} are not prepared under "
+        f"{data_dir or '~/tensorflow_datasets'} and the internet cannot be "
+        f"reached. {HOW_TO_GET}")
+  pools = {"train": {}, "test": {}}
+  for name, builder in builders.items():
+    if not builder.is_prepared():
+      log(f"Downloading and preparing TFDS {builder.name} ...")
+      builder.download_and_prepare()
+    for split in ("train", "test"):
+      ds = builder.as_dataset(split=split, as_supervised=True).batch(10000)
+      parts = list(tfds.as_numpy(ds))
+      pools[split][name] = (
+          np.concatenate([p[0] for p in parts]).astype(np.uint8),
+          np.concatenate([p[1] for p in parts]).astype(np.int64))
+  return pools
+
+
+def _read_idx(path):
+  with gzip.open(path, "rb") as f:
+    data = f.read()
+  if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
+    raise DataError(f"{path} is not an IDX file of unsigned bytes")
+  ndim = data[3]
+  dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+  arr = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
+  if arr.size != int(np.prod(dims)):
+    raise DataError(f"{path}: header says {dims}, found {arr.size} bytes")
+  return arr.reshape(dims)
+
+
+def _require(directory, names, flag):
+  if not os.path.isdir(directory):
+    raise DataUnavailableError(f"{flag}={directory} is not a directory")
+  missing = [n for n in names if not os.path.isfile(os.path.join(directory, n))]
+  if missing:
+    raise DataUnavailableError(
+        f"{flag}={directory} lacks {missing}; expected {list(names)}. "
+        f"{HOW_TO_GET}")
+
+
+def load_raw(mnist_dir, svhn_dir):
+  """Image pools from the standard raw files (no internet needed)."""
+  _require(mnist_dir, MNIST_FILES["train"] + MNIST_FILES["test"],
+           "--mnist_dir")
+  _require(svhn_dir, tuple(SVHN_FILES.values()), "--svhn_dir")
+  from scipy import io as sio  # pylint: disable=g-import-not-at-top
+  pools = {"train": {}, "test": {}}
+  for split in ("train", "test"):
+    img_file, lbl_file = MNIST_FILES[split]
+    images = _read_idx(os.path.join(mnist_dir, img_file))
+    labels = _read_idx(os.path.join(mnist_dir, lbl_file))
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+      raise DataError(f"{img_file}: expected [N, 28, 28] images, got "
+                      f"{images.shape}")
+    if len(labels) != len(images):
+      raise DataError(f"{lbl_file}: {len(labels)} labels for "
+                      f"{len(images)} images")
+    pools[split]["mnist"] = (images[..., None], labels.astype(np.int64))
+    path = os.path.join(svhn_dir, SVHN_FILES[split])
+    try:
+      mat = sio.loadmat(path)
+    except Exception as e:  # scipy raises several types for bad files
+      raise DataError(f"{path} is not a readable SVHN .mat file: {e}") from e
+    if "X" not in mat or "y" not in mat or mat["X"].shape[:3] != (32, 32, 3):
+      raise DataError(f"{path}: expected arrays X [32, 32, 3, N] and y [N, 1]")
+    images = np.transpose(mat["X"], (3, 0, 1, 2)).astype(np.uint8)
+    labels = mat["y"].reshape(-1).astype(np.int64) % 10  # label 10 is digit 0
+    pools[split]["svhn"] = (images, labels)
+  return pools
+
+
+def load_synthetic(cache_dir, train_size, test_size, seed, log=print):
+  """Image pools of the synthetic stand-in (data/synthetic.py)."""
+  from tf_mmjsd.data import synthetic  # pylint: disable=g-import-not-at-top
+  arrays = synthetic.load_or_generate(cache_dir, train_size, test_size, seed,
+                                      log=log)
+  return {split: {name: (arrays[f"{split}/{name}"],
+                         arrays[f"{split}/labels_{name}"])
+                  for name in ("mnist", "svhn")}
+          for split in ("train", "test")}

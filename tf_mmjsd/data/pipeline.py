@@ -1,0 +1,92 @@
+"""tf.data pipelines that gather batches from a `Split` by index.
+
+A batch is a dict:
+  {"inputs": {modality: float32 [B, *shape]},
+   "masks":  {modality: bool [B]},
+   "labels": int32 [B]}
+Absent modalities (mask False) have all-zero inputs.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tf_mmjsd.data import text
+
+
+def epoch_order(num_examples, num_steps, batch_size, rng):
+  """Example order of one epoch: concatenated permutations, num_steps*B long."""
+  need = num_steps * batch_size
+  parts, have = [], 0
+  while have < need:
+    parts.append(rng.permutation(num_examples))
+    have += num_examples
+  return np.concatenate(parts)[:need]
+
+
+class Pipeline:
+  """Builds batches of one split; the pools are copied to TF once."""
+
+  def __init__(self, split, specs):
+    self.split = split
+    self.specs = tuple(specs)
+    self._pools = {name: tf.constant(pool) for name, pool in split.pools.items()}
+
+  def _slices(self, order, starts):
+    split = self.split
+    out = {"labels": split.labels[order].astype(np.int32)}
+    out["index"] = {k: v[order] for k, v in split.indices.items()}
+    if split.text_modality:
+      out["starts"] = starts[order].astype(np.int32)
+    out["masks"] = {}
+    for spec in self.specs:
+      if split.masks is not None and spec.name in split.masks:
+        out["masks"][spec.name] = np.asarray(split.masks[spec.name],
+                                             bool)[order]
+      else:
+        out["masks"][spec.name] = np.ones(len(order), bool)
+    return out
+
+  def _gather(self, sl):
+    inputs = {}
+    for spec in self.specs:
+      if spec.name == self.split.text_modality:
+        symbols = text.digit_symbols(sl["labels"], sl["starts"])
+        x = tf.one_hot(symbols, text.ALPHABET_SIZE, dtype=tf.float32)
+      else:
+        x = tf.gather(self._pools[spec.name], sl["index"][spec.name])
+        if x.dtype == tf.uint8:
+          x = tf.cast(x, tf.float32) * (1.0 / 255.0)
+        else:
+          x = tf.cast(x, tf.float32)
+      mask = tf.reshape(tf.cast(sl["masks"][spec.name], tf.float32),
+                        [-1] + [1] * len(spec.shape))
+      inputs[spec.name] = x * mask
+    return {"inputs": inputs, "masks": sl["masks"], "labels": sl["labels"]}
+
+  def train_dataset(self, batch_size, steps, seed, epoch, skip_steps=0):
+    """The batches of one training epoch, deterministic from (seed, epoch).
+
+    Args:
+      skip_steps: batches of this epoch already trained on (resumption).
+    """
+    rng = np.random.default_rng([seed, epoch, 7])
+    order = epoch_order(len(self.split), steps, batch_size, rng)
+    order = order[skip_steps * batch_size:]
+    starts = None
+    if self.split.text_modality:
+      starts = text.draw_starts(self.split.labels, rng)
+    ds = tf.data.Dataset.from_tensor_slices(self._slices(order, starts))
+    ds = ds.batch(batch_size, drop_remainder=True)
+    ds = ds.map(self._gather, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+  def eval_dataset(self, batch_size, rows=None):
+    """The examples `rows` (default: all) in order, last batch partial."""
+    order = np.arange(len(self.split)) if rows is None else np.asarray(rows)
+    starts = self.split.text_starts
+    if self.split.text_modality and starts is None:
+      starts = text.draw_starts(self.split.labels, np.random.default_rng(0))
+    ds = tf.data.Dataset.from_tensor_slices(self._slices(order, starts))
+    ds = ds.batch(batch_size).map(self._gather,
+                                  num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
