@@ -1,0 +1,107 @@
+"""Combining unimodal posteriors: products of experts and mixture assignment.
+
+Experts are stacked along a leading axis K: locs and scales [K, B, D],
+weights [K, B]. A zero weight removes an expert for that example, which is
+how absent modalities are dropped.
+"""
+
+import itertools
+
+import tensorflow as tf
+
+VARIANCE_EPSILON = 1e-8
+
+
+def normalize_weights(weights):
+  """weights [K, B] divided by their sum over K (so each column sums to 1)."""
+  return weights / tf.reduce_sum(weights, axis=0, keepdims=True)
+
+
+def product_of_experts(locs, scales, weights):
+  """Gaussian proportional to prod_k N(loc_k, scale_k^2)^weight_k.
+
+  Precision tau = sum_k w_k / (scale_k^2 + 1e-8); loc = sum_k w_k tau_k
+  loc_k / tau. With weights summing to 1 this is the weighted geometric mean
+  (mmJSD's dynamic prior); with unit weights the plain PoE (MVAE).
+
+  Args:
+    locs, scales: [K, B, D].
+    weights: [K, B], non-negative; at least one positive per example.
+
+  Returns:
+    (loc, scale), each [B, D].
+  """
+  precision = weights[..., None] / (tf.square(scales) + VARIANCE_EPSILON)
+  total = tf.reduce_sum(precision, axis=0)
+  loc = tf.reduce_sum(precision * locs, axis=0) / total
+  return loc, tf.sqrt(1.0 / total)
+
+
+def with_prior(locs, scales, present, prior_weight, num_modalities):
+  """Prepends the N(0, I) expert to K unimodal experts, with mmJSD weights.
+
+  Args:
+    locs, scales: [K, B, D] unimodal posteriors.
+    present: float [K, B], 1 where the modality is observed.
+    prior_weight: pi_0; each modality gets (1 - pi_0) / num_modalities.
+
+  Returns:
+    (locs, scales) [K + 1, B, D] and weights [K + 1, B], prior first,
+    renormalised so each column sums to 1 over the present experts.
+  """
+  batch = tf.shape(locs)[1]
+  weights = tf.concat([
+      tf.fill([1, batch], tf.cast(prior_weight, locs.dtype)),
+      present * (1.0 - prior_weight) / num_modalities], axis=0)
+  return (tf.concat([tf.zeros_like(locs[:1]), locs], 0),
+          tf.concat([tf.ones_like(scales[:1]), scales], 0),
+          normalize_weights(weights))
+
+
+def check_some_present(present):
+  """Asserts every example (column of bool [M, B]) has a present modality."""
+  count = tf.reduce_sum(tf.cast(present, tf.int32), axis=0)
+  return tf.debugging.assert_positive(
+      count, message="every example needs at least one present modality; "
+      "an example with no modality present has no posterior")
+
+
+def mixture_assignment(present):
+  """Which present modality's posterior each example samples from.
+
+  Example i with n_i present modalities takes its j-th present modality,
+  j = min(i // max(B // n_i, 1), n_i - 1): for a complete batch this gives
+  equal contiguous blocks with the remainder in the last (85/85/86 rows of
+  256 for 3 modalities), as in the original code.
+
+  Args:
+    present: bool [M, B].
+
+  Returns:
+    float32 one-hot [M, B].
+  """
+  present = tf.convert_to_tensor(present, tf.bool)
+  with tf.control_dependencies([check_some_present(present)]):
+    as_int = tf.cast(present, tf.int32)
+  batch = tf.shape(present)[1]
+  count = tf.reduce_sum(as_int, axis=0)
+  block = tf.maximum(batch // tf.maximum(count, 1), 1)
+  chosen = tf.minimum(tf.range(batch) // block, count - 1)
+  rank = tf.cumsum(as_int, axis=0, exclusive=True)
+  return tf.cast(present & tf.equal(rank, chosen[None, :]), tf.float32)
+
+
+def mixture_moments(locs, scales, weights):
+  """Mean [B, D] of the mixture sum_k w_k N(loc_k, scale_k^2), w normalised."""
+  del scales  # the mean of a mixture depends on the component means only
+  w = normalize_weights(weights)
+  return tf.reduce_sum(w[..., None] * locs, axis=0)
+
+
+def subsets(names, min_size=1):
+  """All subsets of `names` with at least `min_size` members, as tuples,
+  ordered by size, then by the order of `names`."""
+  out = []
+  for size in range(min_size, len(names) + 1):
+    out.extend(itertools.combinations(names, size))
+  return out
