@@ -1,0 +1,32 @@
+"""Per-modality encoders and decoders (Keras subclassed models).
+
+Encoders map x [B, *shape] to Gaussian posterior parameters; decoders map
+z = [s_m, c] [B, style_dim + latent_dim] to likelihood parameters
+[B, *shape]. `build_encoder` / `build_decoder` pick the family named by a
+`ModalitySpec`.
+"""
+
+from tf_mmjsd.networks.conv_decoder import ConvDecoder
+from tf_mmjsd.networks.conv_encoder import ConvEncoder
+from tf_mmjsd.networks.gaussian_encoder import GaussianEncoder
+from tf_mmjsd.networks.mlp_decoder import MLPDecoder
+from tf_mmjsd.networks.mlp_encoder import MLPEncoder
+from tf_mmjsd.networks.text_decoder import TextDecoder
+from tf_mmjsd.networks.text_encoder import TextEncoder
+
+_ENCODERS = {"mlp": MLPEncoder, "conv": ConvEncoder, "text": TextEncoder}
+_DECODERS = {"mlp": MLPDecoder, "conv": ConvDecoder, "text": TextDecoder}
+
+
+def build_encoder(spec, latent_dim, style_dim=0):
+  """The encoder of `spec.network`, named after the modality."""
+  return _ENCODERS[spec.network](
+      data_shape=spec.shape, latent_dim=latent_dim, style_dim=style_dim,
+      name=f"encoder_{spec.name}")
+
+
+def build_decoder(spec, latent_dim, style_dim=0):
+  """The decoder of `spec.network`, named after the modality."""
+  return _DECODERS[spec.network](
+      data_shape=spec.shape, latent_dim=latent_dim, style_dim=style_dim,
+      output_activation=spec.output_activation, name=f"decoder_{spec.name}")
