@@ -1,0 +1,242 @@
+"""The multimodal VAE: encoders, decoders and the objective's train_step.
+
+Batches are dicts (data/pipeline.py):
+  {"inputs": {m: float32 [B, *shape_m]}, "masks": {m: bool [B]} (optional),
+   "labels": int32 [B] (ignored by training)}
+"""
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tf_mmjsd import fusion, likelihoods, networks, objectives
+from tf_mmjsd import posteriors as post
+from tf_mmjsd.data.specs import ModalitySpec
+
+tfd = tfp.distributions
+FUSIONS = ("poe", "mixture")
+
+
+@keras.saving.register_keras_serializable(package="tf_mmjsd")
+class MultimodalVAE(keras.Model):
+  """A VAE over M modalities with a shared content code and optional styles.
+
+  Args:
+    modalities: sequence of `ModalitySpec` (or their dicts); M = its length.
+    latent_dim: size of the content code c.
+    style_dim: size of each modality's style code s_m (0: none).
+    method: "mmjsd", "mmvae" or "mvae" (objectives.OBJECTIVES).
+    beta, beta_style, prior_weight: objective weights (DESIGN.md section 6).
+  """
+
+  def __init__(self, modalities, latent_dim=20, style_dim=0, method="mmjsd",
+               beta=2.5, beta_style=3.0, prior_weight=0.25, **kwargs):
+    super().__init__(**kwargs)
+    self.specs = tuple(m if isinstance(m, ModalitySpec) else
+                       ModalitySpec.from_dict(m) for m in modalities)
+    self.names = tuple(s.name for s in self.specs)
+    if method not in objectives.OBJECTIVES:
+      raise ValueError(f"method must be one of {list(objectives.OBJECTIVES)}, "
+                       f"got {method!r}")
+    self.latent_dim, self.style_dim, self.method = latent_dim, style_dim, method
+    self.beta, self.beta_style = beta, beta_style
+    self.prior_weight = prior_weight
+    self.settings = objectives.ObjectiveSettings(
+        names=self.names, rec_weights={s.name: s.weight for s in self.specs},
+        style_weights={s.name: s.style_weight for s in self.specs},
+        beta=beta, beta_style=beta_style, prior_weight=prior_weight)
+    self.objective = objectives.OBJECTIVES[method]
+    self.encoders = {s.name: networks.build_encoder(s, latent_dim, style_dim)
+                     for s in self.specs}
+    self.decoders = {s.name: networks.build_decoder(s, latent_dim, style_dim)
+                     for s in self.specs}
+    # Build every sub-model now: the optimizer must see all variables.
+    for s in self.specs:
+      self.encoders[s.name](tf.zeros((1,) + s.shape))
+      self.decoders[s.name](tf.zeros((1, latent_dim + style_dim)))
+    self.trackers = {
+        name: keras.metrics.Mean(name=name)
+        for name in objectives.term_names(method, self.names, style_dim)}
+    self.built = True
+
+  @classmethod
+  def from_experiment(cls, config):
+    """The model of an `ExperimentConfig`."""
+    return cls(config.modalities, latent_dim=config.latent_dim,
+               style_dim=config.style_dim, method=config.method,
+               beta=config.beta, beta_style=config.beta_style,
+               prior_weight=config.prior_weight, name="multimodal_vae")
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(modalities=[s.to_dict() for s in self.specs],
+                  latent_dim=self.latent_dim, style_dim=self.style_dim,
+                  method=self.method, beta=self.beta,
+                  beta_style=self.beta_style, prior_weight=self.prior_weight)
+    return config
+
+  @property
+  def metrics(self):
+    return list(self.trackers.values())
+
+  # --- inference ---------------------------------------------------------
+
+  def _check_inputs(self, inputs):
+    if not isinstance(inputs, dict) or not inputs:
+      raise ValueError("inputs must be a non-empty dict {modality: tensor}")
+    unknown = sorted(set(inputs) - set(self.names))
+    if unknown:
+      raise ValueError(f"unknown modalities {unknown}; this model has "
+                       f"{list(self.names)}")
+    for spec in self.specs:
+      if spec.name in inputs:
+        shape = tuple(inputs[spec.name].shape[1:])
+        if shape != spec.shape:
+          raise ValueError(f"modality {spec.name!r}: expected examples of "
+                           f"shape {spec.shape}, got {shape}")
+
+  def encode(self, inputs, training=False):
+    """Unimodal posterior parameters of the given modalities.
+
+    Args:
+      inputs: {m: [B, *shape_m]} for any subset of the modalities.
+
+    Returns:
+      {"content": {m: (loc, scale) [B, latent_dim]},
+       "style": {m: (loc, scale) [B, style_dim]}} (style empty if none).
+    """
+    self._check_inputs(inputs)
+    out = {"content": {}, "style": {}}
+    for m in self.names:
+      if m not in inputs:
+        continue
+      params = self.encoders[m](inputs[m], training=training)
+      out["content"][m] = (params["content_loc"], post.scale_from_log_var(
+          params["content_log_var"]))
+      if self.style_dim:
+        out["style"][m] = (params["style_loc"], post.scale_from_log_var(
+            params["style_log_var"]))
+    return out
+
+  def _present(self, inputs, masks):
+    batch = tf.shape(next(iter(inputs.values())))[0]
+    present = {}
+    for m in inputs:
+      if masks is not None and m in masks:
+        present[m] = tf.cast(masks[m], tf.float32)
+      else:
+        present[m] = tf.ones([batch], tf.float32)
+    return present
+
+  def subset_posterior(self, inputs, masks=None, fusion_kind="poe"):
+    """Posterior of c given the modalities in `inputs` (and `masks`).
+
+    "poe": the pi-weighted product of N(0, I) and the present q_m
+    (renormalised pi), a tfd.MultivariateNormalDiag [B] x [latent_dim].
+    "mixture": the equal-weight mixture of the present q_m, a
+    tfd.MixtureSameFamily [B] x [latent_dim].
+    """
+    return self.fuse(self.encode(inputs)["content"],
+                     self._present(inputs, masks), fusion_kind)
+
+  def fuse(self, content, present, fusion_kind="poe"):
+    """Subset posterior from unimodal parameters (see `subset_posterior`).
+
+    Args:
+      content: {m: (loc, scale) [B, latent_dim]} for the subset.
+      present: {m: float [B]} presence of each of those modalities.
+    """
+    if fusion_kind not in FUSIONS:
+      raise ValueError(f"fusion_kind must be one of {FUSIONS}, "
+                       f"got {fusion_kind!r}")
+    names = [m for m in self.names if m in content]
+    locs = tf.stack([content[m][0] for m in names])
+    scales = tf.stack([content[m][1] for m in names])
+    mask = tf.stack([tf.cast(present[m], locs.dtype) for m in names])
+    with tf.control_dependencies([fusion.check_some_present(mask > 0)]):
+      mask = tf.identity(mask)
+    if fusion_kind == "poe":
+      loc, scale = fusion.product_of_experts(*fusion.with_prior(
+          locs, scales, mask, self.prior_weight, len(self.names)))
+      return post.approx_posterior(loc, scale)
+    probs = tf.transpose(fusion.normalize_weights(mask))  # [B, K]
+    return tfd.MixtureSameFamily(
+        tfd.Categorical(probs=probs),
+        tfd.MultivariateNormalDiag(loc=tf.transpose(locs, [1, 0, 2]),
+                                   scale_diag=tf.transpose(scales, [1, 0, 2])))
+
+  def decode(self, content, styles=None, names=None):
+    """Likelihood parameters {m: [B, *shape_m]} of one latent sample.
+
+    Args:
+      content: c [B, latent_dim].
+      styles: {m: s_m [B, style_dim]}; missing styles are drawn from N(0, I).
+      names: modalities to decode (default: all).
+    """
+    out = {}
+    for m in names or self.names:
+      z = content
+      if self.style_dim:
+        s = (styles or {}).get(m)
+        if s is None:
+          s = tf.random.normal([tf.shape(content)[0], self.style_dim])
+        z = tf.concat([s, content], axis=-1)
+      out[m] = self.decoders[m](z)
+    return out
+
+  def generate(self, inputs, masks=None, fusion_kind="poe", names=None):
+    """Conditional generation: likelihood means of every modality (or
+    `names`) from one sample of the subset posterior of `inputs`. Styles of
+    generated modalities are drawn from N(0, I)."""
+    content = self.subset_posterior(inputs, masks, fusion_kind).sample()
+    params = self.decode(content, None, names)
+    specs = {s.name: s for s in self.specs}
+    return {m: likelihoods.mean(specs[m], p) for m, p in params.items()}
+
+  def sample(self, num):
+    """Unconditional generation: c and all s_m from N(0, I)."""
+    content = tf.random.normal([num, self.latent_dim])
+    specs = {s.name: s for s in self.specs}
+    return {m: likelihoods.mean(specs[m], p)
+            for m, p in self.decode(content).items()}
+
+  def call(self, inputs):
+    """Posterior means of c under the PoE of all given modalities [B, D]."""
+    return self.subset_posterior(inputs).mean()
+
+  # --- training ----------------------------------------------------------
+
+  def compute_terms(self, batch, training=False):
+    """Per-example objective terms {name: [B]} of a batch."""
+    inputs = batch["inputs"]
+    missing = [m for m in self.names if m not in inputs]
+    if missing:
+      raise ValueError(f"a training batch needs every modality (use masks "
+                       f"for absent ones); missing {missing}")
+    posteriors = self.encode(inputs, training=training)
+    present = self._present(inputs, batch.get("masks"))
+    specs = {s.name: s for s in self.specs}
+
+    def log_likelihood(content, styles, names):
+      params = self.decode(content, styles, names)
+      return {m: likelihoods.log_prob(specs[m], inputs[m], params[m])
+              for m in names}
+
+    return self.objective(posteriors, present, log_likelihood, self.settings)
+
+  def _update_trackers(self, terms):
+    for name, tracker in self.trackers.items():
+      tracker.update_state(terms[name])
+    return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+  def train_step(self, data):
+    with tf.GradientTape() as tape:
+      terms = self.compute_terms(data, training=True)
+      # Mean over the global batch; replicas' gradients are then summed.
+      loss = tf.nn.compute_average_loss(terms["loss"])
+    grads = tape.gradient(loss, self.trainable_variables)
+    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+    return self._update_trackers(terms)
+
+  def test_step(self, data):
+    return self._update_trackers(self.compute_terms(data, training=False))
