@@ -1,0 +1,1 @@
+"""Evaluation of trained models: latent probes and sample figures."""

@@ -1,0 +1,61 @@
+"""Unimodal posteriors of a whole split, and probes of every subset."""
+
+import numpy as np
+import tensorflow as tf
+
+from tf_mmjsd import fusion
+from tf_mmjsd.evaluation import probe
+
+
+def subset_key(subset):
+  return "+".join(subset)
+
+
+def encode_split(model, pipeline, batch_size, rows=None):
+  """Unimodal posterior parameters of the rows of a split.
+
+  Returns:
+    ({m: (loc [N, D], scale [N, D])}, {m: float [N] presence}, labels [N]),
+    numpy arrays.
+  """
+  encode = tf.function(lambda inputs: model.encode(inputs)["content"])
+  parts, masks, labels = [], [], []
+  for batch in pipeline.eval_dataset(batch_size, rows):
+    parts.append({m: (l.numpy(), s.numpy())
+                  for m, (l, s) in encode(batch["inputs"]).items()})
+    masks.append({m: v.numpy() for m, v in batch["masks"].items()})
+    labels.append(batch["labels"].numpy())
+  content = {m: (np.concatenate([p[m][0] for p in parts]),
+                 np.concatenate([p[m][1] for p in parts]))
+             for m in model.names}
+  present = {m: np.concatenate([k[m] for k in masks]).astype(np.float32)
+             for m in model.names}
+  return content, present, np.concatenate(labels)
+
+
+def subset_means(model, content, present, subset, fusion_kind):
+  """Posterior means [N, D] of c given `subset` under one fusion."""
+  dist = model.fuse({m: content[m] for m in subset},
+                    {m: present[m] for m in subset}, fusion_kind)
+  return dist.mean().numpy()
+
+
+def probe_subsets(model, train, test, fusions=("poe", "mixture")):
+  """Probe accuracy on the test rows for every non-empty subset.
+
+  Args:
+    train, test: (content, present, labels) from `encode_split`.
+
+  Returns:
+    {fusion: {"a+b": accuracy}}; single modalities appear under both fusions
+    (the fusions differ only by the prior factor there).
+  """
+  out = {}
+  for kind in fusions:
+    out[kind] = {}
+    for subset in fusion.subsets(model.names):
+      train_x = subset_means(model, *train[:2], subset, kind)
+      test_x = subset_means(model, *test[:2], subset, kind)
+      out[kind][subset_key(subset)] = probe.accuracy(
+          train_x, train[2], test_x, test[2])
+  return out

@@ -1,0 +1,50 @@
+"""Latent linear probe: logistic regression on posterior means.
+
+Multinomial logistic regression with an L2 penalty on standardised
+features, fitted by L-BFGS (tfp.optimizer.lbfgs_minimize), deterministic.
+"""
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+
+def fit_predict(train_x, train_y, test_x, num_classes=None, l2=1e-3,
+                max_iterations=500):
+  """Fits on (train_x [N, D], train_y int [N]); returns test predictions [N']."""
+  train_x = np.asarray(train_x, np.float64)
+  test_x = np.asarray(test_x, np.float64)
+  train_y = np.asarray(train_y, np.int64)
+  num_classes = num_classes or int(train_y.max()) + 1
+  mean, std = train_x.mean(0), train_x.std(0) + 1e-8
+  x = tf.constant((train_x - mean) / std)
+  y = tf.one_hot(train_y, num_classes, dtype=tf.float64)
+  dim = x.shape[1]
+
+  def unpack(params):
+    return (tf.reshape(params[:dim * num_classes], [dim, num_classes]),
+            params[dim * num_classes:])
+
+  @tf.function
+  def loss_and_grad(params):
+    with tf.GradientTape() as tape:
+      tape.watch(params)
+      w, b = unpack(params)
+      logits = x @ w + b
+      nll = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(y, logits))
+      loss = nll + l2 * tf.reduce_sum(tf.square(w))
+    return loss, tape.gradient(loss, params)
+
+  start = tf.zeros([(dim + 1) * num_classes], tf.float64)
+  result = tfp.optimizer.lbfgs_minimize(loss_and_grad, start,
+                                        max_iterations=max_iterations,
+                                        tolerance=1e-8)
+  w, b = unpack(result.position)
+  logits = ((test_x - mean) / std) @ w.numpy() + b.numpy()
+  return np.argmax(logits, axis=1)
+
+
+def accuracy(train_x, train_y, test_x, test_y, **kwargs):
+  """Test accuracy of a probe fitted on the training features."""
+  pred = fit_predict(train_x, train_y, test_x, **kwargs)
+  return float(np.mean(pred == np.asarray(test_y)))

@@ -1,0 +1,120 @@
+"""Command-line flags: the only module that touches absl FLAGS.
+
+`define_flags()` declares every flag (defaults come from ExperimentConfig),
+`config_from_flags()` builds the validated ExperimentConfig, and
+`parse_argv` expands layered flagfiles: a `--flagfile=` line inside a
+flagfile is resolved relative to that file, so configs/mst.flags can name
+base.flags wherever the command is run from.
+"""
+
+import dataclasses
+import os
+import sys
+
+from absl import flags
+
+from tf_mmjsd.config import ConfigError, ExperimentConfig
+from tf_mmjsd.data.specs import mnist_svhn_text_specs
+
+FLAGS = flags.FLAGS
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
+             if f.default is not dataclasses.MISSING}
+
+_HELP = {
+    "dataset": "synthetic_mst (offline, synthetic) or mnist_svhn_text "
+               "(TFDS, or raw files with --mnist_dir/--svhn_dir).",
+    "data_dir": "TFDS data_dir, or the cache of the synthetic set "
+                "(default ~/.cache/tf_mmjsd or $TF_MMJSD_CACHE).",
+    "mnist_dir": "Directory with the raw MNIST *-idx?-ubyte.gz files.",
+    "svhn_dir": "Directory with train_32x32.mat and test_32x32.mat.",
+    "data_multiplication": "Times each image is paired with a random "
+                           "partner of the same digit.",
+    "synthetic_train_size": "Training images per modality of synthetic_mst.",
+    "synthetic_test_size": "Test images per modality of synthetic_mst.",
+    "method": "Objective: mmjsd, mmvae or mvae.",
+    "latent_dim": "Size of the shared content code c.",
+    "style_dim": "Size of each modality-specific style code (0: none).",
+    "beta": "Weight of the divergence term.",
+    "beta_style": "Extra weight of the style KL terms.",
+    "prior_weight": "pi_0 of the dynamic prior; modalities share the rest.",
+    "batch_size": "Global batch size.",
+    "epochs": "Training epochs.",
+    "steps_per_epoch": "Steps per epoch; 0: training examples // batch.",
+    "learning_rate": "Adam learning rate.",
+    "adam_beta1": "Adam beta_1.",
+    "adam_beta2": "Adam beta_2.",
+    "adam_epsilon": "Adam epsilon.",
+    "seed": "Seeds data pairing, data order and initialisation.",
+    "distribution": "tf.distribute strategy: default or mirrored.",
+    "model_dir": "Where checkpoints, summaries and samples go (required).",
+    "checkpoint_every_steps": "Checkpoint period in steps.",
+    "keep_checkpoints": "Checkpoints kept.",
+    "probe_train_examples": "Training examples of the latent linear probe.",
+    "num_sample_columns": "Examples per row of the sample grids.",
+}
+
+
+def define_flags():
+  """Declares the training flags (idempotent)."""
+  if "model_dir" in FLAGS:
+    return
+  for name, default in _DEFAULTS.items():
+    help_text = _HELP[name]
+    if isinstance(default, bool):
+      flags.DEFINE_bool(name, default, help_text)
+    elif isinstance(default, int):
+      flags.DEFINE_integer(name, default, help_text)
+    elif isinstance(default, float):
+      flags.DEFINE_float(name, default, help_text)
+    else:
+      flags.DEFINE_string(name, default, help_text)
+
+
+def config_from_flags():
+  """The ExperimentConfig of the parsed flags."""
+  values = {name: getattr(FLAGS, name) for name in _DEFAULTS}
+  if not values["model_dir"]:
+    raise ConfigError("--model_dir is required")
+  return ExperimentConfig(modalities=mnist_svhn_text_specs(), **values)
+
+
+def flags_text():
+  """A flagfile that reproduces the parsed training flags."""
+  return "".join(f"--{name}={getattr(FLAGS, name)}\n" for name in _DEFAULTS)
+
+
+class FlagfileError(ValueError):
+  pass
+
+
+def expand_flagfiles(argv, _base=None, _seen=()):
+  """argv with every --flagfile=F replaced by F's lines, recursively."""
+  out = []
+  for arg in argv:
+    if arg.startswith("--flagfile="):
+      path = arg[len("--flagfile="):]
+      if _base and not os.path.isabs(path):
+        path = os.path.join(_base, path)
+      path = os.path.normpath(path)
+      if path in _seen:
+        raise FlagfileError(f"flagfile {path} includes itself")
+      if not os.path.isfile(path):
+        raise FlagfileError(f"flagfile not found: {path}")
+      with open(path) as f:
+        lines = [ln.strip() for ln in f]
+      lines = [ln for ln in lines if ln and not ln.startswith(("#", "//"))]
+      out.extend(expand_flagfiles(lines, os.path.dirname(path),
+                                  _seen + (path,)))
+    else:
+      out.append(arg)
+  return out
+
+
+def parse_argv(argv):
+  """absl flags_parser: expands flagfiles; bad flags exit 1 with a message."""
+  try:
+    return FLAGS(argv[:1] + expand_flagfiles(argv[1:]))
+  except (flags.Error, FlagfileError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    print(f"Pass --helpfull to see the flags.", file=sys.stderr)
+    sys.exit(1)
