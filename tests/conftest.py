@@ -1,0 +1,37 @@
+"""Shared test settings: quiet TF, a private data cache, tiny configs."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # pylint: disable=g-import-not-at-top
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pytest_configure(config):
+  config.addinivalue_line("markers", "slow: end-to-end runs of a minute or more")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+  """A data cache shared by the tests of one session."""
+  return str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_config(cache_dir):
+  """A factory of small synthetic_mst ExperimentConfigs."""
+  from tf_mmjsd.config import ExperimentConfig
+  from tf_mmjsd.data.specs import mnist_svhn_text_specs
+
+  def make(**overrides):
+    values = dict(modalities=mnist_svhn_text_specs(), dataset="synthetic_mst",
+                  data_dir=cache_dir, synthetic_train_size=400,
+                  synthetic_test_size=200, data_multiplication=1,
+                  batch_size=32, epochs=1, probe_train_examples=200,
+                  checkpoint_every_steps=5, num_sample_columns=4)
+    values.update(overrides)
+    return ExperimentConfig(**values)
+
+  return make

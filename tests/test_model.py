@@ -1,0 +1,126 @@
+"""The multimodal VAE: objectives, gradients, masks, inference, saving."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_mmjsd.data.specs import mnist_svhn_text_specs
+from tf_mmjsd.model import MultimodalVAE
+
+SPECS = mnist_svhn_text_specs()
+
+
+def _batch(batch=12, masks=None, seed=0):
+  rng = np.random.default_rng(seed)
+  inputs = {}
+  for s in SPECS:
+    if s.likelihood == "categorical":
+      inputs[s.name] = tf.one_hot(rng.integers(0, 71, (batch, 8)), 71)
+    else:
+      inputs[s.name] = tf.constant(rng.random((batch,) + s.shape), tf.float32)
+  masks = masks or {s.name: np.ones(batch, bool) for s in SPECS}
+  return {"inputs": inputs, "masks": {k: tf.constant(v) for k, v in
+                                      masks.items()},
+          "labels": tf.zeros([batch], tf.int32)}
+
+
+@pytest.fixture(scope="module")
+def model():
+  return MultimodalVAE(SPECS)
+
+
+@pytest.mark.parametrize("method", ["mmjsd", "mmvae", "mvae"])
+@pytest.mark.parametrize("style_dim", [0, 4])
+def test_gradients_reach_every_encoder_and_decoder(method, style_dim):
+  m = MultimodalVAE(SPECS, method=method, style_dim=style_dim)
+  batch = _batch()
+  with tf.GradientTape() as tape:
+    terms = m.compute_terms(batch, training=True)
+    loss = tf.reduce_mean(terms["loss"])
+  assert set(terms) == set(m.trackers)
+  for v in terms.values():
+    assert v.shape == (12,) and np.isfinite(v.numpy()).all()
+  grads = tape.gradient(loss, m.trainable_variables)
+  for var, g in zip(m.trainable_variables, grads):
+    assert g is not None and float(tf.reduce_sum(tf.abs(g))) > 0, var.path
+
+
+def test_mmjsd_loss_is_the_weighted_sum_of_its_terms(model):
+  terms = model.compute_terms(_batch())
+  rec = sum(s.weight * terms[f"rec_{s.name}"] for s in SPECS)
+  np.testing.assert_allclose(terms["loss"].numpy(),
+                             (rec + 2.5 * terms["js"]).numpy(), rtol=1e-5)
+  assert (terms["js"].numpy() >= 0).all()
+
+
+def test_absent_modalities_do_not_count(model):
+  masks = {"mnist": np.array([True] * 6 + [False] * 6),
+           "svhn": np.ones(12, bool), "text": np.ones(12, bool)}
+  batch = _batch(masks=masks)
+  terms = model.compute_terms(batch)
+  assert (terms["rec_mnist"].numpy()[6:] == 0).all()
+  assert (terms["rec_mnist"].numpy()[:6] > 0).all()
+  # The JS of the examples without mnist must not depend on its input.
+  other = _batch(masks=masks)
+  other["inputs"]["mnist"] = tf.ones_like(other["inputs"]["mnist"])
+  np.testing.assert_allclose(model.compute_terms(other)["js"].numpy()[6:],
+                             terms["js"].numpy()[6:], rtol=1e-5)
+
+
+def test_an_example_without_any_modality_is_an_error(model):
+  masks = {s.name: np.array([True, False]) for s in SPECS}
+  with pytest.raises(tf.errors.InvalidArgumentError, match="at least one"):
+    model.compute_terms(_batch(2, masks))
+
+
+def test_subset_posteriors_and_generation_shapes(model):
+  inputs = _batch(5)["inputs"]
+  sub = {"svhn": inputs["svhn"], "text": inputs["text"]}
+  poe = model.subset_posterior(sub)
+  mix = model.subset_posterior(sub, fusion_kind="mixture")
+  assert poe.mean().shape == (5, 20) and mix.mean().shape == (5, 20)
+  locs = [model.encode(sub)["content"][m][0] for m in ("svhn", "text")]
+  np.testing.assert_allclose(mix.mean().numpy(),
+                             ((locs[0] + locs[1]) / 2).numpy(), rtol=1e-5,
+                             atol=1e-6)
+  out = model.generate({"mnist": inputs["mnist"]})
+  assert {k: v.shape for k, v in out.items()} == {
+      s.name: (5,) + s.shape for s in SPECS}
+  assert (out["text"].numpy().sum(-1) == 1).all()
+  assert model.sample(3)["svhn"].shape == (3, 32, 32, 3)
+
+
+def test_bad_inputs_get_clear_errors(model):
+  inputs = _batch(2)["inputs"]
+  with pytest.raises(ValueError, match="unknown modalities.*'audio'"):
+    model.encode({"audio": inputs["mnist"]})
+  with pytest.raises(ValueError, match="'svhn'.*shape"):
+    model.encode({"svhn": inputs["mnist"]})
+  with pytest.raises(ValueError, match="fusion_kind"):
+    model.subset_posterior({"mnist": inputs["mnist"]}, fusion_kind="sum")
+
+
+def test_fit_updates_weights_and_trackers():
+  m = MultimodalVAE(SPECS)
+  m.compile(optimizer=keras.optimizers.Adam(1e-3))
+  before = [v.numpy().copy() for v in m.trainable_variables]
+  ds = tf.data.Dataset.from_tensors(_batch(16)).repeat(3)
+  history = m.fit(ds, epochs=1, verbose=0)
+  assert set(history.history) == set(m.trackers)
+  changed = [not np.allclose(b, v.numpy())
+             for b, v in zip(before, m.trainable_variables)]
+  assert all(changed)
+
+
+def test_config_and_saved_model_round_trip(tmp_path):
+  m = MultimodalVAE(SPECS, style_dim=2, method="mmvae", beta=1.5)
+  clone = MultimodalVAE.from_config(m.get_config())
+  assert clone.get_config() == m.get_config()
+  path = str(tmp_path / "vae.keras")
+  m.save(path)
+  loaded = keras.models.load_model(path)
+  inputs = _batch(4)["inputs"]
+  np.testing.assert_allclose(loaded(inputs).numpy(), m(inputs).numpy(),
+                             rtol=1e-5, atol=1e-6)
+  assert loaded.method == "mmvae" and loaded.beta == 1.5

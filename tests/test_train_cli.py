@@ -1,0 +1,124 @@
+"""End-to-end runs of bin/train: outputs, resumption, errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import REPO
+
+TINY = ["--dataset=synthetic_mst", "--synthetic_train_size=2000",
+        "--synthetic_test_size=500", "--data_multiplication=1",
+        "--batch_size=64", "--probe_train_examples=500",
+        "--checkpoint_every_steps=10", "--num_sample_columns=4"]
+
+
+def train(args, cache_dir, timeout=600, extra_env=None):
+  env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CPP_MIN_LOG_LEVEL="2",
+             **(extra_env or {}))
+  return subprocess.run([sys.executable, os.path.join(REPO, "bin", "train")]
+                        + args, env=env, capture_output=True, text=True,
+                        timeout=timeout, cwd=REPO)
+
+
+def _summary(model_dir):
+  with open(os.path.join(model_dir, "summary.json")) as f:
+    return json.load(f)
+
+
+def test_tiny_run_writes_everything_and_resumes(tmp_path, cache_dir):
+  model_dir = str(tmp_path / "run")
+  args = [f"--flagfile={REPO}/configs/base.flags"] + TINY + [
+      f"--model_dir={model_dir}"]
+  first = train(args + ["--epochs=1"], cache_dir)
+  assert first.returncode == 0, first.stderr
+  one = _summary(model_dir)
+  assert one["steps"] == 31 and one["synthetic"] is True
+  for name in ("config.json", "flags.txt", "checkpoints/checkpoint",
+               "summary.json"):
+    assert os.path.exists(os.path.join(model_dir, name)), name
+  assert os.listdir(os.path.join(model_dir, "tensorboard"))
+  probe = one["latent_probe"]
+  assert probe["train_examples"] == 500 and probe["test_examples"] == 500
+  for kind in ("poe", "mixture"):
+    assert len(probe[kind]) == 7
+    assert all(0.0 <= v <= 1.0 for v in probe[kind].values())
+  assert len(one["samples"]) == 7  # 3 singles, 3 pairs, random
+  grid = Image.open(os.path.join(model_dir, one["samples"][0]))
+  assert grid.width == 4 * 66 + 2  # 4 columns of 64-pixel tiles
+
+  # Same command again: nothing left to train.
+  again = train(args + ["--epochs=1"], cache_dir)
+  assert again.returncode == 0, again.stderr
+  assert "already finished" in again.stdout
+  # More epochs: resumes from the last checkpoint and keeps learning.
+  more = train(args + ["--epochs=3"], cache_dir)
+  assert more.returncode == 0, more.stderr
+  assert "Resuming from checkpoint" in more.stdout and "at step 31" in more.stdout
+  three = _summary(model_dir)
+  assert three["steps"] == 93
+  assert three["test_terms"]["loss"] < one["test_terms"]["loss"]
+  assert np.isfinite(three["test_terms"]["js"])
+
+
+@pytest.mark.slow
+def test_kill_9_then_rerun_resumes(tmp_path, cache_dir):
+  model_dir = str(tmp_path / "run")
+  args = [f"--flagfile={REPO}/configs/base.flags"] + TINY + [
+      f"--model_dir={model_dir}", "--epochs=8"]
+  env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.Popen([sys.executable, os.path.join(REPO, "bin", "train")]
+                          + args, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+  state = os.path.join(model_dir, "checkpoints", "checkpoint")
+  deadline = time.time() + 300
+  while time.time() < deadline and not os.path.exists(state):
+    time.sleep(0.2)
+  time.sleep(1.0)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert os.path.exists(state), "no checkpoint was written before the kill"
+  assert not os.path.exists(os.path.join(model_dir, "summary.json"))
+  rerun = train(args, cache_dir)
+  assert rerun.returncode == 0, rerun.stderr
+  assert "Resuming from checkpoint" in rerun.stdout
+  assert _summary(model_dir)["steps"] == 8 * 31
+
+
+def test_unknown_flag_and_missing_flagfile_fail(tmp_path, cache_dir):
+  bad = train(["--no_such_flag=1", f"--model_dir={tmp_path}/x"], cache_dir)
+  assert bad.returncode != 0 and "no_such_flag" in bad.stderr
+  missing = train([f"--flagfile={tmp_path}/none.flags"], cache_dir)
+  assert missing.returncode != 0
+  assert "flagfile not found" in missing.stderr
+  assert not os.path.exists(tmp_path / "x")
+
+
+def test_other_settings_in_a_used_model_dir_change_nothing(tmp_path,
+                                                           cache_dir):
+  model_dir = tmp_path / "run"
+  model_dir.mkdir()
+  (model_dir / "config.json").write_text(json.dumps({"beta": 1.0}))
+  before = (model_dir / "config.json").read_text()
+  out = train(TINY + ["--epochs=1", f"--model_dir={model_dir}"], cache_dir)
+  assert out.returncode == 2
+  assert "other settings" in out.stderr and "beta" in out.stderr
+  assert (model_dir / "config.json").read_text() == before
+  assert sorted(os.listdir(model_dir)) == ["config.json"]
+
+
+def test_mst_offline_fails_fast_with_instructions(tmp_path, cache_dir):
+  start = time.time()
+  out = train([f"--flagfile={REPO}/configs/mst.flags",
+               f"--data_dir={tmp_path}/tfds",
+               f"--model_dir={tmp_path}/mst"], cache_dir,
+              extra_env={"TF_MMJSD_OFFLINE": "1"})
+  assert out.returncode == 2
+  assert "--mnist_dir" in out.stderr and "internet" in out.stderr
+  assert time.time() - start < 60
