@@ -36,5 +36,5 @@ setuptools.setup(
         "tensorboard>=2.20",
     ],
     extras_require={"test": ["pytest>=8"]},
-    scripts=["bin/train"],
+    scripts=["bin/train", "bin/benchmark"],
 )

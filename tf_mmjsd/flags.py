@@ -70,10 +70,10 @@ def define_flags():
       flags.DEFINE_string(name, default, help_text)
 
 
-def config_from_flags():
+def config_from_flags(require_model_dir=True):
   """The ExperimentConfig of the parsed flags."""
   values = {name: getattr(FLAGS, name) for name in _DEFAULTS}
-  if not values["model_dir"]:
+  if require_model_dir and not values["model_dir"]:
     raise ConfigError("--model_dir is required")
   return ExperimentConfig(modalities=mnist_svhn_text_specs(), **values)
 

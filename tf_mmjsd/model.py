@@ -184,10 +184,15 @@ class MultimodalVAE(keras.Model):
       out[m] = self.decoders[m](z)
     return out
 
-  def generate(self, inputs, masks=None, fusion_kind="poe", names=None):
+  def generate(self, inputs, masks=None, fusion_kind="mixture", names=None):
     """Conditional generation: likelihood means of every modality (or
     `names`) from one sample of the subset posterior of `inputs`. Styles of
-    generated modalities are drawn from N(0, I)."""
+    generated modalities are drawn from N(0, I).
+
+    The default, the mixture posterior, samples what the decoders were
+    trained on (mmJSD decodes samples of the unimodal posteriors); the PoE
+    posterior includes the N(0, I) factor and pulls samples to the origin.
+    """
     content = self.subset_posterior(inputs, masks, fusion_kind).sample()
     params = self.decode(content, None, names)
     specs = {s.name: s for s in self.specs}

@@ -95,6 +95,15 @@ def build(config, strategy):
   return model
 
 
+def make_train_function(model, strategy):
+  """A tf.function running model.train_step on each replica's batch."""
+
+  def train_step(batch):
+    strategy.run(model.train_step, args=(batch,))
+
+  return tf.function(train_step, autograph=False)
+
+
 class Progress:
   """A Keras progress bar on a terminal; otherwise a line per ~10% of epoch."""
 
@@ -155,14 +164,6 @@ class Trainer:
                f"of {self.total_steps}.")
     return latest
 
-  def _train_function(self):
-    strategy, model = self.strategy, self.model
-
-    def train_step(batch):
-      strategy.run(model.train_step, args=(batch,))
-
-    return tf.function(train_step, autograph=False)
-
   def _log_scalars(self, prefix, values, step):
     with self.writer.as_default(step=step):
       for name, value in values.items():
@@ -171,7 +172,7 @@ class Trainer:
   def train(self):
     """Trains from the current step to the last; returns examples/second."""
     cfg = self.config
-    train_step = self._train_function()
+    train_step = make_train_function(self.model, self.strategy)
     names = list(self.model.trackers)
     start_step, start_time = self.step, time.time()
     log_every = max(1, min(50, self.steps_per_epoch // 10))
