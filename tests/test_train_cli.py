@@ -103,14 +103,14 @@ def test_unknown_flag_and_missing_flagfile_fail(tmp_path, cache_dir):
 def test_other_settings_in_a_used_model_dir_change_nothing(tmp_path,
                                                            cache_dir):
   model_dir = tmp_path / "run"
-  model_dir.mkdir()
+  (model_dir / "checkpoints").mkdir(parents=True)
   (model_dir / "config.json").write_text(json.dumps({"beta": 1.0}))
   before = (model_dir / "config.json").read_text()
   out = train(TINY + ["--epochs=1", f"--model_dir={model_dir}"], cache_dir)
   assert out.returncode == 2
   assert "other settings" in out.stderr and "beta" in out.stderr
   assert (model_dir / "config.json").read_text() == before
-  assert sorted(os.listdir(model_dir)) == ["config.json"]
+  assert sorted(os.listdir(model_dir)) == ["checkpoints", "config.json"]
 
 
 def test_mst_offline_fails_fast_with_instructions(tmp_path, cache_dir):

@@ -11,7 +11,7 @@ from typing import Any
 
 from tf_mmjsd.data.specs import ModalitySpec
 
-DATASETS = ("synthetic_mst", "mnist_svhn_text")
+DATASETS = ("synthetic_mst", "mnist_svhn_text", "npz")
 METHODS = ("mmjsd", "mmvae", "mvae")
 DISTRIBUTIONS = ("default", "mirrored")
 
@@ -40,6 +40,7 @@ class ExperimentConfig:
   modalities: tuple[ModalitySpec, ...]
   dataset: str = "synthetic_mst"
   data_dir: str = ""
+  data_path: str = ""
   mnist_dir: str = ""
   svhn_dir: str = ""
   data_multiplication: int = 20

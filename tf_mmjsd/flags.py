@@ -14,15 +14,17 @@ import sys
 from absl import flags
 
 from tf_mmjsd.config import ConfigError, ExperimentConfig
-from tf_mmjsd.data.specs import mnist_svhn_text_specs
+from tf_mmjsd.data import specs as specs_lib
 
 FLAGS = flags.FLAGS
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
              if f.default is not dataclasses.MISSING}
 
 _HELP = {
-    "dataset": "synthetic_mst (offline, synthetic) or mnist_svhn_text "
-               "(TFDS, or raw files with --mnist_dir/--svhn_dir).",
+    "dataset": "synthetic_mst (offline, synthetic), mnist_svhn_text "
+               "(TFDS, or raw files with --mnist_dir/--svhn_dir), or npz "
+               "(your arrays: --data_path and one --modality per modality).",
+    "data_path": "The .npz file of --dataset=npz (see tf_mmjsd/data/npz.py).",
     "data_dir": "TFDS data_dir, or the cache of the synthetic set "
                 "(default ~/.cache/tf_mmjsd or $TF_MMJSD_CACHE).",
     "mnist_dir": "Directory with the raw MNIST *-idx?-ubyte.gz files.",
@@ -68,6 +70,10 @@ def define_flags():
       flags.DEFINE_float(name, default, help_text)
     else:
       flags.DEFINE_string(name, default, help_text)
+  flags.DEFINE_multi_string(
+      "modality", [], "With --dataset=npz, one per modality: "
+      "name:shape:likelihood:network[:weight[:activation]], e.g. "
+      "image:28x28x1:laplace:mlp:3.9:sigmoid or tags:8x71:categorical:text.")
 
 
 def config_from_flags(require_model_dir=True):
@@ -75,12 +81,27 @@ def config_from_flags(require_model_dir=True):
   values = {name: getattr(FLAGS, name) for name in _DEFAULTS}
   if require_model_dir and not values["model_dir"]:
     raise ConfigError("--model_dir is required")
-  return ExperimentConfig(modalities=mnist_svhn_text_specs(), **values)
+  if FLAGS.modality and values["dataset"] != "npz":
+    raise ConfigError("--modality describes the arrays of --dataset=npz; "
+                      f"{values['dataset']} defines its own modalities")
+  if values["dataset"] == "npz":
+    if not FLAGS.modality:
+      raise ConfigError("--dataset=npz needs one --modality=name:shape:"
+                        "likelihood:network per modality")
+    try:
+      modalities = tuple(specs_lib.parse_modality(t) for t in FLAGS.modality)
+    except ValueError as e:
+      raise ConfigError(str(e)) from e
+  else:
+    modalities = specs_lib.mnist_svhn_text_specs()
+  return ExperimentConfig(modalities=modalities, **values)
 
 
 def flags_text():
   """A flagfile that reproduces the parsed training flags."""
-  return "".join(f"--{name}={getattr(FLAGS, name)}\n" for name in _DEFAULTS)
+  lines = [f"--{name}={getattr(FLAGS, name)}\n" for name in _DEFAULTS]
+  lines += [f"--modality={m}\n" for m in FLAGS.modality]
+  return "".join(lines)
 
 
 class FlagfileError(ValueError):

@@ -52,11 +52,17 @@ def write_atomic(path, text):
 
 def prepare_model_dir(config, flags_text=None):
   """Checks model_dir against an earlier run there and writes config.json
-  (and flags.txt, a flagfile that reproduces the run, when given)."""
+  (and flags.txt, a flagfile that reproduces the run, when given).
+
+  A run that has checkpoints may only be resumed with the same settings
+  (but for RESUMABLE ones); one that failed before its first checkpoint
+  (bad data, say) may be rerun with corrected settings.
+  """
   if not config.model_dir:
     raise RunDirError("model_dir is required")
   path = os.path.join(config.model_dir, "config.json")
-  if os.path.exists(path):
+  started = os.path.isdir(os.path.join(config.model_dir, "checkpoints"))
+  if os.path.exists(path) and started:
     with open(path) as f:
       old = json.load(f)
     new = config.to_dict()
@@ -68,7 +74,8 @@ def prepare_model_dir(config, flags_text=None):
       raise RunDirError(
           f"{config.model_dir} holds a run with other settings ({details}). "
           "Use a new --model_dir; nothing was changed.")
-  elif os.path.isdir(config.model_dir) and os.listdir(config.model_dir):
+  elif not os.path.exists(path) and os.path.isdir(
+      config.model_dir) and os.listdir(config.model_dir):
     raise RunDirError(f"{config.model_dir} is not empty and holds no "
                       "config.json; use a new --model_dir")
   os.makedirs(config.model_dir, exist_ok=True)
@@ -220,9 +227,13 @@ class Trainer:
     rng = np.random.default_rng([cfg.seed, 3])
     n = min(cfg.probe_train_examples, len(self.train_split))
     rows = np.sort(rng.choice(len(self.train_split), n, replace=False))
+    rows = rows[self.train_split.labels[rows] >= 0]
+    test_rows = np.flatnonzero(self.test_split.labels >= 0)
+    if not len(rows) or not len(test_rows):
+      return {"skipped": "the data set has no labels"}
     train = latents.encode_split(self.model, self.train_pipe, 1000, rows)
-    test = latents.encode_split(self.model, self.test_pipe, 1000)
-    return {"train_examples": int(n), "test_examples": len(test[2]),
+    test = latents.encode_split(self.model, self.test_pipe, 1000, test_rows)
+    return {"train_examples": len(rows), "test_examples": len(test_rows),
             **latents.probe_subsets(self.model, train, test)}
 
   def sample_figures(self):
@@ -230,16 +241,20 @@ class Trainer:
     cfg = self.config
     out_dir = os.path.join(cfg.model_dir, "samples")
     os.makedirs(out_dir, exist_ok=True)
-    batch = next(iter(self.test_pipe.eval_dataset(
-        cfg.num_sample_columns,
-        rows=np.linspace(0, len(self.test_split) - 1,
-                         cfg.num_sample_columns).astype(int))))
-    inputs = {m: v.numpy() for m, v in batch["inputs"].items()}
+    complete = np.ones(len(self.test_split), bool)
+    for mask in (self.test_split.masks or {}).values():
+      complete &= np.asarray(mask, bool)
+    candidates = np.flatnonzero(complete)
     images = {}
-    for subset in fusion.subsets(self.model.names):
-      if len(subset) <= 2:
-        images["cond_" + latents.subset_key(subset)] = (
-            figures.conditional_grid(self.model, inputs, subset))
+    if len(candidates):  # columns are test examples with every modality
+      rows = candidates[np.linspace(0, len(candidates) - 1,
+                                    cfg.num_sample_columns).astype(int)]
+      batch = next(iter(self.test_pipe.eval_dataset(len(rows), rows)))
+      inputs = {m: v.numpy() for m, v in batch["inputs"].items()}
+      for subset in fusion.subsets(self.model.names):
+        if len(subset) <= 2:
+          images["cond_" + latents.subset_key(subset)] = (
+              figures.conditional_grid(self.model, inputs, subset))
     images["random"] = figures.random_grid(self.model, cfg.num_sample_columns)
     paths = []
     with self.writer.as_default(step=self.step):
@@ -282,8 +297,9 @@ def run(config: ExperimentConfig, log=print, flags_text=None):
   trainer.writer.flush()
   write_atomic(os.path.join(config.model_dir, "summary.json"),
                json.dumps(summary, indent=2))
-  poe = summary["latent_probe"]["poe"]
-  log("Latent probe accuracy (PoE, test split): " +
-      ", ".join(f"{k} {v:.3f}" for k, v in poe.items()))
+  poe = summary["latent_probe"].get("poe")
+  if poe:
+    log("Latent probe accuracy (PoE, test split): " +
+        ", ".join(f"{k} {v:.3f}" for k, v in poe.items()))
   log(f"Wrote {os.path.join(config.model_dir, 'summary.json')}")
   return summary

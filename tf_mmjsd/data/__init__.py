@@ -23,6 +23,9 @@ def load_splits(config, log=print):
       pools = mnist_svhn_text.load_raw(config.mnist_dir, config.svhn_dir)
     else:
       pools = mnist_svhn_text.load_tfds(config.data_dir, log=log)
+  elif config.dataset == "npz":
+    from tf_mmjsd.data import npz  # pylint: disable=g-import-not-at-top
+    return npz.load_npz(config.data_path, config.modalities)
   else:
     raise DataError(f"unknown dataset {config.dataset!r}")
   train, test = mnist_svhn_text.splits_from_pools(

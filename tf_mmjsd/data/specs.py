@@ -72,6 +72,25 @@ class ModalitySpec:
     return cls(**values)
 
 
+def parse_modality(text):
+  """A spec from "name:shape:likelihood:network[:weight[:activation]]".
+
+  Example: "image:28x28x1:laplace:mlp:3.9:sigmoid", "tags:8x71:categorical:text".
+  """
+  parts = text.split(":")
+  if not 4 <= len(parts) <= 6:
+    raise ValueError(f"modality {text!r}: expected "
+                     "name:shape:likelihood:network[:weight[:activation]]")
+  try:
+    shape = tuple(int(d) for d in parts[1].lower().split("x"))
+    weight = float(parts[4]) if len(parts) > 4 else 1.0
+  except ValueError as e:
+    raise ValueError(f"modality {text!r}: bad shape or weight ({e})") from e
+  return ModalitySpec(parts[0], shape, parts[2], parts[3], weight=weight,
+                      output_activation=parts[5] if len(parts) > 5 else
+                      "linear")
+
+
 def mnist_svhn_text_specs() -> tuple[ModalitySpec, ...]:
   """The three modalities of MNIST-SVHN-Text (DESIGN.md section 4.1).
 

@@ -18,10 +18,12 @@ def tiles(spec, values):
     for i, v in enumerate(values):
       img = Image.new("RGB", (TILE, TILE), (255, 255, 255))
       draw = ImageDraw.Draw(img)
-      draw.text((TILE // 2, TILE // 2), text_lib.decode(v).replace("\n", " "),
-                fill=(0, 0, 0), font=font, anchor="mm")
+      draw.multiline_text((TILE // 2, TILE // 2), _symbols(v), fill=(0, 0, 0),
+                          font=font, anchor="mm", align="center")
       out[i] = np.asarray(img)
     return out
+  if values.ndim != 4 or values.shape[-1] not in (1, 3):
+    values = _as_square_images(values.reshape(len(values), -1))
   images = np.clip(values, 0.0, 1.0)
   if images.shape[-1] == 1:
     images = np.repeat(images, 3, axis=-1)
@@ -29,6 +31,25 @@ def tiles(spec, values):
     pil = Image.fromarray((img * 255).astype(np.uint8), "RGB")
     out[i] = np.asarray(pil.resize((TILE, TILE), Image.NEAREST))
   return out
+
+
+def _symbols(one_hot):
+  """The string of a [length, classes] one-hot; ids when not the alphabet."""
+  if one_hot.shape[-1] == text_lib.ALPHABET_SIZE:
+    return text_lib.decode(one_hot).replace("\n", " ")
+  ids = np.argmax(one_hot, axis=-1)
+  return "\n".join(" ".join(str(i) for i in ids[k:k + 4])
+                   for k in range(0, len(ids), 4))
+
+
+def _as_square_images(vectors):
+  """[N, D] values -> [N, S, S, 1] grey squares, min-max scaled per row."""
+  size = int(np.ceil(np.sqrt(vectors.shape[1])))
+  padded = np.zeros((len(vectors), size * size), np.float32)
+  lo = vectors.min(axis=1, keepdims=True)
+  span = np.maximum(vectors.max(axis=1, keepdims=True) - lo, 1e-8)
+  padded[:, :vectors.shape[1]] = (vectors - lo) / span
+  return padded.reshape(len(vectors), size, size, 1)
 
 
 def grid(rows):

@@ -54,8 +54,20 @@ def probe_subsets(model, train, test, fusions=("poe", "mixture")):
   for kind in fusions:
     out[kind] = {}
     for subset in fusion.subsets(model.names):
-      train_x = subset_means(model, *train[:2], subset, kind)
-      test_x = subset_means(model, *test[:2], subset, kind)
+      train_part, test_part = _rows_with_any(train, subset), _rows_with_any(
+          test, subset)
+      if not len(train_part[2]) or not len(test_part[2]):
+        continue  # no example observes any modality of the subset
+      train_x = subset_means(model, *train_part[:2], subset, kind)
+      test_x = subset_means(model, *test_part[:2], subset, kind)
       out[kind][subset_key(subset)] = probe.accuracy(
-          train_x, train[2], test_x, test[2])
+          train_x, train_part[2], test_x, test_part[2])
   return out
+
+
+def _rows_with_any(encoded, subset):
+  """The rows of (content, present, labels) observing a modality of subset."""
+  content, present, labels = encoded
+  keep = sum(present[m] for m in subset) > 0
+  return ({m: (loc[keep], scale[keep]) for m, (loc, scale) in content.items()},
+          {m: p[keep] for m, p in present.items()}, labels[keep])

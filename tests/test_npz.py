@@ -1,0 +1,111 @@
+"""Bring-your-own data from an .npz file: loading, masks, errors, CLI."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tf_mmjsd.data import npz
+from tf_mmjsd.data.specs import ModalitySpec, parse_modality
+from tf_mmjsd.data.split import DataError, DataUnavailableError
+from tests.test_train_cli import train
+
+SPECS = (parse_modality("vec:6:laplace:mlp:2.0"),
+         parse_modality("tags:8x71:categorical:text"))
+MODALITY_FLAGS = ["--modality=vec:6:laplace:mlp:2.0",
+                  "--modality=tags:8x71:categorical:text"]
+
+
+def write_npz(path, n_train=256, n_test=64, masks=True, **overrides):
+  rng = np.random.default_rng(0)
+  arrays = {}
+  for split, n in (("train", n_train), ("test", n_test)):
+    labels = rng.integers(0, 4, n)
+    arrays[f"{split}_labels"] = labels
+    arrays[f"{split}_vec"] = (np.eye(6)[labels] +
+                              0.1 * rng.normal(size=(n, 6))).astype(np.float32)
+    arrays[f"{split}_tags"] = np.eye(71, dtype=np.float32)[
+        np.repeat(labels[:, None], 8, axis=1)]
+    if masks:
+      present = np.ones(n, bool)
+      present[::3] = False  # every third example lacks "vec"
+      arrays[f"{split}_mask_vec"] = present
+  arrays.update(overrides)
+  np.savez(path, **arrays)
+  return str(path)
+
+
+def test_parse_modality():
+  spec = parse_modality("image:28x28x1:laplace:mlp:3.5:sigmoid")
+  assert spec == ModalitySpec("image", (28, 28, 1), "laplace", "mlp",
+                              weight=3.5, output_activation="sigmoid")
+  with pytest.raises(ValueError, match="expected name:shape"):
+    parse_modality("image:28x28")
+  with pytest.raises(ValueError, match="likelihood"):
+    parse_modality("image:28:gaussian:mlp")
+
+
+def test_load_npz_with_masks(tmp_path):
+  train, test = npz.load_npz(write_npz(tmp_path / "d.npz"), SPECS)
+  assert len(train) == 256 and len(test) == 64
+  assert train.masks["vec"].sum() == 256 - 86
+  assert train.pools["tags"].shape == (256, 8, 71)
+
+
+def test_load_npz_errors(tmp_path):
+  with pytest.raises(DataUnavailableError, match="no such file"):
+    npz.load_npz(str(tmp_path / "none.npz"), SPECS)
+  bad = tmp_path / "bad.npz"
+  bad.write_bytes(b"not a zip")
+  with pytest.raises(DataError, match="not a readable .npz"):
+    npz.load_npz(str(bad), SPECS)
+  path = write_npz(tmp_path / "short.npz",
+                   train_vec=np.zeros((10, 6), np.float32))
+  with pytest.raises(DataError, match="disagree on the number of examples"):
+    npz.load_npz(path, SPECS)
+  path = write_npz(tmp_path / "shape.npz",
+                   test_vec=np.zeros((64, 7), np.float32))
+  with pytest.raises(DataError, match=r"'vec'.*\(7,\).*\(6,\)"):
+    npz.load_npz(path, SPECS)
+  with pytest.raises(DataError, match="lacks arrays.*train_audio"):
+    npz.load_npz(path, SPECS + (parse_modality("audio:4:laplace:mlp"),))
+
+
+def test_bin_train_on_npz_with_missing_modalities(tmp_path, cache_dir):
+  path = write_npz(tmp_path / "d.npz")
+  model_dir = tmp_path / "run"
+  out = train(["--dataset=npz", f"--data_path={path}", *MODALITY_FLAGS,
+               "--batch_size=32", "--epochs=2", "--latent_dim=4",
+               "--probe_train_examples=256", "--num_sample_columns=3",
+               f"--model_dir={model_dir}"], cache_dir)
+  assert out.returncode == 0, out.stderr
+  summary = json.loads((model_dir / "summary.json").read_text())
+  assert summary["steps"] == 16 and summary["synthetic"] is False
+  probe = summary["latent_probe"]
+  assert set(probe["poe"]) == {"vec", "tags", "vec+tags"}
+  assert probe["poe"]["tags"] >= 0.9  # the tags spell the label
+  assert len(summary["samples"]) == 4
+  assert "--modality=vec:6:laplace:mlp:2.0" in (model_dir / "flags.txt"
+                                                ).read_text()
+
+
+def test_bin_train_npz_errors(tmp_path, cache_dir):
+  no_spec = train(["--dataset=npz", f"--data_path={tmp_path}/d.npz",
+                   f"--model_dir={tmp_path}/a"], cache_dir)
+  assert no_spec.returncode == 2 and "--modality" in no_spec.stderr
+  path = write_npz(tmp_path / "d.npz", test_tags=np.zeros((64, 8, 70)))
+  shape = train(["--dataset=npz", f"--data_path={path}", *MODALITY_FLAGS,
+                 f"--model_dir={tmp_path}/b"], cache_dir)
+  assert shape.returncode == 2
+  assert "'tags'" in shape.stderr and "(8, 70)" in shape.stderr
+  assert not os.path.exists(tmp_path / "b" / "checkpoints")
+  # The run never trained, so it may be rerun with corrected settings.
+  good = write_npz(tmp_path / "good.npz", n_train=64, n_test=32)
+  fixed = train(["--dataset=npz", f"--data_path={good}", *MODALITY_FLAGS,
+                 "--batch_size=32", "--epochs=1", "--latent_dim=4",
+                 "--probe_train_examples=64", f"--model_dir={tmp_path}/b"],
+                cache_dir)
+  assert fixed.returncode == 0, fixed.stderr
+  assert json.loads((tmp_path / "b" / "summary.json").read_text())[
+      "steps"] == 2
