@@ -91,13 +91,6 @@ def mixture_assignment(present):
   return tf.cast(present & tf.equal(rank, chosen[None, :]), tf.float32)
 
 
-def mixture_moments(locs, scales, weights):
-  """Mean [B, D] of the mixture sum_k w_k N(loc_k, scale_k^2), w normalised."""
-  del scales  # the mean of a mixture depends on the component means only
-  w = normalize_weights(weights)
-  return tf.reduce_sum(w[..., None] * locs, axis=0)
-
-
 def subsets(names, min_size=1):
   """All subsets of `names` with at least `min_size` members, as tuples,
   ordered by size, then by the order of `names`."""
