@@ -35,6 +35,7 @@ class MultimodalVAE(keras.Model):
     self.specs = tuple(m if isinstance(m, ModalitySpec) else
                        ModalitySpec.from_dict(m) for m in modalities)
     self.names = tuple(s.name for s in self.specs)
+    self.spec_of = {s.name: s for s in self.specs}
     if method not in objectives.OBJECTIVES:
       raise ValueError(f"method must be one of {list(objectives.OBJECTIVES)}, "
                        f"got {method!r}")
@@ -195,14 +196,12 @@ class MultimodalVAE(keras.Model):
     """
     content = self.subset_posterior(inputs, masks, fusion_kind).sample()
     params = self.decode(content, None, names)
-    specs = {s.name: s for s in self.specs}
-    return {m: likelihoods.mean(specs[m], p) for m, p in params.items()}
+    return {m: likelihoods.mean(self.spec_of[m], p) for m, p in params.items()}
 
   def sample(self, num):
     """Unconditional generation: c and all s_m from N(0, I)."""
     content = tf.random.normal([num, self.latent_dim])
-    specs = {s.name: s for s in self.specs}
-    return {m: likelihoods.mean(specs[m], p)
+    return {m: likelihoods.mean(self.spec_of[m], p)
             for m, p in self.decode(content).items()}
 
   def call(self, inputs):
@@ -220,11 +219,10 @@ class MultimodalVAE(keras.Model):
                        f"for absent ones); missing {missing}")
     posteriors = self.encode(inputs, training=training)
     present = self._present(inputs, batch.get("masks"))
-    specs = {s.name: s for s in self.specs}
 
     def log_likelihood(content, styles, names):
       params = self.decode(content, styles, names)
-      return {m: likelihoods.log_prob(specs[m], inputs[m], params[m])
+      return {m: likelihoods.log_prob(self.spec_of[m], inputs[m], params[m])
               for m in names}
 
     return self.objective(posteriors, present, log_likelihood, self.settings)

@@ -30,22 +30,13 @@ from tf_mmjsd import divergences, fusion, posteriors as post
 
 @dataclasses.dataclass(frozen=True)
 class ObjectiveSettings:
-  """Weights of the objective terms; see `from_config`."""
+  """Weights of the objective terms (built by MultimodalVAE)."""
   names: tuple
   rec_weights: dict
   style_weights: dict
   beta: float
   beta_style: float
   prior_weight: float
-
-  @classmethod
-  def from_config(cls, config):
-    return cls(
-        names=config.modality_names,
-        rec_weights={m.name: m.weight for m in config.modalities},
-        style_weights={m.name: m.style_weight for m in config.modalities},
-        beta=config.beta, beta_style=config.beta_style,
-        prior_weight=config.prior_weight)
 
 
 def _stack(posteriors, names):
