@@ -124,3 +124,29 @@ def test_config_and_saved_model_round_trip(tmp_path):
   np.testing.assert_allclose(loaded(inputs).numpy(), m(inputs).numpy(),
                              rtol=1e-5, atol=1e-6)
   assert loaded.method == "mmvae" and loaded.beta == 1.5
+
+
+def test_mvae_subsets_use_the_plain_product_of_experts():
+  m = MultimodalVAE(SPECS, method="mvae")
+  inputs = {k: v for k, v in _batch(4)["inputs"].items() if k != "text"}
+  enc = m.encode(inputs)["content"]
+  precision = 1.0 + sum(1.0 / (enc[k][1] ** 2 + 1e-8) for k in inputs)
+  loc = sum(enc[k][0] / (enc[k][1] ** 2 + 1e-8) for k in inputs) / precision
+  got = m.subset_posterior(inputs, fusion_kind="poe")
+  np.testing.assert_allclose(got.mean(), loc, rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(got.stddev(), precision ** -0.5, rtol=1e-4)
+  assert m.default_fusion == "poe"
+  assert MultimodalVAE(SPECS).default_fusion == "mixture"
+
+
+def test_checkpointed_weights_restore_into_a_fresh_model(tmp_path):
+  from tf_mmjsd import training  # pylint: disable=g-import-not-at-top
+  tf.random.set_seed(1)
+  trained = MultimodalVAE(SPECS, style_dim=2)
+  path = training.checkpoint_of(trained).save(str(tmp_path / "ckpt"))
+  fresh = MultimodalVAE(SPECS, style_dim=2)
+  training.restore_weights(fresh, path)
+  for a, b in zip(trained.weights, fresh.weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+  with pytest.raises(ValueError, match="does not hold this model"):
+    training.restore_weights(MultimodalVAE(SPECS, style_dim=3), path)

@@ -133,7 +133,8 @@ class MultimodalVAE(keras.Model):
     """Posterior of c given the modalities in `inputs` (and `masks`).
 
     "poe": the pi-weighted product of N(0, I) and the present q_m
-    (renormalised pi), a tfd.MultivariateNormalDiag [B] x [latent_dim].
+    (renormalised pi), a tfd.MultivariateNormalDiag [B] x [latent_dim]; for
+    method "mvae" the unweighted product, the posterior MVAE trains.
     "mixture": the equal-weight mixture of the present q_m, a
     tfd.MixtureSameFamily [B] x [latent_dim].
     """
@@ -157,8 +158,12 @@ class MultimodalVAE(keras.Model):
     with tf.control_dependencies([fusion.check_some_present(mask > 0)]):
       mask = tf.identity(mask)
     if fusion_kind == "poe":
-      loc, scale = fusion.product_of_experts(*fusion.with_prior(
-          locs, scales, mask, self.prior_weight, len(self.names)))
+      experts = fusion.with_prior(locs, scales, mask, self.prior_weight,
+                                  len(self.names))
+      if self.method == "mvae":  # MVAE's own posterior: the plain product
+        experts = experts[:2] + (tf.concat([tf.ones_like(mask[:1]), mask],
+                                           0),)
+      loc, scale = fusion.product_of_experts(*experts)
       return post.approx_posterior(loc, scale)
     probs = tf.transpose(fusion.normalize_weights(mask))  # [B, K]
     return tfd.MixtureSameFamily(
@@ -185,16 +190,22 @@ class MultimodalVAE(keras.Model):
       out[m] = self.decoders[m](z)
     return out
 
-  def generate(self, inputs, masks=None, fusion_kind="mixture", names=None):
-    """Conditional generation: likelihood means of every modality (or
-    `names`) from one sample of the subset posterior of `inputs`. Styles of
-    generated modalities are drawn from N(0, I).
+  @property
+  def default_fusion(self):
+    """The subset posterior whose samples the decoders were trained on:
+    "poe" for MVAE, "mixture" for mmJSD and MMVAE (which decode samples of
+    the unimodal posteriors; their PoE includes the N(0, I) factor and pulls
+    samples to the origin)."""
+    return "poe" if self.method == "mvae" else "mixture"
 
-    The default, the mixture posterior, samples what the decoders were
-    trained on (mmJSD decodes samples of the unimodal posteriors); the PoE
-    posterior includes the N(0, I) factor and pulls samples to the origin.
+  def generate(self, inputs, masks=None, fusion_kind=None, names=None):
+    """Conditional generation: likelihood means of every modality (or
+    `names`) from one sample of the subset posterior of `inputs`
+    (`fusion_kind`, default `default_fusion`). Styles of generated
+    modalities are drawn from N(0, I).
     """
-    content = self.subset_posterior(inputs, masks, fusion_kind).sample()
+    content = self.subset_posterior(
+        inputs, masks, fusion_kind or self.default_fusion).sample()
     params = self.decode(content, None, names)
     return {m: likelihoods.mean(self.spec_of[m], p) for m, p in params.items()}
 

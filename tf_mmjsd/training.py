@@ -26,15 +26,11 @@ import numpy as np
 import tensorflow as tf
 
 from tf_mmjsd import data as data_lib, fusion
-from tf_mmjsd.config import ExperimentConfig
+from tf_mmjsd.config import RESUMABLE, ExperimentConfig
 from tf_mmjsd.data.pipeline import Pipeline
-from tf_mmjsd.evaluation import figures, latents
+from tf_mmjsd.evaluation import evaluate, figures, latents
 from tf_mmjsd.model import MultimodalVAE
 
-# Settings that may change between a run and its resumption.
-RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
-             "probe_train_examples", "num_sample_columns", "model_dir",
-             "data_dir", "mnist_dir", "svhn_dir", "distribution")
 
 
 class RunDirError(RuntimeError):
@@ -102,6 +98,32 @@ def build(config, strategy):
   return model
 
 
+def checkpoint_of(model, optimizer=None):
+  """A tf.train.Checkpoint of the model's weights (and the optimizer).
+
+  Keras 3 models keep sub-models in dicts that tf.train does not traverse,
+  so the weights are listed explicitly, in the model's construction order.
+  """
+  items = {"weights": list(model.weights)}
+  if optimizer is not None:
+    items["optimizer"] = optimizer
+  return tf.train.Checkpoint(**items)
+
+
+def restore_weights(model, path):
+  """Restores only the model weights of a training checkpoint.
+
+  Raises:
+    ValueError: the checkpoint holds other weights than this model's.
+  """
+  try:
+    checkpoint_of(model).restore(path).expect_partial(
+    ).assert_existing_objects_matched()
+  except (AssertionError, ValueError) as e:  # missing or misshapen weights
+    raise ValueError(f"checkpoint {path} does not hold this model's "
+                     f"weights: {e}") from e
+
+
 def make_train_function(model, strategy):
   """A tf.function running model.train_step on each replica's batch."""
 
@@ -151,8 +173,7 @@ class Trainer:
           f"{config.batch_size}")
     self.total_steps = self.steps_per_epoch * config.epochs
     self.model = build(config, self.strategy)
-    self.checkpoint = tf.train.Checkpoint(model=self.model,
-                                          optimizer=self.model.optimizer)
+    self.checkpoint = checkpoint_of(self.model, self.model.optimizer)
     self.manager = tf.train.CheckpointManager(
         self.checkpoint, os.path.join(config.model_dir, "checkpoints"),
         max_to_keep=config.keep_checkpoints)
@@ -205,9 +226,25 @@ class Trainer:
           self.manager.save(checkpoint_number=step)
       if self.manager.latest_checkpoint != self._checkpoint_name(self.step):
         self.manager.save(checkpoint_number=self.step)
+      if cfg.eval_every_epochs and (epoch + 1) % cfg.eval_every_epochs == 0:
+        self.periodic_evaluation()
     seconds = time.time() - start_time
     trained = self.step - start_step
     return trained * cfg.batch_size / seconds if trained else None
+
+  def periodic_evaluation(self):
+    """The evaluation suite at the current step, into
+    evaluations/step_<N>/ and TensorBoard (--eval_every_epochs)."""
+    out_dir = os.path.join(self.config.model_dir, "evaluations",
+                           f"step_{self.step}")
+    os.makedirs(out_dir, exist_ok=True)
+    start = time.time()
+    evaluate.evaluate_and_write(
+        self.model, self.config, self.train_split, self.test_split, out_dir,
+        self.step, self.writer, self.log,
+        checkpoint=self.manager.latest_checkpoint)
+    self.log(f"Evaluation at step {self.step} took {time.time() - start:.0f}"
+             f" s; see {os.path.join(out_dir, 'results.md')}")
 
   def _checkpoint_name(self, step):
     return os.path.join(self.manager.directory, f"ckpt-{step}")
@@ -223,32 +260,17 @@ class Trainer:
 
   def probes(self):
     """Latent probe accuracies of every subset on the test split."""
-    cfg = self.config
-    rng = np.random.default_rng([cfg.seed, 3])
-    n = min(cfg.probe_train_examples, len(self.train_split))
-    rows = np.sort(rng.choice(len(self.train_split), n, replace=False))
-    rows = rows[self.train_split.labels[rows] >= 0]
-    test_rows = np.flatnonzero(self.test_split.labels >= 0)
-    if not len(rows) or not len(test_rows):
-      return {"skipped": "the data set has no labels"}
-    train = latents.encode_split(self.model, self.train_pipe, 1000, rows)
-    test = latents.encode_split(self.model, self.test_pipe, 1000, test_rows)
-    return {"train_examples": len(rows), "test_examples": len(test_rows),
-            **latents.probe_subsets(self.model, train, test)}
+    return latents.run_probe(self.model, self.train_pipe, self.test_pipe,
+                         self.config.probe_train_examples, self.config.seed)
 
   def sample_figures(self):
     """PNG grids under samples/ and as TensorBoard images; returns paths."""
     cfg = self.config
     out_dir = os.path.join(cfg.model_dir, "samples")
     os.makedirs(out_dir, exist_ok=True)
-    complete = np.ones(len(self.test_split), bool)
-    for mask in (self.test_split.masks or {}).values():
-      complete &= np.asarray(mask, bool)
-    candidates = np.flatnonzero(complete)
     images = {}
-    if len(candidates):  # columns are test examples with every modality
-      rows = candidates[np.linspace(0, len(candidates) - 1,
-                                    cfg.num_sample_columns).astype(int)]
+    rows = figures.columns(self.test_split, cfg.num_sample_columns)
+    if len(rows):  # columns are test examples with every modality
       batch = next(iter(self.test_pipe.eval_dataset(len(rows), rows)))
       inputs = {m: v.numpy() for m, v in batch["inputs"].items()}
       for subset in fusion.subsets(self.model.names):
