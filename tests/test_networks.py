@@ -54,15 +54,17 @@ def test_torch_default_initialisation_bounds():
 
 @pytest.mark.parametrize("spec", mnist_svhn_text_specs(), ids=lambda s: s.name)
 def test_config_and_saved_model_round_trip(spec, tmp_path):
-  for net in _built(spec, style_dim=2):
+  classifier = networks.build_classifier(spec, 10)
+  classifier(np.zeros((1,) + spec.shape, np.float32))
+  for net in _built(spec, style_dim=2) + (classifier,):
     clone = type(net).from_config(net.get_config())
     assert clone.get_config() == net.get_config()
     path = str(tmp_path / f"{net.name}.keras")
     net.save(path)
     loaded = keras.models.load_model(path)
     x = np.random.default_rng(0).random(
-        (2,) + (tuple(net.data_shape) if hasattr(net, "content_loc")
-                else (net.input_dim,))).astype(np.float32)
+        (2,) + ((net.input_dim,) if hasattr(net, "input_dim")
+                else tuple(net.data_shape))).astype(np.float32)
     want, got = net(x), loaded(x)
     if isinstance(want, dict):
       for k in want:
@@ -78,3 +80,24 @@ def test_encoder_composes_in_a_functional_keras_model():
   loc = enc(inputs)["content_loc"]
   probe = keras.Model(inputs, keras.layers.Dense(10)(loc))
   assert probe(np.zeros((2,) + spec.shape, np.float32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("spec,cls", list(zip(mnist_svhn_text_specs(), [
+    networks.ImageClassifier, networks.ImageClassifier,
+    networks.TextClassifier])), ids=lambda x: getattr(x, "name", ""))
+def test_classifiers_by_shape(spec, cls):
+  clf = networks.build_classifier(spec, 10)
+  assert type(clf) is cls  # pylint: disable=unidiomatic-typecheck
+  x = np.zeros((3,) + spec.shape, np.float32)
+  assert clf(x).shape == (3, 10)
+  assert clf.features(x).shape == (3, networks.Classifier.FEATURES)
+
+
+def test_vector_classifier_and_bad_classes():
+  from tf_mmjsd.data.specs import ModalitySpec  # pylint: disable=g-import-not-at-top
+  spec = ModalitySpec("v", (6,), "laplace", "mlp")
+  clf = networks.build_classifier(spec, 3)
+  assert isinstance(clf, networks.VectorClassifier)
+  assert clf(np.zeros((2, 6), np.float32)).shape == (2, 3)
+  with pytest.raises(ValueError, match=">= 2 classes"):
+    networks.build_classifier(spec, 1)

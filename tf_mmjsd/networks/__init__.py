@@ -3,16 +3,21 @@
 Encoders map x [B, *shape] to Gaussian posterior parameters; decoders map
 z = [s_m, c] [B, style_dim + latent_dim] to likelihood parameters
 [B, *shape]. `build_encoder` / `build_decoder` pick the family named by a
-`ModalitySpec`.
+`ModalitySpec`. Classifiers (for coherence and sample quality) map x to
+class logits; `build_classifier` picks one from the example's shape.
 """
 
+from tf_mmjsd.networks.classifier import Classifier
 from tf_mmjsd.networks.conv_decoder import ConvDecoder
 from tf_mmjsd.networks.conv_encoder import ConvEncoder
 from tf_mmjsd.networks.gaussian_encoder import GaussianEncoder
+from tf_mmjsd.networks.image_classifier import ImageClassifier
 from tf_mmjsd.networks.mlp_decoder import MLPDecoder
 from tf_mmjsd.networks.mlp_encoder import MLPEncoder
 from tf_mmjsd.networks.text_decoder import TextDecoder
+from tf_mmjsd.networks.text_classifier import TextClassifier
 from tf_mmjsd.networks.text_encoder import TextEncoder
+from tf_mmjsd.networks.vector_classifier import VectorClassifier
 
 _ENCODERS = {"mlp": MLPEncoder, "conv": ConvEncoder, "text": TextEncoder}
 _DECODERS = {"mlp": MLPDecoder, "conv": ConvDecoder, "text": TextDecoder}
@@ -30,3 +35,16 @@ def build_decoder(spec, latent_dim, style_dim=0):
   return _DECODERS[spec.network](
       data_shape=spec.shape, latent_dim=latent_dim, style_dim=style_dim,
       output_activation=spec.output_activation, name=f"decoder_{spec.name}")
+
+
+def build_classifier(spec, num_classes):
+  """A classifier of the modality's examples: a CNN for [H, W, C] images, a
+  1-D CNN for categorical sequences, a dense network otherwise."""
+  if spec.likelihood == "categorical":
+    cls = TextClassifier
+  elif len(spec.shape) == 3 and min(spec.shape[:2]) >= 8:
+    cls = ImageClassifier
+  else:
+    cls = VectorClassifier
+  return cls(data_shape=spec.shape, num_classes=num_classes,
+             name=f"classifier_{spec.name}")
