@@ -36,5 +36,6 @@ setuptools.setup(
         "tensorboard>=2.20",
     ],
     extras_require={"test": ["pytest>=8"]},
-    scripts=["bin/train", "bin/benchmark"],
+    scripts=["bin/train", "bin/evaluate", "bin/train_classifiers",
+             "bin/benchmark"],
 )

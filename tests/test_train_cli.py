@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_bin
 
 TINY = ["--dataset=synthetic_mst", "--synthetic_train_size=2000",
         "--synthetic_test_size=500", "--data_multiplication=1",
@@ -20,11 +20,7 @@ TINY = ["--dataset=synthetic_mst", "--synthetic_train_size=2000",
 
 
 def train(args, cache_dir, timeout=600, extra_env=None):
-  env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CPP_MIN_LOG_LEVEL="2",
-             **(extra_env or {}))
-  return subprocess.run([sys.executable, os.path.join(REPO, "bin", "train")]
-                        + args, env=env, capture_output=True, text=True,
-                        timeout=timeout, cwd=REPO)
+  return run_bin("train", args, cache_dir, timeout, extra_env)
 
 
 def _summary(model_dir):

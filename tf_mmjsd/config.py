@@ -14,6 +14,14 @@ from tf_mmjsd.data.specs import ModalitySpec
 DATASETS = ("synthetic_mst", "mnist_svhn_text", "npz")
 METHODS = ("mmjsd", "mmvae", "mvae")
 DISTRIBUTIONS = ("default", "mirrored")
+# Settings that may change between a run and its resumption or evaluation.
+RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
+             "probe_train_examples", "num_sample_columns", "model_dir",
+             "data_dir", "mnist_dir", "svhn_dir", "distribution",
+             "eval_every_epochs", "eval_batch_size", "eval_examples",
+             "likelihood_samples", "likelihood_examples", "quality_examples",
+             "prd_clusters", "prd_angles", "prd_runs", "inception_weights",
+             "classifier_dir", "classifier_epochs", "figure_rows")
 
 
 class ConfigError(ValueError):
@@ -35,6 +43,13 @@ class ExperimentConfig:
     prior_weight: pi_0, the prior's weight in the dynamic prior; the
       modalities share 1 - pi_0 equally.
     steps_per_epoch: 0 means "number of training examples // batch_size".
+    eval_every_epochs: run the evaluation suite every N epochs (0: never).
+    eval_examples, likelihood_examples: test examples evaluated (0: all).
+    quality_examples: cap on the examples PRD and FID compare.
+    inception_weights: a local Keras InceptionV3 (no top) weights file for
+      PRD/FID features; empty: the project's classifier features.
+    classifier_dir: where the coherence classifiers live; empty:
+      <model_dir>/classifiers.
   """
 
   modalities: tuple[ModalitySpec, ...]
@@ -66,6 +81,20 @@ class ExperimentConfig:
   keep_checkpoints: int = 3
   probe_train_examples: int = 10000
   num_sample_columns: int = 8
+  # Evaluation (tf_mmjsd/evaluation, bin/evaluate); all may change later.
+  eval_every_epochs: int = 0
+  eval_batch_size: int = 500
+  eval_examples: int = 0
+  likelihood_samples: int = 12
+  likelihood_examples: int = 0
+  quality_examples: int = 10000
+  prd_clusters: int = 20
+  prd_angles: int = 1001
+  prd_runs: int = 10
+  inception_weights: str = ""
+  classifier_dir: str = ""
+  classifier_epochs: int = 2
+  figure_rows: int = 4
 
   def __post_init__(self):
     self.validate()
@@ -87,16 +116,23 @@ class ExperimentConfig:
     for name in ("latent_dim", "batch_size", "epochs", "data_multiplication",
                  "synthetic_train_size", "synthetic_test_size",
                  "checkpoint_every_steps", "keep_checkpoints",
-                 "num_sample_columns"):
+                 "num_sample_columns", "eval_batch_size",
+                 "likelihood_samples", "prd_angles", "prd_runs",
+                 "classifier_epochs", "figure_rows"):
       if getattr(self, name) < 1:
         raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
     for name in ("style_dim", "steps_per_epoch", "probe_train_examples",
-                 "beta", "beta_style"):
+                 "beta", "beta_style", "eval_every_epochs", "eval_examples",
+                 "likelihood_examples"):
       if getattr(self, name) < 0:
         raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
     if not 0.0 < self.prior_weight < 1.0:
       raise ConfigError(
           f"prior_weight must lie in (0, 1), got {self.prior_weight}")
+    if self.prd_clusters < 2 or self.quality_examples < self.prd_clusters:
+      raise ConfigError(
+          f"prd_clusters must be >= 2 and quality_examples >= prd_clusters, "
+          f"got {self.prd_clusters} and {self.quality_examples}")
     if self.learning_rate <= 0:
       raise ConfigError(
           f"learning_rate must be > 0, got {self.learning_rate}")

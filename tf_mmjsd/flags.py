@@ -8,12 +8,13 @@ base.flags wherever the command is run from.
 """
 
 import dataclasses
+import json
 import os
 import sys
 
 from absl import flags
 
-from tf_mmjsd.config import ConfigError, ExperimentConfig
+from tf_mmjsd.config import RESUMABLE, ConfigError, ExperimentConfig
 from tf_mmjsd.data import specs as specs_lib
 
 FLAGS = flags.FLAGS
@@ -53,6 +54,24 @@ _HELP = {
     "keep_checkpoints": "Checkpoints kept.",
     "probe_train_examples": "Training examples of the latent linear probe.",
     "num_sample_columns": "Examples per row of the sample grids.",
+    "eval_every_epochs": "Run the evaluation suite every N epochs during "
+                         "training (0: off, no cost).",
+    "eval_batch_size": "Batch size of the evaluation passes.",
+    "eval_examples": "Test examples for probes, coherence and sample "
+                     "quality (0: the whole test split).",
+    "likelihood_samples": "K, importance samples per example of log p(X).",
+    "likelihood_examples": "Test examples of the log-likelihood estimates "
+                           "(0: as many as --eval_examples).",
+    "quality_examples": "Examples compared by PRD and FID (at most).",
+    "prd_clusters": "k-means clusters of PRD.",
+    "prd_angles": "Angles of the PRD curve.",
+    "prd_runs": "Clusterings PRD averages over.",
+    "inception_weights": "Local Keras InceptionV3 no-top weights (.h5) for "
+                         "PRD/FID features; empty: classifier features.",
+    "classifier_dir": "Coherence classifiers (default <model_dir>/"
+                      "classifiers); share one across methods.",
+    "classifier_epochs": "Epochs of each coherence classifier.",
+    "figure_rows": "Rows per generated modality in the evaluation grids.",
 }
 
 
@@ -95,6 +114,38 @@ def config_from_flags(require_model_dir=True):
   else:
     modalities = specs_lib.mnist_svhn_text_specs()
   return ExperimentConfig(modalities=modalities, **values)
+
+
+def config_from_model_dir():
+  """The ExperimentConfig of the run in --model_dir (its config.json).
+
+  Flags given on the command line replace the stored settings that may
+  change after training (config.RESUMABLE: evaluation settings, data
+  locations); any other flag given must agree with the stored run.
+  """
+  model_dir = FLAGS.model_dir
+  if not model_dir:
+    raise ConfigError("--model_dir is required")
+  path = os.path.join(model_dir, "config.json")
+  if not os.path.isfile(path):
+    raise ConfigError(f"--model_dir={model_dir} holds no run "
+                      "(config.json missing); train one with bin/train")
+  with open(path) as f:
+    stored = json.load(f)
+  if FLAGS.modality:
+    raise ConfigError("--modality cannot change: the modalities come from "
+                      f"{path}")
+  given = {n: getattr(FLAGS, n) for n in _DEFAULTS if FLAGS[n].present}
+  fixed = {n: v for n, v in given.items()
+           if n not in RESUMABLE and stored.get(n, _DEFAULTS[n]) != v}
+  if fixed:
+    raise ConfigError("these settings differ from the trained run in "
+                      f"{path} and cannot change after training: " + "; ".join(
+                          f"--{n}={v} (trained with {stored.get(n)!r})"
+                          for n, v in sorted(fixed.items())))
+  stored.update({n: v for n, v in given.items() if n in RESUMABLE})
+  stored["model_dir"] = model_dir
+  return ExperimentConfig.from_dict(stored)
 
 
 def flags_text():

@@ -1,8 +1,10 @@
 """PNG grids of generated samples; text is drawn as strings."""
 
 import numpy as np
+import tensorflow as tf
 from PIL import Image, ImageDraw, ImageFont
 
+from tf_mmjsd import likelihoods
 from tf_mmjsd.data import text as text_lib
 
 TILE = 64
@@ -52,6 +54,17 @@ def _as_square_images(vectors):
   return padded.reshape(len(vectors), size, size, 1)
 
 
+def columns(split, num):
+  """`num` evenly spaced rows of a split that have every modality."""
+  complete = np.ones(len(split), bool)
+  for mask in (split.masks or {}).values():
+    complete &= np.asarray(mask, bool)
+  candidates = np.flatnonzero(complete)
+  if not len(candidates):
+    return candidates
+  return candidates[np.linspace(0, len(candidates) - 1, num).astype(int)]
+
+
 def grid(rows):
   """A PIL image of rows of tiles, each row [N, TILE, TILE, 3]."""
   cols = max(len(r) for r in rows)
@@ -78,7 +91,60 @@ def conditional_grid(model, inputs, subset):
   return grid(rows)
 
 
-def random_grid(model, num):
-  """One row per modality of `num` unconditional samples."""
-  samples = model.sample(num)
-  return grid([tiles(s, samples[s.name].numpy()) for s in model.specs])
+def random_grid(model, num, groups=1):
+  """`groups` blocks of one row per modality; each column of a block is one
+  unconditional sample (c and all s_m drawn from N(0, I))."""
+  rows = []
+  for _ in range(groups):
+    samples = model.sample(num)
+    rows += [tiles(s, samples[s.name].numpy()) for s in model.specs]
+  return grid(rows)
+
+
+def _shared_noise_rows(model, inputs, subset, num_rows, fusion_kind, rng):
+  """Likelihood means {m: [num_rows, N, *shape]} from the subset posterior.
+
+  Row r decodes loc + scale * eps_r with one eps_r (and one style s_r per
+  modality) shared by all N columns; with the mixture, each column first
+  picks one of its subset's unimodal posteriors at random.
+  """
+  encoded = model.encode({m: inputs[m] for m in subset})["content"]
+  num = len(next(iter(inputs.values())))
+  if fusion_kind == "mixture":
+    pick = rng.integers(len(subset), size=num)
+    locs = np.stack([encoded[m][0].numpy() for m in subset])
+    scales = np.stack([encoded[m][1].numpy() for m in subset])
+    loc, scale = locs[pick, np.arange(num)], scales[pick, np.arange(num)]
+  else:
+    dist = model.fuse(encoded, {m: tf.ones([num]) for m in subset}, "poe")
+    loc, scale = dist.mean().numpy(), dist.stddev().numpy()
+  out = {m: [] for m in model.names}
+  for _ in range(num_rows):
+    eps = rng.standard_normal((1, model.latent_dim)).astype(np.float32)
+    styles = {m: np.repeat(rng.standard_normal((1, model.style_dim)), num,
+                           0).astype(np.float32)
+              for m in model.names} if model.style_dim else None
+    params = model.decode(tf.constant(loc + scale * eps), styles)
+    for m, p in params.items():
+      out[m].append(likelihoods.mean(model.spec_of[m], p).numpy())
+  return out
+
+
+def subset_grid(model, inputs, subset, num_rows, fusion_kind=None, seed=0):
+  """The evaluation grid of one conditioning subset (the paper's Figure 1).
+
+  Rows: the inputs of `subset` (one row per modality), then `num_rows` rows
+  per modality of the model, each row generated with one random noise and
+  style draw shared by all columns, so a row shows one "style" across the
+  columns' contents.
+
+  Args:
+    inputs: {m: [N, *shape]} with at least the modalities of `subset`.
+  """
+  rng = np.random.default_rng(seed)
+  generated = _shared_noise_rows(model, inputs, subset, num_rows,
+                                 fusion_kind or model.default_fusion, rng)
+  rows = [tiles(model.spec_of[m], inputs[m]) for m in subset]
+  for m in model.names:
+    rows += [tiles(model.spec_of[m], row) for row in generated[m]]
+  return grid(rows)

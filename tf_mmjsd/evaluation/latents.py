@@ -65,6 +65,32 @@ def probe_subsets(model, train, test, fusions=("poe", "mixture")):
   return out
 
 
+def run_probe(model, train_pipe, test_pipe, num_train, seed, test_rows=None,
+          batch_size=1000):
+  """Probe accuracies of every subset (see `probe_subsets`), trained on
+  `num_train` random labelled training examples and tested on the labelled
+  `test_rows` (default: the whole test split).
+
+  Returns:
+    {"train_examples": n, "test_examples": n', "poe": {...},
+     "mixture": {...}}, or {"skipped": reason} without labels.
+  """
+  train_labels = train_pipe.split.labels
+  rng = np.random.default_rng([seed, 3])
+  n = min(num_train, len(train_labels))
+  rows = np.sort(rng.choice(len(train_labels), n, replace=False))
+  rows = rows[train_labels[rows] >= 0]
+  if test_rows is None:
+    test_rows = np.arange(len(test_pipe.split))
+  test_rows = test_rows[test_pipe.split.labels[test_rows] >= 0]
+  if not len(rows) or not len(test_rows):
+    return {"skipped": "the data set has no labels"}
+  train = encode_split(model, train_pipe, batch_size, rows)
+  test = encode_split(model, test_pipe, batch_size, test_rows)
+  return {"train_examples": len(rows), "test_examples": len(test_rows),
+          **probe_subsets(model, train, test)}
+
+
 def _rows_with_any(encoded, subset):
   """The rows of (content, present, labels) observing a modality of subset."""
   content, present, labels = encoded

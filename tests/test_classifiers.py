@@ -1,0 +1,80 @@
+"""Coherence classifiers: training, saving, loading, data checks."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tf_mmjsd import data
+from tf_mmjsd.evaluation import classifiers
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_config, tmp_path_factory):
+  config = tiny_config(synthetic_train_size=1000, synthetic_test_size=300)
+  train, test = data.load_splits(config, log=lambda s: None)
+  out = str(tmp_path_factory.mktemp("classifiers"))
+  lines = []
+  meta = classifiers.train(config, train, test, out, epochs=3,
+                           log=lines.append)
+  return config, train, test, out, meta, lines
+
+
+def test_training_writes_every_classifier_with_its_accuracy(trained):
+  config, train, _, out, meta, lines = trained
+  assert sorted(os.listdir(out)) == [classifiers.METADATA, "mnist.keras",
+                                     "svhn.keras", "text.keras"]
+  with open(os.path.join(out, classifiers.METADATA)) as f:
+    assert json.load(f) == meta
+  assert meta["num_classes"] == 10 and meta["epochs"] == 3
+  for m in ("mnist", "svhn", "text"):
+    info = meta["modalities"][m]
+    assert info["test_examples"] == 300
+    assert any(f"{m} classifier test accuracy" in ln for ln in lines)
+  # One example per distinct image (no pairing repeats), capped text.
+  assert meta["modalities"]["mnist"]["train_examples"] == len(
+      np.unique(train.indices["mnist"]))
+  # Even on 1000 examples the easy modalities are learnt.
+  assert meta["modalities"]["text"]["test_accuracy"] > 0.9
+  assert meta["modalities"]["mnist"]["test_accuracy"] > 0.5
+
+
+def test_loaded_classifiers_predict_like_the_saved_ones(trained):
+  config, _, test, out, meta, _ = trained
+  models, loaded_meta = classifiers.load(config, out)
+  assert loaded_meta == meta and set(models) == {"mnist", "svhn", "text"}
+  x = test.pools["mnist"][:50].astype(np.float32) / 255
+  labels = np.zeros(len(test.pools["mnist"]), int)
+  labels[test.indices["mnist"]] = test.labels
+  acc = np.mean(np.argmax(models["mnist"](x), -1) == labels[:50])
+  assert abs(acc - meta["modalities"]["mnist"]["test_accuracy"]) < 0.25
+
+
+def test_classifiers_of_other_data_are_refused(trained):
+  config, _, _, out, _, _ = trained
+  other = dataclasses.replace(config, synthetic_train_size=999)
+  with pytest.raises(classifiers.ClassifierError, match="other data"):
+    classifiers.load(other, out)
+  with pytest.raises(classifiers.ClassifierError, match="missing"):
+    classifiers.load(config, out + "_nowhere")
+
+
+def test_load_or_train_reuses_what_is_there(trained):
+  config, train, test, out, meta, _ = trained
+  lines = []
+  _, got = classifiers.load_or_train(config, train, test, out, 1,
+                                     log=lines.append)
+  assert got == meta and not lines  # nothing retrained
+
+
+@pytest.mark.slow
+def test_synthetic_classifiers_reach_097(tiny_config, tmp_path):
+  config = tiny_config(synthetic_train_size=60000, synthetic_test_size=10000)
+  train, test = data.load_splits(config, log=lambda s: None)
+  meta = classifiers.train(config, train, test, str(tmp_path), epochs=2,
+                           log=print)
+  accuracy = {m: v["test_accuracy"] for m, v in meta["modalities"].items()}
+  print("synthetic_mst classifier test accuracy:", accuracy)
+  assert accuracy["mnist"] >= 0.97 and accuracy["text"] >= 0.97

@@ -1,0 +1,140 @@
+"""End-to-end bin/evaluate (and periodic evaluation) on a tiny model."""
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tests.conftest import REPO, run_bin
+from tests.test_train_cli import TINY
+
+EVAL = ["--classifier_epochs=2", "--likelihood_samples=3",
+        "--likelihood_examples=100", "--quality_examples=200",
+        "--prd_runs=2", "--prd_angles=101", "--figure_rows=2",
+        "--eval_batch_size=128"]
+SUBSETS = ["mnist", "svhn", "text", "mnist+svhn", "mnist+text", "svhn+text",
+           "mnist+svhn+text"]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, cache_dir):
+  """A tiny run of one epoch that evaluates itself at the epoch's end."""
+  out = str(tmp_path_factory.mktemp("eval") / "run")
+  done = run_bin("train", [f"--flagfile={REPO}/configs/base.flags"] + TINY +
+                 EVAL + ["--epochs=1", "--eval_every_epochs=1",
+                         f"--model_dir={out}"], cache_dir)
+  assert done.returncode == 0, done.stderr
+  assert "Evaluation at step 31" in done.stdout
+  return out
+
+
+def _results(directory):
+  with open(os.path.join(directory, "results.json")) as f:
+    return json.load(f)
+
+
+def _check_results(res, test_examples):
+  assert res["synthetic"] is True and res["step"] == 31
+  assert res["test_examples"] == test_examples
+  probe = res["latent_probe"]
+  assert probe["train_examples"] == 500
+  for kind in ("poe", "mixture"):
+    assert sorted(probe[kind]) == sorted(SUBSETS)
+    assert all(0.0 <= v <= 1.0 for v in probe[kind].values())
+  coh = res["coherence"]
+  assert coh["fusion"] == "mixture" and 0.0 <= coh["random"] <= 1.0
+  assert {m: sorted(v) for m, v in coh["conditional"].items()} == {
+      "mnist": ["svhn", "svhn+text", "text"],
+      "svhn": ["mnist", "mnist+text", "text"],
+      "text": ["mnist", "mnist+svhn", "svhn"]}
+  for per in coh["conditional"].values():
+    assert all(0.0 <= v <= 1.0 for v in per.values())
+  assert set(res["classifiers"]["test_accuracy"]) == {"mnist", "svhn", "text"}
+  lik = res["likelihood"]
+  for kind in ("poe", "mixture"):
+    assert sorted(lik[kind]) == sorted(SUBSETS)
+    assert all(np.isfinite(v) and v < 0 for v in lik[kind].values())
+  quality = res["sample_quality"]
+  assert quality["features"] == "classifier" and quality["examples"] == 200
+  assert sorted(quality["modalities"]) == ["mnist", "svhn"]  # images only
+  for per in quality["modalities"].values():
+    assert len(per) == 4  # 3 conditioning subsets and random
+    for v in per.values():
+      assert 0.0 <= v["precision"] <= 1.0 and 0.0 <= v["recall"] <= 1.0
+      assert v["fid"] >= 0.0
+
+
+def _check_figures(directory, res):
+  names = sorted(os.path.basename(p) for p in res["figures"])
+  assert names == sorted([f"from_{s}.png" for s in SUBSETS] + ["random.png"])
+  # from_svhn: 1 input row + 2 rows for each of 3 modalities, 4 columns.
+  grid = Image.open(os.path.join(directory, "figures", "from_svhn.png"))
+  assert grid.size == (4 * 66 + 2, 7 * 66 + 2)
+  # the two generated text rows of one subset share their noise per row
+  # but differ between rows: the images are not all alike.
+  assert np.asarray(grid).std() > 10
+
+
+def test_periodic_evaluation_during_training(model_dir):
+  directory = os.path.join(model_dir, "evaluations", "step_31")
+  res = _results(directory)
+  _check_results(res, 500)
+  _check_figures(directory, res)
+  with open(os.path.join(model_dir, "classifiers", "classifiers.json")) as f:
+    assert json.load(f)["epochs"] == 2
+
+
+def test_bin_evaluate_writes_every_table_figure_and_summary(model_dir,
+                                                            cache_dir):
+  out = run_bin("evaluate", [f"--model_dir={model_dir}",
+                             "--likelihood_samples=2", "--eval_examples=300"],
+                cache_dir)
+  assert out.returncode == 0, out.stderr
+  assert "Training the" not in out.stdout  # the classifiers are reused
+  assert "Classifier test accuracy" in out.stdout
+  res = _results(model_dir)
+  _check_results(res, 300)
+  assert res["likelihood"]["samples"] == 2
+  assert res["checkpoint"].endswith("ckpt-31")
+  _check_figures(model_dir, res)
+  with open(os.path.join(model_dir, "results.md")) as f:
+    md = f.read()
+  for heading in ("linear-probe accuracy", "Coherence", "log-likelihood",
+                  "Sample quality"):
+    assert heading in md
+  assert "synthetic stand-in" in md and "| poe | " in md
+  assert "mnist ← svhn,text" in md
+  tags = set()
+  for path in glob.glob(os.path.join(model_dir, "tensorboard", "events.*")):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      tags.update(v.tag for v in event.summary.value)
+  assert {"eval/coherence/random", "eval/probe_poe/mnist+svhn+text",
+          "eval/log_likelihood_mixture/svhn", "eval/fid/svhn_from_random",
+          "eval/from_text"} <= tags
+
+
+def test_evaluate_errors_exit_2_and_change_nothing(model_dir, cache_dir,
+                                                   tmp_path):
+  before = open(os.path.join(model_dir, "results.json")).read() if (
+      os.path.exists(os.path.join(model_dir, "results.json"))) else None
+  cases = [
+      ([f"--model_dir={tmp_path}/none"], "config.json missing"),
+      ([f"--model_dir={model_dir}", "--latent_dim=7"],
+       "cannot change after training"),
+      ([f"--model_dir={model_dir}", f"--checkpoint={tmp_path}/ckpt-5"],
+       "does not exist"),
+      ([f"--model_dir={model_dir}", "--inception_weights=/no/file.h5"],
+       "no such file"),
+  ]
+  for args, message in cases:
+    out = run_bin("evaluate", args, cache_dir)
+    assert out.returncode == 2, (args, out.stderr)
+    assert message in out.stderr, (args, out.stderr)
+  after = open(os.path.join(model_dir, "results.json")).read() if (
+      os.path.exists(os.path.join(model_dir, "results.json"))) else None
+  assert after == before

@@ -1,0 +1,173 @@
+"""Per-modality classifiers that judge generated samples (coherence, FID).
+
+They are trained on the real training split of the experiment's data set,
+one per modality, and saved as `<dir>/<modality>.keras` beside
+`<dir>/classifiers.json`, which records the data they were trained on and
+each one's test accuracy. Models of several methods trained on the same
+data should share one classifier directory so their coherences compare.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+
+from tf_mmjsd import networks
+from tf_mmjsd.data.pipeline import Pipeline
+
+METADATA = "classifiers.json"
+# Cap on training examples per modality; digit text has only ~50 distinct
+# strings, so it needs few.
+MAX_TRAIN = {"image": 100_000, "text": 10_000}
+DATA_KEYS = ("dataset", "data_path", "synthetic_train_size",
+             "synthetic_test_size", "seed")
+
+
+class ClassifierError(RuntimeError):
+  """Classifiers are missing, broken or belong to other data."""
+
+
+def data_signature(config):
+  """What the classifiers depend on: the data set and the modality specs."""
+  out = {k: getattr(config, k) for k in DATA_KEYS}
+  if config.dataset != "synthetic_mst":
+    out.pop("seed")  # the real images do not depend on the pairing seed
+  out["modalities"] = [
+      {"name": s.name, "shape": list(s.shape), "likelihood": s.likelihood}
+      for s in config.modalities]
+  return out
+
+
+def _rows(split, name, cap, rng):
+  """Labelled rows where `name` is present, one per distinct example."""
+  keep = split.labels >= 0
+  if split.masks is not None and name in split.masks:
+    keep &= np.asarray(split.masks[name], bool)
+  rows = np.flatnonzero(keep)
+  if name != split.text_modality:
+    _, first = np.unique(split.indices[name][rows], return_index=True)
+    rows = rows[np.sort(first)]
+  if len(rows) > cap:
+    rows = np.sort(rng.choice(rows, cap, replace=False))
+  return rows
+
+
+def _dataset(pipe, name, rows, batch_size):
+  return pipe.eval_dataset(batch_size, rows).map(
+      lambda b: (b["inputs"][name], b["labels"]))
+
+
+def num_classes_of(train_split):
+  labels = train_split.labels[train_split.labels >= 0]
+  if not len(labels):
+    raise ClassifierError("the training split has no labels; coherence "
+                          "needs labelled data")
+  return max(int(labels.max()) + 1, 2)
+
+
+def train(config, train_split, test_split, out_dir, epochs, log=print,
+          batch_size=128):
+  """Trains one classifier per modality and saves them to out_dir.
+
+  Returns:
+    the metadata written to classifiers.json.
+  """
+  num_classes = num_classes_of(train_split)
+  os.makedirs(out_dir, exist_ok=True)
+  rng = np.random.default_rng([config.seed, 11])
+  meta = {"data": data_signature(config), "num_classes": num_classes,
+          "epochs": epochs, "modalities": {}}
+  for spec in config.modalities:
+    kind = "text" if spec.name == train_split.text_modality else "image"
+    train_rows = _rows(train_split, spec.name, MAX_TRAIN[kind], rng)
+    test_rows = _rows(test_split, spec.name, len(test_split), rng)
+    if not len(train_rows) or not len(test_rows):
+      raise ClassifierError(f"modality {spec.name!r} has no labelled "
+                            "examples to train or test a classifier on")
+    pipe = Pipeline(train_split, [spec])
+    order = np.concatenate([rng.permutation(train_rows) for _ in
+                            range(epochs)])
+    model = networks.build_classifier(spec, num_classes)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(
+                      from_logits=True),
+                  metrics=["accuracy"])
+    log(f"Training the {spec.name} classifier ({type(model).__name__}) on "
+        f"{len(train_rows)} examples for {epochs} epoch(s) ...")
+    model.fit(_dataset(pipe, spec.name, order, batch_size), epochs=epochs,
+              steps_per_epoch=len(train_rows) // batch_size or 1, verbose=0,
+              shuffle=False,
+              callbacks=[keras.callbacks.LambdaCallback(
+                  on_epoch_end=lambda e, logs: log(
+                      f"  epoch {e + 1}: train accuracy "
+                      f"{logs['accuracy']:.4f}"))])
+    test = _dataset(Pipeline(test_split, [spec]), spec.name, test_rows, 1000)
+    accuracy = float(model.evaluate(test, verbose=0, return_dict=True)[
+        "accuracy"])
+    log(f"  {spec.name} classifier test accuracy: {accuracy:.4f} "
+        f"({len(test_rows)} test examples)")
+    tmp = os.path.join(out_dir, f"{spec.name}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, os.path.join(out_dir, f"{spec.name}.keras"))
+    meta["modalities"][spec.name] = {
+        "class": type(model).__name__, "test_accuracy": accuracy,
+        "train_examples": int(len(train_rows)),
+        "test_examples": int(len(test_rows))}
+  path = os.path.join(out_dir, METADATA)
+  with open(path + ".tmp", "w") as f:
+    json.dump(meta, f, indent=2)
+  os.replace(path + ".tmp", path)
+  return meta
+
+
+def load(config, out_dir):
+  """({modality: classifier}, metadata) saved by `train` for this data.
+
+  Raises:
+    ClassifierError: nothing saved there, or saved for other data.
+  """
+  path = os.path.join(out_dir, METADATA)
+  if not os.path.isfile(path):
+    raise ClassifierError(f"no classifiers in {out_dir} ({METADATA} missing)")
+  with open(path) as f:
+    meta = json.load(f)
+  if meta.get("data") != data_signature(config):
+    raise ClassifierError(
+        f"the classifiers in {out_dir} were trained on other data "
+        f"({meta.get('data')}); this experiment has "
+        f"{data_signature(config)}. Use another --classifier_dir.")
+  models = {}
+  for spec in config.modalities:
+    file = os.path.join(out_dir, f"{spec.name}.keras")
+    if not os.path.isfile(file):
+      raise ClassifierError(f"classifier file {file} is missing")
+    models[spec.name] = keras.models.load_model(file)
+  return models, meta
+
+
+def load_or_train(config, train_split, test_split, out_dir, epochs,
+                  log=print):
+  """Loads the classifiers in out_dir, training them first if absent."""
+  if not os.path.isfile(os.path.join(out_dir, METADATA)):
+    log(f"No classifiers in {out_dir}; training them "
+        "(bin/train_classifiers does this ahead of time).")
+    train(config, train_split, test_split, out_dir, epochs, log=log)
+  return load(config, out_dir)
+
+
+def run(config, log=print):
+  """Trains the classifiers of config's data set into its classifier dir
+  (config.classifier_dir, else <model_dir>/classifiers); returns metadata."""
+  from tf_mmjsd import data as data_lib  # pylint: disable=g-import-not-at-top
+  out_dir = config.classifier_dir or (
+      config.model_dir and os.path.join(config.model_dir, "classifiers"))
+  if not out_dir:
+    raise ClassifierError("give --classifier_dir (or --model_dir)")
+  keras.utils.set_random_seed(config.seed)
+  train_split, test_split = data_lib.load_splits(config, log=log)
+  meta = train(config, train_split, test_split, out_dir,
+               config.classifier_epochs, log=log)
+  log(f"Wrote {len(meta['modalities'])} classifiers and {METADATA} to "
+      f"{out_dir}")
+  return meta

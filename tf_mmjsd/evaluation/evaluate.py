@@ -1,0 +1,346 @@
+"""The evaluation suite of a trained model (DESIGN.md section 8).
+
+`evaluate(...)` computes on the test split:
+
+  latent_probe    linear-probe accuracy of every subset's posterior mean,
+                  PoE and mixture (latents.py)
+  coherence       subset -> each modality not in it, and random (all
+                  modalities agree), judged by the classifiers
+  likelihood      importance-weighted log p(X) with each subset's content
+                  posterior as proposal, K samples (likelihood.py)
+  sample_quality  PRD precision/recall and FID of every image modality,
+                  generated from each subset and at random (quality.py)
+  figures         a grid per conditioning subset and a random-sample grid
+
+Every pass streams batches through one `tf.function`; only predictions and
+(at most `quality_examples`) features are kept, so the 200,000 test triples
+of MNIST-SVHN-Text fit in memory. `run(config)` restores a model_dir's
+newest checkpoint and writes results.json, results.md, figures/ and
+TensorBoard summaries there.
+"""
+
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_mmjsd import data as data_lib, fusion
+from tf_mmjsd.data.pipeline import Pipeline
+from tf_mmjsd.evaluation import (classifiers as classifiers_lib, coherence,
+                                 features as features_lib, figures, latents,
+                                 likelihood, quality, report)
+
+FUSIONS = ("poe", "mixture")
+
+
+class EvaluationError(RuntimeError):
+  """The model_dir cannot be evaluated; the message says why."""
+
+
+def _image_names(model):
+  return [s.name for s in model.specs
+          if len(s.shape) == 3 and s.likelihood == "laplace"]
+
+
+class Evaluator:
+  """Runs the suite for one model on one data set's test split.
+
+  Args:
+    model: a trained MultimodalVAE.
+    config: its ExperimentConfig (evaluation settings included).
+    train_split, test_split: the data (data.load_splits).
+    classifiers: {modality: Classifier}; classifier_meta: their metadata.
+  """
+
+  def __init__(self, model, config, train_split, test_split, classifiers,
+               classifier_meta, log=print):
+    self.model, self.config, self.log = model, config, log
+    self.train_pipe = Pipeline(train_split, config.modalities)
+    self.test_pipe = Pipeline(test_split, config.modalities)
+    self.test_split = test_split
+    self.classifiers, self.classifier_meta = classifiers, classifier_meta
+    self.names = model.names
+    rng = np.random.default_rng([config.seed, 5])
+    rows = rng.permutation(len(test_split))
+    if config.eval_examples:
+      rows = rows[:config.eval_examples]
+    self.rows = rows
+    complete = np.ones(len(test_split), bool)
+    for mask in (test_split.masks or {}).values():
+      complete &= np.asarray(mask, bool)
+    self.complete_rows = rows[complete[rows]]
+    self.labelled_rows = self.complete_rows[
+        test_split.labels[self.complete_rows] >= 0]
+
+  # --- latent probe -----------------------------------------------------
+
+  def latent_probe(self):
+    return latents.run_probe(self.model, self.train_pipe, self.test_pipe,
+                         self.config.probe_train_examples, self.config.seed,
+                         test_rows=self.rows,
+                         batch_size=self.config.eval_batch_size)
+
+  # --- coherence and sample quality (one generation pass) ---------------
+
+  def generation(self, feature_name, feature_fn):
+    """(coherence, sample_quality) dicts from one pass over the test rows."""
+    model, names, cfg = self.model, self.names, self.config
+    images = _image_names(model)
+    rows = self.labelled_rows
+    if not len(rows) or len(names) < 2:
+      reason = ("no labelled test example has every modality" if len(names)
+                > 1 else "coherence needs two modalities")
+      return {"skipped": reason}, {"skipped": reason}
+    conditions = [s for s in fusion.subsets(names) if len(s) < len(names)]
+    clf = self.classifiers
+
+    @tf.function
+    def conditional_step(inputs):
+      preds, feats = {}, {}
+      for subset in conditions:
+        missing = [m for m in names if m not in subset]
+        gen = model.generate({m: inputs[m] for m in subset}, names=missing)
+        for m, x in gen.items():
+          key = f"{m}|{latents.subset_key(subset)}"
+          preds[key] = tf.argmax(clf[m](x), axis=-1)
+          if m in images:
+            feats[key] = feature_fn(m, x)
+      for m in images:
+        feats[f"{m}|real"] = feature_fn(m, inputs[m])
+      return preds, feats
+
+    @tf.function
+    def random_step():
+      samples = model.sample(cfg.eval_batch_size)
+      preds = {m: tf.argmax(clf[m](x), axis=-1) for m, x in samples.items()}
+      feats = {f"{m}|random": feature_fn(m, samples[m]) for m in images}
+      return preds, feats
+
+    preds, feats = _Collector(), _Collector(cap=cfg.quality_examples)
+    for batch in self.test_pipe.eval_dataset(cfg.eval_batch_size, rows):
+      p, f = conditional_step(batch["inputs"])
+      preds.add(p)
+      feats.add(f)
+    random_preds = _Collector(cap=len(rows))
+    while random_preds.count < len(rows):
+      p, f = random_step()
+      random_preds.add(p)
+      feats.add(f)
+    preds, feats, random_preds = preds.arrays(), feats.arrays(), (
+        random_preds.arrays())
+
+    labels = self.test_split.labels[rows]
+    conditional = {m: {} for m in names}
+    for key, p in preds.items():
+      m, subset = key.split("|")
+      conditional[m][subset] = coherence.conditional(p, labels)
+    coh = {"examples": int(len(rows)), "fusion": model.default_fusion,
+           "random": coherence.random(random_preds),
+           "conditional": conditional}
+
+    per_modality = {}
+    for m in images:
+      reference = feats[f"{m}|real"]
+      per_modality[m] = {}
+      sources = [k.split("|")[1] for k in feats
+                 if k.startswith(m + "|") and not k.endswith("|real")]
+      for source in sources:
+        generated = feats[f"{m}|{source}"]
+        per_modality[m][source] = {
+            **quality.prd_scores(reference, generated,
+                                 num_clusters=cfg.prd_clusters,
+                                 num_angles=cfg.prd_angles,
+                                 num_runs=cfg.prd_runs, seed=cfg.seed),
+            "fid": quality.fid(reference, generated)}
+    qual = {"features": feature_name,
+            "examples": int(min(len(rows), cfg.quality_examples)),
+            "prd": f"{cfg.prd_clusters} clusters, {cfg.prd_angles} angles, "
+                   f"{cfg.prd_runs} runs",
+            "modalities": per_modality}
+    return coh, qual
+
+  # --- likelihood -------------------------------------------------------
+
+  def likelihoods(self):
+    """Mean importance-weighted log p(X) under every proposal."""
+    model, cfg = self.model, self.config
+    rows = self.complete_rows
+    if cfg.likelihood_examples:
+      rows = rows[:cfg.likelihood_examples]
+    subsets = fusion.subsets(self.names)
+
+    @tf.function
+    def step(inputs):
+      return {f"{kind}|{latents.subset_key(s)}": likelihood.log_likelihood(
+          model, inputs, s, kind, cfg.likelihood_samples)
+              for kind in FUSIONS for s in subsets}
+
+    values = _Collector()
+    for batch in self.test_pipe.eval_dataset(cfg.eval_batch_size, rows):
+      values.add(step(batch["inputs"]))
+    out = {"samples": cfg.likelihood_samples, "examples": int(len(rows)),
+           **{kind: {} for kind in FUSIONS}}
+    for key, v in values.arrays().items():
+      kind, subset = key.split("|")
+      out[kind][subset] = float(np.mean(v))
+    return out
+
+  # --- figures ----------------------------------------------------------
+
+  def figures(self):
+    """{name: PIL image}: a grid per conditioning subset, and random."""
+    cfg = self.config
+    columns = figures.columns(self.test_split, cfg.num_sample_columns)
+    images = {}
+    if len(columns):
+      batch = next(iter(self.test_pipe.eval_dataset(len(columns), columns)))
+      inputs = {m: v.numpy() for m, v in batch["inputs"].items()}
+      for subset in fusion.subsets(self.names):
+        images["from_" + latents.subset_key(subset)] = figures.subset_grid(
+            self.model, inputs, subset, cfg.figure_rows, seed=cfg.seed)
+    images["random"] = figures.random_grid(
+        self.model, cfg.num_sample_columns, groups=cfg.figure_rows)
+    return images
+
+  def evaluate(self):
+    """(results dict, figures {name: PIL image}), with seconds per part."""
+    seconds = {}
+
+    def timed(name, fn, *args):
+      start = time.time()
+      self.log(f"Evaluating: {name} ...")
+      out = fn(*args)
+      seconds[name] = round(time.time() - start, 2)
+      return out
+
+    feature_name, feature_fn = features_lib.feature_function(
+        self.config, self.classifiers)
+    results = {
+        "test_examples": int(len(self.rows)),
+        "classifiers": {
+            "test_accuracy": {m: v["test_accuracy"] for m, v in
+                              self.classifier_meta["modalities"].items()}},
+        "latent_probe": timed("latent probe", self.latent_probe)}
+    results["coherence"], results["sample_quality"] = timed(
+        "coherence and sample quality", self.generation, feature_name,
+        feature_fn)
+    results["likelihood"] = timed("log-likelihoods", self.likelihoods)
+    images = timed("figures", self.figures)
+    results["seconds"] = seconds
+    return results, images
+
+
+class _Collector:
+  """Concatenates dicts of per-batch arrays, keeping at most `cap` rows."""
+
+  def __init__(self, cap=None):
+    self.cap, self.parts = cap, {}
+
+  @property
+  def count(self):
+    return min((sum(len(p) for p in v) for v in self.parts.values()),
+               default=0)
+
+  def add(self, values):
+    for key, value in values.items():
+      parts = self.parts.setdefault(key, [])
+      have = sum(len(p) for p in parts)
+      if self.cap is None or have < self.cap:
+        value = np.asarray(value)
+        parts.append(value if self.cap is None else value[:self.cap - have])
+
+  def arrays(self):
+    return {k: np.concatenate(v) for k, v in self.parts.items()}
+
+
+def write_outputs(results, images, out_dir, names, writer=None, step=0):
+  """results.json, results.md and figures/*.png in out_dir (+ TensorBoard)."""
+  fig_dir = os.path.join(out_dir, "figures")
+  os.makedirs(fig_dir, exist_ok=True)
+  results["figures"] = []
+  for name, image in images.items():
+    path = os.path.join(fig_dir, f"{name}.png")
+    image.save(path)
+    results["figures"].append(os.path.relpath(path, out_dir))
+  _write(os.path.join(out_dir, "results.json"), json.dumps(results, indent=2))
+  text = report.markdown(results, names)
+  _write(os.path.join(out_dir, "results.md"), text)
+  if writer is not None:
+    with writer.as_default(step=step):
+      for tag, value in report.scalars(results).items():
+        tf.summary.scalar(tag, value)
+      for name, image in images.items():
+        tf.summary.image(f"eval/{name}", np.asarray(image)[None])
+    writer.flush()
+  return text
+
+
+def _write(path, text):
+  with open(path + ".tmp", "w") as f:
+    f.write(text)
+  os.replace(path + ".tmp", path)
+
+
+def classifier_dir(config):
+  return config.classifier_dir or os.path.join(config.model_dir,
+                                               "classifiers")
+
+
+def run(config, checkpoint=None, log=print):
+  """Evaluates the newest (or the given) checkpoint of config.model_dir.
+
+  Returns:
+    the results dict (also in <model_dir>/results.json).
+  """
+  from tf_mmjsd import training  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.model import MultimodalVAE  # pylint: disable=g-import-not-at-top
+  ckpt_dir = os.path.join(config.model_dir, "checkpoints")
+  path = checkpoint or tf.train.latest_checkpoint(ckpt_dir)
+  if not path:
+    raise EvaluationError(f"no checkpoint in {ckpt_dir}; train the model "
+                          "first (bin/train)")
+  if not tf.io.gfile.exists(path + ".index"):
+    raise EvaluationError(f"checkpoint {path} does not exist")
+  if config.inception_weights and not os.path.isfile(config.inception_weights):
+    raise features_lib.FeatureError(
+        f"--inception_weights={config.inception_weights}: no such file")
+  keras.utils.set_random_seed(config.seed)
+  train_split, test_split = data_lib.load_splits(config, log=log)
+  model = MultimodalVAE.from_experiment(config)
+  try:
+    training.restore_weights(model, path)
+  except ValueError as e:
+    raise EvaluationError(f"{e} (the model of {config.model_dir}/"
+                          "config.json)") from e
+  step = int(path.rsplit("-", 1)[1])
+  log(f"Evaluating {path} (step {step}).")
+  writer = tf.summary.create_file_writer(
+      os.path.join(config.model_dir, "tensorboard"))
+  results, text = evaluate_and_write(model, config, train_split, test_split,
+                                     config.model_dir, step, writer, log,
+                                     checkpoint=path)
+  log(text)
+  log(f"Wrote {os.path.join(config.model_dir, 'results.json')} and "
+      "results.md")
+  return results
+
+
+def evaluate_and_write(model, config, train_split, test_split, out_dir, step,
+                       writer=None, log=print, checkpoint=None):
+  """Loads (or first trains) the classifiers, runs the suite on `model` and
+  writes its outputs to out_dir; returns (results, results.md text)."""
+  clfs, meta = classifiers_lib.load_or_train(
+      config, train_split, test_split, classifier_dir(config),
+      config.classifier_epochs, log=log)
+  results, images = Evaluator(model, config, train_split, test_split, clfs,
+                              meta, log=log).evaluate()
+  results = {"model_dir": config.model_dir, "checkpoint": checkpoint,
+             "step": step, "dataset": config.dataset,
+             "synthetic": config.dataset == "synthetic_mst",
+             "method": config.method, **results}
+  results["classifiers"]["dir"] = classifier_dir(config)
+  text = write_outputs(results, images, out_dir, model.names, writer, step)
+  return results, text

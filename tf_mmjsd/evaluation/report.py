@@ -1,0 +1,122 @@
+"""results.md in the paper's table layout, and flat scalars for TensorBoard.
+
+Columns follow the paper: subsets of modalities as "a,b" (the full set is
+"joint" in the original); coherence columns name the generated modality and
+the subset it was generated from.
+"""
+
+import math
+
+from tf_mmjsd import fusion
+from tf_mmjsd.evaluation.latents import subset_key
+
+
+def _fmt(value, digits=3):
+  if value is None or (isinstance(value, float) and math.isnan(value)):
+    return "–"
+  return f"{value:.{digits}f}"
+
+
+def _table(header, rows):
+  lines = ["| " + " | ".join(header) + " |",
+           "|" + "|".join("---" for _ in header) + "|"]
+  lines += ["| " + " | ".join(r) + " |" for r in rows]
+  return "\n".join(lines)
+
+
+def _label(key):
+  return key.replace("+", ",")
+
+
+def markdown(results, names):
+  """The tables of a results dict (see evaluate.evaluate) as Markdown."""
+  subsets = [subset_key(s) for s in fusion.subsets(names)]
+  out = [f"# Evaluation of {results['model_dir']} (step {results['step']})",
+         ""]
+  if results.get("synthetic"):
+    out += ["Data: **synthetic_mst**, a synthetic stand-in. These numbers are "
+            "not MNIST/SVHN results.", ""]
+  out += [f"Method {results['method']}, data set {results['dataset']}, "
+          f"{results['test_examples']} test examples.", ""]
+
+  probe = results["latent_probe"]
+  out += ["## Latent representation: linear-probe accuracy", ""]
+  if "skipped" in probe:
+    out += [f"Skipped: {probe['skipped']}.", ""]
+  else:
+    out += [f"Logistic regression on posterior means, trained on "
+            f"{probe['train_examples']} training examples, tested on "
+            f"{probe['test_examples']}.", ""]
+    rows = [[kind] + [_fmt(probe[kind].get(k)) for k in subsets]
+            for kind in ("poe", "mixture")]
+    out += [_table(["posterior"] + [_label(k) for k in subsets], rows), ""]
+
+  coh = results["coherence"]
+  out += ["## Coherence of generated samples", ""]
+  if "skipped" in coh:
+    out += [f"Skipped: {coh['skipped']}.", ""]
+  else:
+    header, row = ["random"], [_fmt(coh["random"])]
+    for m in names:
+      for key, value in coh["conditional"][m].items():
+        header.append(f"{m} ← {_label(key)}")
+        row.append(_fmt(value))
+    out += [f"Fraction of {coh['examples']} samples classified as the "
+            f"input's label (conditional; {coh['fusion']} posterior) or on "
+            "which all modalities agree (random).", "",
+            _table(header, [row]), ""]
+    acc = results["classifiers"]["test_accuracy"]
+    out += ["Classifier test accuracy (real test data): " + ", ".join(
+        f"{m} {_fmt(acc[m], 4)}" for m in names), ""]
+
+  lik = results["likelihood"]
+  out += ["## Test log-likelihood log p(X)", "",
+          f"Importance-weighted estimate with K = {lik['samples']} samples "
+          f"of the content posterior of each subset (styles from their own "
+          f"posteriors), mean over {lik['examples']} test examples; higher "
+          "is better.", ""]
+  rows = [[kind] + [_fmt(lik[kind].get(k), 1) for k in subsets]
+          for kind in ("poe", "mixture")]
+  out += [_table(["proposal"] + [_label(k) for k in subsets], rows), ""]
+
+  quality = results["sample_quality"]
+  out += ["## Sample quality of image modalities", ""]
+  if not quality.get("modalities"):
+    out += ["No image modality.", ""]
+  else:
+    out += [f"PRD (F_1/8 precision, F_8 recall; {quality['prd']}) and FID on "
+            f"**{quality['features']}** features, {quality['examples']} "
+            "generated vs real test examples.", ""]
+    rows = []
+    for m, per in quality["modalities"].items():
+      for source, v in per.items():
+        rows.append([m, _label(source), _fmt(v["precision"]),
+                     _fmt(v["recall"]), _fmt(v["fid"], 2)])
+    out += [_table(["modality", "generated from", "precision", "recall",
+                    "FID"], rows), ""]
+  if results.get("figures"):
+    out += ["## Figures", ""] + [f"- `{p}`" for p in results["figures"]] + [""]
+  return "\n".join(out)
+
+
+def scalars(results):
+  """{tag: value} of every number in the tables."""
+  out = {}
+  probe = results["latent_probe"]
+  for kind in ("poe", "mixture"):
+    for k, v in probe.get(kind, {}).items():
+      out[f"eval/probe_{kind}/{k}"] = v
+  coh = results["coherence"]
+  if "random" in coh:
+    out["eval/coherence/random"] = coh["random"]
+    for m, per in coh["conditional"].items():
+      for k, v in per.items():
+        out[f"eval/coherence/{m}_from_{k}"] = v
+  for kind in ("poe", "mixture"):
+    for k, v in results["likelihood"].get(kind, {}).items():
+      out[f"eval/log_likelihood_{kind}/{k}"] = v
+  for m, per in results["sample_quality"].get("modalities", {}).items():
+    for source, values in per.items():
+      for name, v in values.items():
+        out[f"eval/{name}/{m}_from_{source}"] = v
+  return out
