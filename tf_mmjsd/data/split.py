@@ -42,6 +42,13 @@ class Split:
   def __len__(self):
     return len(self.labels)
 
+  def complete(self):
+    """bool [N]: True where every modality of the example is present."""
+    out = np.ones(len(self.labels), bool)
+    for mask in (self.masks or {}).values():
+      out &= np.asarray(mask, bool)
+    return out
+
   @property
   def modality_names(self):
     names = list(self.pools)

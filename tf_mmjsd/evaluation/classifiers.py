@@ -114,10 +114,8 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
         "class": type(model).__name__, "test_accuracy": accuracy,
         "train_examples": int(len(train_rows)),
         "test_examples": int(len(test_rows))}
-  path = os.path.join(out_dir, METADATA)
-  with open(path + ".tmp", "w") as f:
-    json.dump(meta, f, indent=2)
-  os.replace(path + ".tmp", path)
+  from tf_mmjsd.training import write_atomic  # pylint: disable=g-import-not-at-top
+  write_atomic(os.path.join(out_dir, METADATA), json.dumps(meta, indent=2))
   return meta
 
 

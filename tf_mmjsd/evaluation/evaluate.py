@@ -68,10 +68,7 @@ class Evaluator:
     if config.eval_examples:
       rows = rows[:config.eval_examples]
     self.rows = rows
-    complete = np.ones(len(test_split), bool)
-    for mask in (test_split.masks or {}).values():
-      complete &= np.asarray(mask, bool)
-    self.complete_rows = rows[complete[rows]]
+    self.complete_rows = rows[test_split.complete()[rows]]
     self.labelled_rows = self.complete_rows[
         test_split.labels[self.complete_rows] >= 0]
 
@@ -265,9 +262,11 @@ def write_outputs(results, images, out_dir, names, writer=None, step=0):
     path = os.path.join(fig_dir, f"{name}.png")
     image.save(path)
     results["figures"].append(os.path.relpath(path, out_dir))
-  _write(os.path.join(out_dir, "results.json"), json.dumps(results, indent=2))
+  from tf_mmjsd.training import write_atomic  # pylint: disable=g-import-not-at-top
+  write_atomic(os.path.join(out_dir, "results.json"),
+               json.dumps(results, indent=2))
   text = report.markdown(results, names)
-  _write(os.path.join(out_dir, "results.md"), text)
+  write_atomic(os.path.join(out_dir, "results.md"), text)
   if writer is not None:
     with writer.as_default(step=step):
       for tag, value in report.scalars(results).items():
@@ -276,12 +275,6 @@ def write_outputs(results, images, out_dir, names, writer=None, step=0):
         tf.summary.image(f"eval/{name}", np.asarray(image)[None])
     writer.flush()
   return text
-
-
-def _write(path, text):
-  with open(path + ".tmp", "w") as f:
-    f.write(text)
-  os.replace(path + ".tmp", path)
 
 
 def classifier_dir(config):

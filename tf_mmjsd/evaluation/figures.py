@@ -56,10 +56,7 @@ def _as_square_images(vectors):
 
 def columns(split, num):
   """`num` evenly spaced rows of a split that have every modality."""
-  complete = np.ones(len(split), bool)
-  for mask in (split.masks or {}).values():
-    complete &= np.asarray(mask, bool)
-  candidates = np.flatnonzero(complete)
+  candidates = np.flatnonzero(split.complete())
   if not len(candidates):
     return candidates
   return candidates[np.linspace(0, len(candidates) - 1, num).astype(int)]
