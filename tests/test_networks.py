@@ -101,3 +101,11 @@ def test_vector_classifier_and_bad_classes():
   assert clf(np.zeros((2, 6), np.float32)).shape == (2, 3)
   with pytest.raises(ValueError, match=">= 2 classes"):
     networks.build_classifier(spec, 1)
+
+
+def test_classifiers_refuse_inputs_of_the_wrong_rank():
+  with pytest.raises(ValueError, match=r"ImageClassifier takes \[H, W, C\]"):
+    networks.ImageClassifier((28, 28), 10)
+  with pytest.raises(ValueError, match="TextClassifier takes .length"):
+    networks.TextClassifier((8, 71, 1), 10)
+  assert networks.VectorClassifier((2, 3, 4, 5), 10).data_shape == (2, 3, 4, 5)

@@ -14,6 +14,8 @@ class Classifier(keras.Model):
   """
 
   FEATURES = 128
+  INPUT_RANK = None  # rank of data_shape a subclass requires (None: any)
+  INPUT = ""  # what such inputs are, for the error message
 
   def __init__(self, data_shape, num_classes, **kwargs):
     super().__init__(**kwargs)
@@ -21,6 +23,9 @@ class Classifier(keras.Model):
     self.num_classes = int(num_classes)
     if self.num_classes < 2:
       raise ValueError(f"a classifier needs >= 2 classes, got {num_classes}")
+    if self.INPUT_RANK and len(self.data_shape) != self.INPUT_RANK:
+      raise ValueError(f"{type(self).__name__} takes {self.INPUT}, got "
+                       f"{data_shape}")
     self.body = []
     self.logits = keras.layers.Dense(self.num_classes, name="logits")
 

@@ -13,11 +13,10 @@ class TextClassifier(Classifier):
   pool over positions (a word may start anywhere) -> Dense 128 ReLU -> logits.
   """
 
+  INPUT_RANK, INPUT = 2, "[length, alphabet] one-hot sequences"
+
   def __init__(self, data_shape, num_classes, **kwargs):
     super().__init__(data_shape, num_classes, **kwargs)
-    if len(self.data_shape) != 2:
-      raise ValueError(f"TextClassifier takes [length, alphabet] one-hot "
-                       f"sequences, got {data_shape}")
     conv = keras.layers.Conv1D
     self.body = [
         conv(64, 3, padding="same", activation="relu"),
