@@ -54,6 +54,8 @@ def test_config_round_trips_through_json():
     ("prior_weight", 1.5, "prior_weight"),
     ("batch_size", 0, "batch_size"),
     ("mnist_dir", "/x", "--svhn_dir"),
+    ("style_warmup_epochs", 2, "style_warmup_epochs needs style codes"),
+    ("style_warmup_epochs", -1, "style_warmup_epochs must be >= 0"),
 ])
 def test_invalid_settings_are_named(field, value, message):
   values = dict(modalities=mnist_svhn_text_specs(), dataset="mnist_svhn_text")

@@ -63,6 +63,20 @@ def test_tiny_run_writes_everything_and_resumes(tmp_path, cache_dir):
   assert np.isfinite(three["test_terms"]["js"])
 
 
+def test_style_warmup_epochs_then_styles(tmp_path, cache_dir):
+  model_dir = str(tmp_path / "ms")
+  args = [f"--flagfile={REPO}/configs/base.flags"] + TINY + [
+      f"--model_dir={model_dir}", "--latent_dim=6", "--style_dim=2",
+      "--style_warmup_epochs=1", "--epochs=2"]
+  result = train(args, cache_dir)
+  assert result.returncode == 0, result.stderr
+  assert "Epoch 1/2 (style warm-up: styles from N(0, I))" in result.stdout
+  assert "Epoch 2/2\n" in result.stdout
+  # After the warm-up the styles are posteriors again: their KLs are > 0.
+  terms = _summary(model_dir)["test_terms"]
+  assert all(terms[f"kl_style_{m}"] > 1e-3 for m in ("mnist", "svhn", "text"))
+
+
 @pytest.mark.slow
 def test_kill_9_then_rerun_resumes(tmp_path, cache_dir):
   model_dir = str(tmp_path / "run")

@@ -40,6 +40,10 @@ class ExperimentConfig:
     style_dim: size of each modality-specific style code s_m (0: none).
     beta: weight of the whole divergence term.
     beta_style: extra weight of the style KL terms.
+    style_warmup_epochs: epochs at the start of training in which every
+      style posterior q(s_m | x_m) is replaced by the prior N(0, I), so the
+      decoders learn to read the shared content from c before a style code
+      can carry it (0: off, as in the paper).
     prior_weight: pi_0, the prior's weight in the dynamic prior; the
       modalities share 1 - pi_0 equally.
     steps_per_epoch: 0 means "number of training examples // batch_size".
@@ -66,6 +70,7 @@ class ExperimentConfig:
   style_dim: int = 0
   beta: float = 2.5
   beta_style: float = 3.0
+  style_warmup_epochs: int = 0
   prior_weight: float = 0.25
   batch_size: int = 256
   epochs: int = 100
@@ -122,10 +127,13 @@ class ExperimentConfig:
       if getattr(self, name) < 1:
         raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
     for name in ("style_dim", "steps_per_epoch", "probe_train_examples",
-                 "beta", "beta_style", "eval_every_epochs", "eval_examples",
-                 "likelihood_examples"):
+                 "beta", "beta_style", "style_warmup_epochs",
+                 "eval_every_epochs", "eval_examples", "likelihood_examples"):
       if getattr(self, name) < 0:
         raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+    if self.style_warmup_epochs and not self.style_dim:
+      raise ConfigError("style_warmup_epochs needs style codes "
+                        "(style_dim > 0)")
     if not 0.0 < self.prior_weight < 1.0:
       raise ConfigError(
           f"prior_weight must lie in (0, 1), got {self.prior_weight}")

@@ -221,14 +221,23 @@ class MultimodalVAE(keras.Model):
 
   # --- training ----------------------------------------------------------
 
-  def compute_terms(self, batch, training=False):
-    """Per-example objective terms {name: [B]} of a batch."""
+  def compute_terms(self, batch, training=False, styles_from_prior=False):
+    """Per-example objective terms {name: [B]} of a batch.
+
+    With `styles_from_prior` every style posterior is replaced by N(0, I):
+    the decoders get prior style samples, the style KLs are 0 and the style
+    heads get no gradient (the style warm-up of ExperimentConfig).
+    """
     inputs = batch["inputs"]
     missing = [m for m in self.names if m not in inputs]
     if missing:
       raise ValueError(f"a training batch needs every modality (use masks "
                        f"for absent ones); missing {missing}")
     posteriors = self.encode(inputs, training=training)
+    if styles_from_prior:
+      posteriors["style"] = {
+          m: (tf.zeros_like(loc), tf.ones_like(scale))
+          for m, (loc, scale) in posteriors["style"].items()}
     present = self._present(inputs, batch.get("masks"))
 
     def log_likelihood(content, styles, names):
@@ -243,13 +252,18 @@ class MultimodalVAE(keras.Model):
       tracker.update_state(terms[name])
     return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-  def train_step(self, data):
+  def train_step(self, data, styles_from_prior=False):
     with tf.GradientTape() as tape:
-      terms = self.compute_terms(data, training=True)
+      terms = self.compute_terms(data, training=True,
+                                 styles_from_prior=styles_from_prior)
       # Mean over the global batch; replicas' gradients are then summed.
       loss = tf.nn.compute_average_loss(terms["loss"])
-    grads = tape.gradient(loss, self.trainable_variables)
-    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+    variables = self.trainable_variables
+    grads = tape.gradient(loss, variables)
+    # The style heads have no gradient during the style warm-up.
+    grads = [tf.zeros(v.shape, v.dtype) if g is None else g
+             for g, v in zip(grads, variables)]
+    self.optimizer.apply_gradients(zip(grads, variables))
     return self._update_trackers(terms)
 
   def test_step(self, data):

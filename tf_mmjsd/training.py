@@ -124,11 +124,12 @@ def restore_weights(model, path):
                      f"weights: {e}") from e
 
 
-def make_train_function(model, strategy):
+def make_train_function(model, strategy, styles_from_prior=False):
   """A tf.function running model.train_step on each replica's batch."""
 
   def train_step(batch):
-    strategy.run(model.train_step, args=(batch,))
+    strategy.run(model.train_step, args=(batch,),
+                 kwargs={"styles_from_prior": styles_from_prior})
 
   return tf.function(train_step, autograph=False)
 
@@ -200,7 +201,7 @@ class Trainer:
   def train(self):
     """Trains from the current step to the last; returns examples/second."""
     cfg = self.config
-    train_step = make_train_function(self.model, self.strategy)
+    train_steps = {}  # styles_from_prior -> tf.function, built on first use
     names = list(self.model.trackers)
     start_step, start_time = self.step, time.time()
     log_every = max(1, min(50, self.steps_per_epoch // 10))
@@ -211,7 +212,13 @@ class Trainer:
           skip_steps=done)
       for tracker in self.model.metrics:
         tracker.reset_state()
-      self.log(f"Epoch {epoch + 1}/{cfg.epochs}")
+      warmup = epoch < cfg.style_warmup_epochs
+      if warmup not in train_steps:
+        train_steps[warmup] = make_train_function(self.model, self.strategy,
+                                                  styles_from_prior=warmup)
+      train_step = train_steps[warmup]
+      self.log(f"Epoch {epoch + 1}/{cfg.epochs}" + (
+          " (style warm-up: styles from N(0, I))" if warmup else ""))
       bar = Progress(self.steps_per_epoch, names, self.log, start=done)
       for batch in self.strategy.experimental_distribute_dataset(dataset):
         train_step(batch)
