@@ -40,10 +40,10 @@ class ExperimentConfig:
     style_dim: size of each modality-specific style code s_m (0: none).
     beta: weight of the whole divergence term.
     beta_style: extra weight of the style KL terms.
-    style_warmup_epochs: epochs at the start of training in which every
-      style posterior q(s_m | x_m) is replaced by the prior N(0, I), so the
-      decoders learn to read the shared content from c before a style code
-      can carry it (0: off, as in the paper).
+    style_warmup_epochs: epochs at the start of training in which the
+      decoders get style samples from N(0, I) instead of q(s_m | x_m), so
+      they learn to read the shared content from c before a style code can
+      carry it; the style KLs still apply (0: off, as in the paper).
     prior_weight: pi_0, the prior's weight in the dynamic prior; the
       modalities share 1 - pi_0 equally.
     steps_per_epoch: 0 means "number of training examples // batch_size".

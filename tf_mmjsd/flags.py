@@ -39,9 +39,10 @@ _HELP = {
     "style_dim": "Size of each modality-specific style code (0: none).",
     "beta": "Weight of the divergence term.",
     "beta_style": "Extra weight of the style KL terms.",
-    "style_warmup_epochs": "First epochs in which the style posteriors are "
-                           "replaced by N(0, I), so decoders learn to read "
-                           "content from c first (0: off, as in the paper).",
+    "style_warmup_epochs": "First epochs in which decoders get styles "
+                           "from N(0, I), not q(s_m|x_m), so they learn to "
+                           "read content from c first (0: off, as in the "
+                           "paper).",
     "prior_weight": "pi_0 of the dynamic prior; modalities share the rest.",
     "batch_size": "Global batch size.",
     "epochs": "Training epochs.",

@@ -224,9 +224,10 @@ class MultimodalVAE(keras.Model):
   def compute_terms(self, batch, training=False, styles_from_prior=False):
     """Per-example objective terms {name: [B]} of a batch.
 
-    With `styles_from_prior` every style posterior is replaced by N(0, I):
-    the decoders get prior style samples, the style KLs are 0 and the style
-    heads get no gradient (the style warm-up of ExperimentConfig).
+    With `styles_from_prior` the decoders get style samples from N(0, I)
+    instead of q(s_m | x_m) (the style warm-up of ExperimentConfig); the
+    style KLs still pull q(s_m | x_m) towards N(0, I), so the switch to the
+    posteriors afterwards is smooth.
     """
     inputs = batch["inputs"]
     missing = [m for m in self.names if m not in inputs]
@@ -234,14 +235,11 @@ class MultimodalVAE(keras.Model):
       raise ValueError(f"a training batch needs every modality (use masks "
                        f"for absent ones); missing {missing}")
     posteriors = self.encode(inputs, training=training)
-    if styles_from_prior:
-      posteriors["style"] = {
-          m: (tf.zeros_like(loc), tf.ones_like(scale))
-          for m, (loc, scale) in posteriors["style"].items()}
     present = self._present(inputs, batch.get("masks"))
 
     def log_likelihood(content, styles, names):
-      params = self.decode(content, styles, names)
+      params = self.decode(content, None if styles_from_prior else styles,
+                           names)
       return {m: likelihoods.log_prob(self.spec_of[m], inputs[m], params[m])
               for m in names}
 
@@ -258,12 +256,8 @@ class MultimodalVAE(keras.Model):
                                  styles_from_prior=styles_from_prior)
       # Mean over the global batch; replicas' gradients are then summed.
       loss = tf.nn.compute_average_loss(terms["loss"])
-    variables = self.trainable_variables
-    grads = tape.gradient(loss, variables)
-    # The style heads have no gradient during the style warm-up.
-    grads = [tf.zeros(v.shape, v.dtype) if g is None else g
-             for g, v in zip(grads, variables)]
-    self.optimizer.apply_gradients(zip(grads, variables))
+    grads = tape.gradient(loss, self.trainable_variables)
+    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
     return self._update_trackers(terms)
 
   def test_step(self, data):
