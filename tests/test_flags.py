@@ -62,3 +62,11 @@ def test_invalid_settings_are_named(field, value, message):
   values[field] = value
   with pytest.raises(ConfigError, match=message):
     ExperimentConfig(**values)
+
+
+def test_a_style_warmup_must_end_before_training_does():
+  values = dict(modalities=mnist_svhn_text_specs(), style_dim=4, epochs=8)
+  assert ExperimentConfig(**values, style_warmup_epochs=7).epochs == 8
+  with pytest.raises(ConfigError, match=r"style_warmup_epochs \(8\) must be "
+                     r"smaller than epochs \(8\)"):
+    ExperimentConfig(**values, style_warmup_epochs=8)

@@ -134,6 +134,10 @@ class ExperimentConfig:
     if self.style_warmup_epochs and not self.style_dim:
       raise ConfigError("style_warmup_epochs needs style codes "
                         "(style_dim > 0)")
+    if self.style_warmup_epochs >= self.epochs > 0:
+      raise ConfigError(
+          f"style_warmup_epochs ({self.style_warmup_epochs}) must be smaller "
+          f"than epochs ({self.epochs}): the styles are never trained")
     if not 0.0 < self.prior_weight < 1.0:
       raise ConfigError(
           f"prior_weight must lie in (0, 1), got {self.prior_weight}")
