@@ -31,6 +31,25 @@ def test_synthetic_pools_are_deterministic_and_shaped():
   assert not np.array_equal(one["train/svhn"], other["train/svhn"])
 
 
+def test_svhn_like_digits_are_mostly_light_and_their_average_shows_them():
+  rng = np.random.default_rng(0)
+  labels = synthetic.balanced_labels(2500, rng)
+  grey = synthetic.svhn_like(labels, rng).astype(np.float32).mean(-1)
+  flat = grey.reshape(len(labels), -1)
+  # A light digit on a darker ground puts its few stroke pixels above the
+  # median; distractors and blur blur the count a little.
+  light = flat.mean(1) > np.median(flat, 1)
+  assert 0.75 < light.mean() < 0.95, light.mean()
+  # The average image of a digit over its styles still shows the digit:
+  # nearest per-digit mean (1,500 images) labels the other 1,000 well.
+  flat = flat - flat.mean(1, keepdims=True)
+  means = np.stack([flat[:1500][labels[:1500] == d].mean(0)
+                    for d in range(10)])
+  means /= np.linalg.norm(means, axis=1, keepdims=True)
+  accuracy = np.mean(np.argmax(flat[1500:] @ means.T, 1) == labels[1500:])
+  assert accuracy > 0.5, accuracy
+
+
 def test_synthetic_cache_is_written_once_and_reused(tmp_path):
   logs = []
   first = synthetic.load_or_generate(str(tmp_path), 20, 10, 0, log=logs.append)
