@@ -9,6 +9,31 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 
+@tf.function(reduce_retracing=True)
+def _fit(x, y, l2, max_iterations):
+  """L-BFGS fit of (w [D, C], b [C]) to standardised x [N, D], one-hot y."""
+  dim, num_classes = tf.shape(x)[1], tf.shape(y)[1]
+
+  def unpack(params):
+    return (tf.reshape(params[:dim * num_classes], [dim, num_classes]),
+            params[dim * num_classes:])
+
+  def loss_and_grad(params):
+    with tf.GradientTape() as tape:
+      tape.watch(params)
+      w, b = unpack(params)
+      nll = tf.reduce_mean(
+          tf.nn.softmax_cross_entropy_with_logits(y, x @ w + b))
+      loss = nll + l2 * tf.reduce_sum(tf.square(w))
+    return loss, tape.gradient(loss, params)
+
+  start = tf.zeros([(dim + 1) * num_classes], tf.float64)
+  result = tfp.optimizer.lbfgs_minimize(loss_and_grad, start,
+                                        max_iterations=max_iterations,
+                                        tolerance=1e-8)
+  return unpack(result.position)
+
+
 def fit_predict(train_x, train_y, test_x, num_classes=None, l2=1e-3,
                 max_iterations=500):
   """Fits on (train_x [N, D], train_y int [N]); returns test predictions [N']."""
@@ -17,29 +42,9 @@ def fit_predict(train_x, train_y, test_x, num_classes=None, l2=1e-3,
   train_y = np.asarray(train_y, np.int64)
   num_classes = num_classes or int(train_y.max()) + 1
   mean, std = train_x.mean(0), train_x.std(0) + 1e-8
-  x = tf.constant((train_x - mean) / std)
-  y = tf.one_hot(train_y, num_classes, dtype=tf.float64)
-  dim = x.shape[1]
-
-  def unpack(params):
-    return (tf.reshape(params[:dim * num_classes], [dim, num_classes]),
-            params[dim * num_classes:])
-
-  @tf.function
-  def loss_and_grad(params):
-    with tf.GradientTape() as tape:
-      tape.watch(params)
-      w, b = unpack(params)
-      logits = x @ w + b
-      nll = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(y, logits))
-      loss = nll + l2 * tf.reduce_sum(tf.square(w))
-    return loss, tape.gradient(loss, params)
-
-  start = tf.zeros([(dim + 1) * num_classes], tf.float64)
-  result = tfp.optimizer.lbfgs_minimize(loss_and_grad, start,
-                                        max_iterations=max_iterations,
-                                        tolerance=1e-8)
-  w, b = unpack(result.position)
+  w, b = _fit(tf.constant((train_x - mean) / std),
+              tf.one_hot(train_y, num_classes, dtype=tf.float64),
+              tf.constant(l2, tf.float64), tf.constant(max_iterations))
   logits = ((test_x - mean) / std) @ w.numpy() + b.numpy()
   return np.argmax(logits, axis=1)
 
