@@ -201,7 +201,9 @@ class Trainer:
   def train(self):
     """Trains from the current step to the last; returns examples/second."""
     cfg = self.config
-    train_steps = {}  # styles_from_prior -> tf.function, built on first use
+    # styles_from_prior -> step; each tf.function traces on first call only.
+    train_steps = {w: make_train_function(self.model, self.strategy, w)
+                   for w in (False, True)}
     names = list(self.model.trackers)
     start_step, start_time = self.step, time.time()
     log_every = max(1, min(50, self.steps_per_epoch // 10))
@@ -213,9 +215,6 @@ class Trainer:
       for tracker in self.model.metrics:
         tracker.reset_state()
       warmup = epoch < cfg.style_warmup_epochs
-      if warmup not in train_steps:
-        train_steps[warmup] = make_train_function(self.model, self.strategy,
-                                                  styles_from_prior=warmup)
       train_step = train_steps[warmup]
       self.log(f"Epoch {epoch + 1}/{cfg.epochs}" + (
           " (style warm-up: styles from N(0, I))" if warmup else ""))
