@@ -140,16 +140,43 @@ def test_mvae_subsets_use_the_plain_product_of_experts():
 
 
 def test_checkpointed_weights_restore_into_a_fresh_model(tmp_path):
-  from tf_mmjsd import training  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
   tf.random.set_seed(1)
   trained = MultimodalVAE(SPECS, style_dim=2)
-  path = training.checkpoint_of(trained).save(str(tmp_path / "ckpt"))
+  path = run_dir.checkpoint_of(trained).save(str(tmp_path / "ckpt"))
   fresh = MultimodalVAE(SPECS, style_dim=2)
-  training.restore_weights(fresh, path)
+  run_dir.restore(fresh, path)
   for a, b in zip(trained.weights, fresh.weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
-  with pytest.raises(ValueError, match="does not hold this model"):
-    training.restore_weights(MultimodalVAE(SPECS, style_dim=3), path)
+  with pytest.raises(run_dir.RunDirError, match="does not hold this model"):
+    run_dir.restore(MultimodalVAE(SPECS, style_dim=3), path)
+
+
+def test_checkpoints_are_keyed_by_stable_variable_paths(tmp_path):
+  from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
+  first, second = MultimodalVAE(SPECS), MultimodalVAE(SPECS)
+  # Every layer with weights is named, so paths do not depend on how many
+  # layers the process made before (Keras numbers unnamed ones).
+  assert [v.path for v in first.weights] == [v.path for v in second.weights]
+  assert "encoder_svhn/c_log_var/kernel" in run_dir.variables_by_path(first)
+  path = run_dir.checkpoint_of(first).save(str(tmp_path / "ckpt"))
+  stored = {name for name, _ in tf.train.list_variables(path)}
+  for v in first.weights:
+    key = "model/" + v.path.replace("/", ".S") + "/.ATTRIBUTES/VARIABLE_VALUE"
+    assert key in stored, key
+  assert not run_dir.is_legacy(path)
+
+
+def test_checkpoints_of_version_0_1_by_position_still_restore(tmp_path):
+  from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
+  old = MultimodalVAE(SPECS)
+  path = tf.train.Checkpoint(weights=list(old.weights)).save(
+      str(tmp_path / "old"))
+  assert run_dir.is_legacy(path)
+  fresh = MultimodalVAE(SPECS)
+  run_dir.restore(fresh, path)
+  for a, b in zip(old.weights, fresh.weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_style_warmup_decodes_prior_styles_and_keeps_the_style_kls():

@@ -7,4 +7,6 @@ Data flow (one module each):
           -> likelihoods -> objectives -> model (train_step) -> training
 """
 
+from tf_mmjsd.errors import Error
+
 __version__ = "0.1.0"

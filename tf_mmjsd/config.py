@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from tf_mmjsd.data.specs import ModalitySpec
+from tf_mmjsd.errors import Error
 
 DATASETS = ("synthetic_mst", "mnist_svhn_text", "npz")
 METHODS = ("mmjsd", "mmvae", "mvae")
@@ -24,7 +25,7 @@ RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
              "classifier_dir", "classifier_epochs", "figure_rows")
 
 
-class ConfigError(ValueError):
+class ConfigError(Error, ValueError):
   """An experiment setting is invalid; the message names the setting."""
 
 

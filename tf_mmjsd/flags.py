@@ -16,6 +16,7 @@ from absl import flags
 
 from tf_mmjsd.config import RESUMABLE, ConfigError, ExperimentConfig
 from tf_mmjsd.data import specs as specs_lib
+from tf_mmjsd.errors import Error
 
 FLAGS = flags.FLAGS
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
@@ -159,7 +160,7 @@ def flags_text():
   return "".join(lines)
 
 
-class FlagfileError(ValueError):
+class FlagfileError(Error, ValueError):
   pass
 
 

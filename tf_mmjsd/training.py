@@ -18,66 +18,17 @@ killed run never resumes from a half-written one.
 import json
 import os
 import sys
-import tempfile
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_mmjsd import data as data_lib, fusion
-from tf_mmjsd.config import RESUMABLE, ExperimentConfig
+from tf_mmjsd import data as data_lib, fusion, run_dir
+from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data.pipeline import Pipeline
-from tf_mmjsd.evaluation import evaluate, figures, latents
+from tf_mmjsd.evaluation import figures, latents
 from tf_mmjsd.model import MultimodalVAE
-
-
-
-class RunDirError(RuntimeError):
-  """The model_dir holds a different run; nothing was changed."""
-
-
-def write_atomic(path, text):
-  """Writes text to path via a temporary file and a rename."""
-  directory = os.path.dirname(path) or "."
-  fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-  with os.fdopen(fd, "w") as f:
-    f.write(text)
-  os.replace(tmp, path)
-
-
-def prepare_model_dir(config, flags_text=None):
-  """Checks model_dir against an earlier run there and writes config.json
-  (and flags.txt, a flagfile that reproduces the run, when given).
-
-  A run that has checkpoints may only be resumed with the same settings
-  (but for RESUMABLE ones); one that failed before its first checkpoint
-  (bad data, say) may be rerun with corrected settings.
-  """
-  if not config.model_dir:
-    raise RunDirError("model_dir is required")
-  path = os.path.join(config.model_dir, "config.json")
-  started = os.path.isdir(os.path.join(config.model_dir, "checkpoints"))
-  if os.path.exists(path) and started:
-    with open(path) as f:
-      old = json.load(f)
-    new = config.to_dict()
-    diff = sorted(k for k in set(old) | set(new)
-                  if k not in RESUMABLE and old.get(k) != new.get(k))
-    if diff:
-      details = "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
-                          for k in diff)
-      raise RunDirError(
-          f"{config.model_dir} holds a run with other settings ({details}). "
-          "Use a new --model_dir; nothing was changed.")
-  elif not os.path.exists(path) and os.path.isdir(
-      config.model_dir) and os.listdir(config.model_dir):
-    raise RunDirError(f"{config.model_dir} is not empty and holds no "
-                      "config.json; use a new --model_dir")
-  os.makedirs(config.model_dir, exist_ok=True)
-  write_atomic(path, config.to_json())
-  if flags_text:
-    write_atomic(os.path.join(config.model_dir, "flags.txt"), flags_text)
 
 
 def make_strategy(name):
@@ -96,32 +47,6 @@ def build(config, strategy):
     model.compile(optimizer=optimizer)
     optimizer.build(model.trainable_variables)
   return model
-
-
-def checkpoint_of(model, optimizer=None):
-  """A tf.train.Checkpoint of the model's weights (and the optimizer).
-
-  Keras 3 models keep sub-models in dicts that tf.train does not traverse,
-  so the weights are listed explicitly, in the model's construction order.
-  """
-  items = {"weights": list(model.weights)}
-  if optimizer is not None:
-    items["optimizer"] = optimizer
-  return tf.train.Checkpoint(**items)
-
-
-def restore_weights(model, path):
-  """Restores only the model weights of a training checkpoint.
-
-  Raises:
-    ValueError: the checkpoint holds other weights than this model's.
-  """
-  try:
-    checkpoint_of(model).restore(path).expect_partial(
-    ).assert_existing_objects_matched()
-  except (AssertionError, ValueError) as e:  # missing or misshapen weights
-    raise ValueError(f"checkpoint {path} does not hold this model's "
-                     f"weights: {e}") from e
 
 
 def make_train_function(model, strategy, styles_from_prior=False):
@@ -156,11 +81,19 @@ class Progress:
 
 
 class Trainer:
-  """Owns the model, its checkpoints and the training loop of one run."""
+  """Owns the model, its checkpoints and the training loop of one run.
 
-  def __init__(self, config, log=print):
+  Args:
+    config: the ExperimentConfig.
+    log: prints one line.
+    callbacks: objects with `on_epoch_end(trainer, epoch)`, called after
+      each epoch's checkpoint (e.g. evaluation.evaluate.PeriodicEvaluation).
+  """
+
+  def __init__(self, config, log=print, callbacks=()):
     self.config = config
     self.log = log
+    self.callbacks = list(callbacks)
     self.strategy = make_strategy(config.distribution)
     keras.utils.set_random_seed(config.seed)
     self.train_split, self.test_split = data_lib.load_splits(config, log=log)
@@ -174,9 +107,9 @@ class Trainer:
           f"{config.batch_size}")
     self.total_steps = self.steps_per_epoch * config.epochs
     self.model = build(config, self.strategy)
-    self.checkpoint = checkpoint_of(self.model, self.model.optimizer)
+    self.checkpoint = run_dir.checkpoint_of(self.model, self.model.optimizer)
     self.manager = tf.train.CheckpointManager(
-        self.checkpoint, os.path.join(config.model_dir, "checkpoints"),
+        self.checkpoint, run_dir.checkpoint_dir(config.model_dir),
         max_to_keep=config.keep_checkpoints)
     self.writer = tf.summary.create_file_writer(
         os.path.join(config.model_dir, "tensorboard"))
@@ -188,7 +121,7 @@ class Trainer:
   def restore(self):
     latest = self.manager.latest_checkpoint
     if latest:
-      self.checkpoint.restore(latest).assert_existing_objects_matched()
+      run_dir.restore(self.model, latest, self.model.optimizer)
       self.log(f"Resuming from checkpoint {latest} at step {self.step} "
                f"of {self.total_steps}.")
     return latest
@@ -232,25 +165,11 @@ class Trainer:
           self.manager.save(checkpoint_number=step)
       if self.manager.latest_checkpoint != self._checkpoint_name(self.step):
         self.manager.save(checkpoint_number=self.step)
-      if cfg.eval_every_epochs and (epoch + 1) % cfg.eval_every_epochs == 0:
-        self.periodic_evaluation()
+      for callback in self.callbacks:
+        callback.on_epoch_end(self, epoch)
     seconds = time.time() - start_time
     trained = self.step - start_step
     return trained * cfg.batch_size / seconds if trained else None
-
-  def periodic_evaluation(self):
-    """The evaluation suite at the current step, into
-    evaluations/step_<N>/ and TensorBoard (--eval_every_epochs)."""
-    out_dir = os.path.join(self.config.model_dir, "evaluations",
-                           f"step_{self.step}")
-    os.makedirs(out_dir, exist_ok=True)
-    start = time.time()
-    evaluate.evaluate_and_write(
-        self.model, self.config, self.train_split, self.test_split, out_dir,
-        self.step, self.writer, self.log,
-        checkpoint=self.manager.latest_checkpoint)
-    self.log(f"Evaluation at step {self.step} took {time.time() - start:.0f}"
-             f" s; see {os.path.join(out_dir, 'results.md')}")
 
   def _checkpoint_name(self, step):
     return os.path.join(self.manager.directory, f"ckpt-{step}")
@@ -294,14 +213,16 @@ class Trainer:
     return paths
 
 
-def run(config: ExperimentConfig, log=print, flags_text=None):
+def run(config: ExperimentConfig, log=print, flags_text=None, callbacks=()):
   """Trains (or resumes) the experiment and writes summary.json.
+
+  `callbacks` reach the Trainer (see there).
 
   Returns:
     the summary dict.
   """
-  prepare_model_dir(config, flags_text)
-  trainer = Trainer(config, log=log)
+  run_dir.prepare_model_dir(config, flags_text)
+  trainer = Trainer(config, log=log, callbacks=callbacks)
   trainer.restore()
   if trainer.step >= trainer.total_steps:
     log(f"Training already finished ({trainer.step} steps).")
@@ -323,7 +244,7 @@ def run(config: ExperimentConfig, log=print, flags_text=None):
   }
   trainer._log_scalars("test", summary["test_terms"], trainer.step)  # pylint: disable=protected-access
   trainer.writer.flush()
-  write_atomic(os.path.join(config.model_dir, "summary.json"),
+  run_dir.write_atomic(os.path.join(config.model_dir, "summary.json"),
                json.dumps(summary, indent=2))
   poe = summary["latent_probe"].get("poe")
   if poe:

@@ -5,9 +5,10 @@ import dataclasses
 import numpy as np
 
 from tf_mmjsd.data import text
+from tf_mmjsd.errors import Error
 
 
-class DataError(ValueError):
+class DataError(Error, ValueError):
   """Data do not match what the experiment expects; the message says how."""
 
 

@@ -14,6 +14,8 @@ import keras
 import numpy as np
 
 from tf_mmjsd import networks
+from tf_mmjsd.errors import Error
+from tf_mmjsd.run_dir import write_atomic
 from tf_mmjsd.data.pipeline import Pipeline
 
 METADATA = "classifiers.json"
@@ -24,7 +26,7 @@ DATA_KEYS = ("dataset", "data_path", "synthetic_train_size",
              "synthetic_test_size", "seed")
 
 
-class ClassifierError(RuntimeError):
+class ClassifierError(Error, RuntimeError):
   """Classifiers are missing, broken or belong to other data."""
 
 
@@ -114,7 +116,6 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
         "class": type(model).__name__, "test_accuracy": accuracy,
         "train_examples": int(len(train_rows)),
         "test_examples": int(len(test_rows))}
-  from tf_mmjsd.training import write_atomic  # pylint: disable=g-import-not-at-top
   write_atomic(os.path.join(out_dir, METADATA), json.dumps(meta, indent=2))
   return meta
 

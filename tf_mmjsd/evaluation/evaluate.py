@@ -27,8 +27,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_mmjsd import data as data_lib, fusion
+from tf_mmjsd import data as data_lib, fusion, run_dir
 from tf_mmjsd.data.pipeline import Pipeline
+from tf_mmjsd.errors import Error
+from tf_mmjsd.model import MultimodalVAE
 from tf_mmjsd.evaluation import (classifiers as classifiers_lib, coherence,
                                  features as features_lib, figures, latents,
                                  likelihood, quality, report)
@@ -36,7 +38,7 @@ from tf_mmjsd.evaluation import (classifiers as classifiers_lib, coherence,
 FUSIONS = ("poe", "mixture")
 
 
-class EvaluationError(RuntimeError):
+class EvaluationError(Error):
   """The model_dir cannot be evaluated; the message says why."""
 
 
@@ -262,11 +264,10 @@ def write_outputs(results, images, out_dir, names, writer=None, step=0):
     path = os.path.join(fig_dir, f"{name}.png")
     image.save(path)
     results["figures"].append(os.path.relpath(path, out_dir))
-  from tf_mmjsd.training import write_atomic  # pylint: disable=g-import-not-at-top
-  write_atomic(os.path.join(out_dir, "results.json"),
+  run_dir.write_atomic(os.path.join(out_dir, "results.json"),
                json.dumps(results, indent=2))
   text = report.markdown(results, names)
-  write_atomic(os.path.join(out_dir, "results.md"), text)
+  run_dir.write_atomic(os.path.join(out_dir, "results.md"), text)
   if writer is not None:
     with writer.as_default(step=step):
       for tag, value in report.scalars(results).items():
@@ -277,26 +278,13 @@ def write_outputs(results, images, out_dir, names, writer=None, step=0):
   return text
 
 
-def classifier_dir(config):
-  return config.classifier_dir or os.path.join(config.model_dir,
-                                               "classifiers")
-
-
 def run(config, checkpoint=None, log=print):
   """Evaluates the newest (or the given) checkpoint of config.model_dir.
 
   Returns:
     the results dict (also in <model_dir>/results.json).
   """
-  from tf_mmjsd import training  # pylint: disable=g-import-not-at-top
-  from tf_mmjsd.model import MultimodalVAE  # pylint: disable=g-import-not-at-top
-  ckpt_dir = os.path.join(config.model_dir, "checkpoints")
-  path = checkpoint or tf.train.latest_checkpoint(ckpt_dir)
-  if not path:
-    raise EvaluationError(f"no checkpoint in {ckpt_dir}; train the model "
-                          "first (bin/train)")
-  if not tf.io.gfile.exists(path + ".index"):
-    raise EvaluationError(f"checkpoint {path} does not exist")
+  path = run_dir.checkpoint_to_restore(config.model_dir, checkpoint)
   if config.inception_weights and not os.path.isfile(config.inception_weights):
     raise features_lib.FeatureError(
         f"--inception_weights={config.inception_weights}: no such file")
@@ -304,11 +292,11 @@ def run(config, checkpoint=None, log=print):
   train_split, test_split = data_lib.load_splits(config, log=log)
   model = MultimodalVAE.from_experiment(config)
   try:
-    training.restore_weights(model, path)
-  except ValueError as e:
+    run_dir.restore(model, path)
+  except run_dir.RunDirError as e:
     raise EvaluationError(f"{e} (the model of {config.model_dir}/"
                           "config.json)") from e
-  step = int(path.rsplit("-", 1)[1])
+  step = run_dir.checkpoint_step(path)
   log(f"Evaluating {path} (step {step}).")
   writer = tf.summary.create_file_writer(
       os.path.join(config.model_dir, "tensorboard"))
@@ -326,7 +314,7 @@ def evaluate_and_write(model, config, train_split, test_split, out_dir, step,
   """Loads (or first trains) the classifiers, runs the suite on `model` and
   writes its outputs to out_dir; returns (results, results.md text)."""
   clfs, meta = classifiers_lib.load_or_train(
-      config, train_split, test_split, classifier_dir(config),
+      config, train_split, test_split, run_dir.classifier_dir(config),
       config.classifier_epochs, log=log)
   results, images = Evaluator(model, config, train_split, test_split, clfs,
                               meta, log=log).evaluate()
@@ -334,6 +322,26 @@ def evaluate_and_write(model, config, train_split, test_split, out_dir, step,
              "step": step, "dataset": config.dataset,
              "synthetic": config.dataset == "synthetic_mst",
              "method": config.method, **results}
-  results["classifiers"]["dir"] = classifier_dir(config)
+  results["classifiers"]["dir"] = run_dir.classifier_dir(config)
   text = write_outputs(results, images, out_dir, model.names, writer, step)
   return results, text
+
+
+class PeriodicEvaluation:
+  """A training callback: the suite every `config.eval_every_epochs` epochs,
+  into <model_dir>/evaluations/step_<N>/ and TensorBoard."""
+
+  def on_epoch_end(self, trainer, epoch):
+    cfg = trainer.config
+    if not cfg.eval_every_epochs or (epoch + 1) % cfg.eval_every_epochs:
+      return
+    step = trainer.step
+    out_dir = os.path.join(cfg.model_dir, "evaluations", f"step_{step}")
+    os.makedirs(out_dir, exist_ok=True)
+    start = time.time()
+    evaluate_and_write(trainer.model, cfg, trainer.train_split,
+                       trainer.test_split, out_dir, step, trainer.writer,
+                       trainer.log,
+                       checkpoint=trainer.manager.latest_checkpoint)
+    trainer.log(f"Evaluation at step {step} took {time.time() - start:.0f}"
+                f" s; see {os.path.join(out_dir, 'results.md')}")

@@ -10,11 +10,13 @@ import os
 import keras
 import tensorflow as tf
 
+from tf_mmjsd.errors import Error
+
 INCEPTION = "inception_v3"
 CLASSIFIER = "classifier"
 
 
-class FeatureError(ValueError):
+class FeatureError(Error, ValueError):
   """The requested feature network cannot be loaded."""
 
 

@@ -23,15 +23,16 @@ class ConvDecoder(Decoder):
       raise ValueError(f"ConvDecoder makes 32x32 images, got {data_shape}")
     convt = keras.layers.Conv2DTranspose
     self.body = [
-        initializers.dense(128, self.input_dim),
+        initializers.dense(128, self.input_dim, name="dense"),
         keras.layers.Reshape((1, 1, 128)),
         keras.layers.ReLU(),
         initializers.conv(convt, 64, 4, 64 * 16, padding="valid",
-                          activation="relu"),
+                          activation="relu", name="deconv_0"),
         initializers.conv(convt, 64, 4, 64 * 16, strides=2, padding="same",
-                          activation="relu"),
+                          activation="relu", name="deconv_1"),
         initializers.conv(convt, 32, 4, 32 * 16, strides=2, padding="same",
-                          activation="relu"),
+                          activation="relu", name="deconv_2"),
         initializers.conv(convt, self.data_shape[2], 4,
-                          self.data_shape[2] * 16, strides=2, padding="same"),
+                          self.data_shape[2] * 16, strides=2, padding="same",
+                          name="deconv_3"),
     ]

@@ -20,13 +20,14 @@ class ConvEncoder(GaussianEncoder):
       raise ValueError(f"ConvEncoder takes 32x32 images, got {data_shape}")
     channels = self.data_shape[2]
     layers = []
-    for filters in (32, 64, 64):
+    for i, filters in enumerate((32, 64, 64)):
       layers.append(initializers.conv(
           keras.layers.Conv2D, filters, 4, channels * 16, strides=2,
-          padding="same", activation="relu"))
+          padding="same", activation="relu", name=f"conv_{i}"))
       channels = filters
     layers.append(initializers.conv(keras.layers.Conv2D, 128, 4, channels * 16,
-                                    padding="valid", activation="relu"))
+                                    padding="valid", activation="relu",
+                                    name="conv_3"))
     layers.append(keras.layers.Flatten())
     self.body = layers
     self.feature_dim = 128

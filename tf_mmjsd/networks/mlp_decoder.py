@@ -19,8 +19,10 @@ class MLPDecoder(Decoder):
                      **kwargs)
     self.hidden_units = hidden_units
     self.body = [
-        initializers.dense(hidden_units, self.input_dim, activation="relu"),
-        initializers.dense(math.prod(self.data_shape), hidden_units),
+        initializers.dense(hidden_units, self.input_dim, activation="relu",
+                           name="hidden"),
+        initializers.dense(math.prod(self.data_shape), hidden_units,
+                           name="output"),
         keras.layers.Reshape(self.data_shape),
     ]
 

@@ -19,7 +19,8 @@ class MLPEncoder(GaussianEncoder):
     self.hidden_units = hidden_units
     fan_in = math.prod(self.data_shape)
     self.body = [keras.layers.Flatten(),
-                 initializers.dense(hidden_units, fan_in, activation="relu")]
+                 initializers.dense(hidden_units, fan_in, activation="relu",
+                                    name="hidden")]
     self.feature_dim = hidden_units
     self._make_heads()
 

@@ -23,11 +23,12 @@ class TextDecoder(Decoder):
                        f"{data_shape}")
     convt = keras.layers.Conv1DTranspose
     self.body = [
-        initializers.dense(128, self.input_dim),
+        initializers.dense(128, self.input_dim, name="dense"),
         keras.layers.Reshape((1, 128)),
         initializers.conv(convt, 128, 4, 128 * 4, padding="valid",
-                          activation="relu"),
+                          activation="relu", name="deconv_0"),
         initializers.conv(convt, 128, 4, 128 * 4, strides=2, padding="same",
-                          activation="relu"),
-        initializers.conv(keras.layers.Conv1D, self.data_shape[1], 1, 128),
+                          activation="relu", name="deconv_1"),
+        initializers.conv(keras.layers.Conv1D, self.data_shape[1], 1, 128,
+                          name="logits"),
     ]

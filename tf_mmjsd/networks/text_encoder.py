@@ -22,11 +22,12 @@ class TextEncoder(GaussianEncoder):
     alphabet = self.data_shape[1]
     conv = keras.layers.Conv1D
     self.body = [
-        initializers.conv(conv, 128, 1, alphabet, activation="relu"),
+        initializers.conv(conv, 128, 1, alphabet, activation="relu",
+                          name="conv_0"),
         initializers.conv(conv, 128, 4, 128 * 4, strides=2, padding="same",
-                          activation="relu"),
+                          activation="relu", name="conv_1"),
         initializers.conv(conv, 128, 4, 128 * 4, strides=2, padding="valid",
-                          activation="relu"),
+                          activation="relu", name="conv_2"),
         keras.layers.Flatten(),
     ]
     self.feature_dim = 128
