@@ -58,6 +58,30 @@ def with_prior(locs, scales, present, prior_weight, num_modalities):
           normalize_weights(weights))
 
 
+def sample_mixture(locs, scales, weights, normal, uniform):
+  """One reparameterised sample per example of sum_k w_k N(loc_k, scale_k^2).
+
+  The component is chosen by the Gumbel-max trick (argmax_k log w_k + g_k),
+  so a zero weight is never chosen.
+
+  Args:
+    locs, scales: [K, B, D].
+    weights: [K, B], each column summing to 1.
+    normal: [B, D] standard normal noise.
+    uniform: [B, K] uniform noise in [0, 1).
+
+  Returns:
+    [B, D].
+  """
+  tiny = tf.constant(1e-20, uniform.dtype)
+  gumbel = -tf.math.log(-tf.math.log(uniform + tiny) + tiny)
+  logits = tf.math.log(tf.transpose(weights)) + gumbel  # [B, K]
+  chosen = tf.one_hot(tf.argmax(logits, axis=-1), tf.shape(locs)[0],
+                      axis=0, dtype=locs.dtype)[..., None]  # [K, B, 1]
+  return (tf.reduce_sum(chosen * locs, 0)
+          + tf.reduce_sum(chosen * scales, 0) * normal)
+
+
 def check_some_present(present):
   """Asserts every example (column of bool [M, B]) has a present modality."""
   count = tf.reduce_sum(tf.cast(present, tf.int32), axis=0)

@@ -15,6 +15,20 @@ from tf_mmjsd.data.specs import ModalitySpec
 
 tfd = tfp.distributions
 FUSIONS = ("poe", "mixture")
+def _check_fusion(fusion_kind):
+  if fusion_kind not in FUSIONS:
+    raise ValueError(f"fusion_kind must be one of {FUSIONS}, "
+                     f"got {fusion_kind!r}")
+
+
+def _seeds(seed, batch):
+  """None, or int64 [B] per-example seeds from an int or int [B]."""
+  if seed is None:
+    return None
+  seed = tf.cast(seed, tf.int64)
+  if seed.shape.rank == 0:
+    return tf.fill([batch], seed)
+  return seed
 
 
 @keras.saving.register_keras_serializable(package="tf_mmjsd")
@@ -141,6 +155,25 @@ class MultimodalVAE(keras.Model):
     return self.fuse(self.encode(inputs)["content"],
                      self._present(inputs, masks), fusion_kind)
 
+  def _experts(self, content, present):
+    """(locs, scales [K, B, D], mask [K, B]) of the modalities in `content`,
+    asserting that every example has one present."""
+    names = [m for m in self.names if m in content]
+    locs = tf.stack([content[m][0] for m in names])
+    scales = tf.stack([content[m][1] for m in names])
+    mask = tf.stack([tf.cast(present[m], locs.dtype) for m in names])
+    with tf.control_dependencies([fusion.check_some_present(mask > 0)]):
+      mask = tf.identity(mask)
+    return locs, scales, mask
+
+  def _product(self, locs, scales, mask):
+    """(loc, scale) [B, D] of the PoE subset posterior."""
+    experts = fusion.with_prior(locs, scales, mask, self.prior_weight,
+                                len(self.names))
+    if self.method == "mvae":  # MVAE's own posterior: the plain product
+      experts = experts[:2] + (tf.concat([tf.ones_like(mask[:1]), mask], 0),)
+    return fusion.product_of_experts(*experts)
+
   def fuse(self, content, present, fusion_kind="poe"):
     """Subset posterior from unimodal parameters (see `subset_posterior`).
 
@@ -148,28 +181,39 @@ class MultimodalVAE(keras.Model):
       content: {m: (loc, scale) [B, latent_dim]} for the subset.
       present: {m: float [B]} presence of each of those modalities.
     """
-    if fusion_kind not in FUSIONS:
-      raise ValueError(f"fusion_kind must be one of {FUSIONS}, "
-                       f"got {fusion_kind!r}")
-    names = [m for m in self.names if m in content]
-    locs = tf.stack([content[m][0] for m in names])
-    scales = tf.stack([content[m][1] for m in names])
-    mask = tf.stack([tf.cast(present[m], locs.dtype) for m in names])
-    with tf.control_dependencies([fusion.check_some_present(mask > 0)]):
-      mask = tf.identity(mask)
+    _check_fusion(fusion_kind)
+    locs, scales, mask = self._experts(content, present)
     if fusion_kind == "poe":
-      experts = fusion.with_prior(locs, scales, mask, self.prior_weight,
-                                  len(self.names))
-      if self.method == "mvae":  # MVAE's own posterior: the plain product
-        experts = experts[:2] + (tf.concat([tf.ones_like(mask[:1]), mask],
-                                           0),)
-      loc, scale = fusion.product_of_experts(*experts)
-      return post.approx_posterior(loc, scale)
+      return post.approx_posterior(*self._product(locs, scales, mask))
     probs = tf.transpose(fusion.normalize_weights(mask))  # [B, K]
     return tfd.MixtureSameFamily(
         tfd.Categorical(probs=probs),
         tfd.MultivariateNormalDiag(loc=tf.transpose(locs, [1, 0, 2]),
                                    scale_diag=tf.transpose(scales, [1, 0, 2])))
+
+  def _noise(self, seeds):
+    """Stateless noise of per-example seeds [B]: (content [B, D] and styles
+    {m: [B, S]} from N(0, I), uniform [B, M] to pick mixture components)."""
+    dim, sdim = self.latent_dim, self.style_dim
+    normal, uniform = post.per_example_noise(
+        seeds, dim + len(self.names) * sdim, len(self.names))
+    styles = {m: normal[:, dim + i * sdim:dim + (i + 1) * sdim]
+              for i, m in enumerate(self.names)} if sdim else None
+    return normal[:, :dim], styles, uniform
+
+  def _draw(self, content, present, fusion_kind, noise=None):
+    """One sample [B, D] of the subset posterior; with `noise` (from
+    `_noise`) a deterministic function of it."""
+    if noise is None:
+      return self.fuse(content, present, fusion_kind).sample()
+    _check_fusion(fusion_kind)
+    locs, scales, mask = self._experts(content, present)
+    normal, _, uniform = noise
+    if fusion_kind == "poe":
+      loc, scale = self._product(locs, scales, mask)
+      return loc + scale * normal
+    return fusion.sample_mixture(locs, scales, fusion.normalize_weights(mask),
+                                 normal, uniform[:, :len(content)])
 
   def decode(self, content, styles=None, names=None):
     """Likelihood parameters {m: [B, *shape_m]} of one latent sample.
@@ -198,26 +242,138 @@ class MultimodalVAE(keras.Model):
     samples to the origin)."""
     return "poe" if self.method == "mvae" else "mixture"
 
-  def generate(self, inputs, masks=None, fusion_kind=None, names=None):
+  def _means(self, params):
+    return {m: likelihoods.mean(self.spec_of[m], p) for m, p in params.items()}
+
+  # --- inference on tensors: the Python API and the SavedModel signatures --
+  #
+  # `inputs` holds any subset of the modalities ({m: [B, *shape_m]}) and
+  # `masks` ({m: bool [B]}) marks which examples have each one, so a batch
+  # may mix subsets: the export feeds every modality (zeros where absent)
+  # with a mask. An example with no present modality is an error, never NaN.
+  # `seed` (an int, or int [B] per example) makes sampling stateless: the
+  # same example and seed give the same output in any batch.
+
+  def _inference_inputs(self, inputs, masks, seed):
+    """(inputs checked to be finite, presence {m: float [B]}, batch size,
+    per-example seeds or None)."""
+    self._check_inputs(inputs)
+    inputs = {m: tf.debugging.check_numerics(
+        x, f"modality {m!r}: the input has NaN or infinite values")
+              for m, x in inputs.items()}
+    present = self._present(inputs, masks)
+    batch = tf.shape(next(iter(inputs.values())))[0]
+    return inputs, present, batch, _seeds(seed, batch)
+
+  def representation(self, inputs, masks=None):
+    """The PoE subset posterior of the present modalities: the joint
+    representation most users want.
+
+    Returns:
+      {"loc", "scale": [B, latent_dim]}.
+    """
+    inputs, present, _, _ = self._inference_inputs(inputs, masks, None)
+    poe = self.fuse(self.encode(inputs)["content"], present, "poe")
+    return {"loc": poe.mean(), "scale": poe.stddev()}
+
+  def posterior_parameters(self, inputs, masks=None):
+    """Every posterior of the present subset, as tensors.
+
+    Returns:
+      {"content_loc_<m>", "content_scale_<m>": [B, latent_dim] per modality
+       in `inputs` (the encoder's output, also where m is absent),
+       "style_loc_<m>", "style_scale_<m>": [B, style_dim] if style_dim,
+       "poe_loc", "poe_scale": [B, latent_dim] of the PoE subset posterior,
+       "mixture_mean", "mixture_stddev": [B, latent_dim] of the mixture}.
+    """
+    inputs, present, _, _ = self._inference_inputs(inputs, masks, None)
+    encoded = self.encode(inputs)
+    out = {}
+    for kind in ("content", "style"):
+      for m, (loc, scale) in encoded[kind].items():
+        out[f"{kind}_loc_{m}"], out[f"{kind}_scale_{m}"] = loc, scale
+    poe = self.fuse(encoded["content"], present, "poe")
+    out["poe_loc"], out["poe_scale"] = poe.mean(), poe.stddev()
+    mixture = self.fuse(encoded["content"], present, "mixture")
+    out["mixture_mean"] = mixture.mean()
+    out["mixture_stddev"] = mixture.stddev()
+    return out
+
+  def generate(self, inputs, masks=None, fusion_kind=None, names=None,
+               seed=None):
     """Conditional generation: likelihood means of every modality (or
     `names`) from one sample of the subset posterior of `inputs`
     (`fusion_kind`, default `default_fusion`). Styles of generated
     modalities are drawn from N(0, I).
-    """
-    content = self.subset_posterior(
-        inputs, masks, fusion_kind or self.default_fusion).sample()
-    params = self.decode(content, None, names)
-    return {m: likelihoods.mean(self.spec_of[m], p) for m, p in params.items()}
 
-  def sample(self, num):
-    """Unconditional generation: c and all s_m from N(0, I)."""
-    content = tf.random.normal([num, self.latent_dim])
-    return {m: likelihoods.mean(self.spec_of[m], p)
-            for m, p in self.decode(content).items()}
+    Returns:
+      {m: [B, *shape_m]} (one-hot argmax symbols for categorical ones).
+    """
+    inputs, present, _, seeds = self._inference_inputs(inputs, masks, seed)
+    noise = None if seeds is None else self._noise(seeds)
+    content = self._draw(self.encode(inputs)["content"], present,
+                         fusion_kind or self.default_fusion, noise)
+    styles = None if noise is None else noise[1]  # None: drawn in decode
+    return self._means(self.decode(content, styles, names))
+
+  def reconstruct(self, inputs, masks=None, fusion_kind=None):
+    """Every modality decoded from the posterior means (no sampling).
+
+    c is the mean of the subset posterior (`fusion_kind`, default
+    `default_fusion`); a modality's style is its own posterior mean where it
+    is present and 0, the prior mean, where it is not.
+
+    Returns:
+      {m: [B, *shape_m]} likelihood means.
+    """
+    inputs, present, batch, _ = self._inference_inputs(inputs, masks, None)
+    encoded = self.encode(inputs)
+    content = self.fuse(encoded["content"], present,
+                        fusion_kind or self.default_fusion).mean()
+    styles = None
+    if self.style_dim:
+      styles = {m: tf.zeros([batch, self.style_dim]) for m in self.names}
+      for m, (loc, _) in encoded["style"].items():
+        styles[m] = loc * present[m][:, None]
+    return self._means(self.decode(content, styles))
+
+  def sample(self, num=None, seed=None):
+    """Unconditional generation: c and all s_m from N(0, I).
+
+    Args:
+      num: number of samples (stateful random draws), or
+      seed: int [N] (one stateless sample per seed; `num` then unused).
+
+    Returns:
+      {m: [N, *shape_m]} likelihood means.
+    """
+    if seed is None:
+      content = tf.random.normal([num, self.latent_dim])
+      return self._means(self.decode(content))
+    seeds = tf.cast(seed, tf.int64)
+    if seeds.shape.rank != 1:
+      raise ValueError(f"seed must be int [N], one per sample, got shape "
+                       f"{seeds.shape}")
+    content, styles, _ = self._noise(seeds)
+    return self._means(self.decode(content, styles))
 
   def call(self, inputs):
     """Posterior means of c under the PoE of all given modalities [B, D]."""
     return self.subset_posterior(inputs).mean()
+
+  def export(self, filepath, format="tf_saved_model", verbose=None,
+             **kwargs):
+    """Keras's convention: writes a SavedModel with the any-subset serving
+    signatures of `tf_mmjsd.export` (serving_default, encode, generate,
+    reconstruct, sample) to `filepath`."""
+    del verbose
+    if format != "tf_saved_model" or kwargs:
+      raise ValueError("MultimodalVAE.export writes format='tf_saved_model' "
+                       f"only and takes no other arguments, got {format!r}, "
+                       f"{sorted(kwargs)}")
+    # The export module builds on this one; import it only when used.
+    from tf_mmjsd import export as export_lib  # pylint: disable=g-import-not-at-top
+    export_lib.write_saved_model(self, filepath)
 
   # --- training ----------------------------------------------------------
 
