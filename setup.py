@@ -35,7 +35,10 @@ setuptools.setup(
         # no longer installs it.
         "tensorboard>=2.20",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    # tensorflow-serving-api: the official TF Serving client; the tests build
+    # gRPC PredictRequests with it as the README's example does.
+    extras_require={"test": ["pytest>=8",
+                             "tensorflow-serving-api>=2.21,<2.22"]},
     scripts=["bin/train", "bin/evaluate", "bin/train_classifiers",
-             "bin/benchmark"],
+             "bin/benchmark", "bin/export"],
 )
