@@ -152,26 +152,61 @@ def test_checkpointed_weights_restore_into_a_fresh_model(tmp_path):
     run_dir.restore(MultimodalVAE(SPECS, style_dim=3), path)
 
 
+def test_training_state_restores_and_older_checkpoints_take_the_step(
+    tmp_path):
+  from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
+
+  def model_and_optimizer(steps):
+    m = MultimodalVAE(SPECS)
+    m.compile(optimizer=keras.optimizers.Adam())
+    m.optimizer.build(m.trainable_variables)
+    m.optimizer.iterations.assign(steps)
+    return m
+
+  trained = model_and_optimizer(7)
+  trained.step.assign(9)  # e.g. two updates skipped by a loss scale
+  trained.styles_from_prior.assign(True)
+  path = run_dir.checkpoint_of(trained, trained.optimizer).save(
+      str(tmp_path / "new"))
+  fresh = model_and_optimizer(0)
+  run_dir.restore(fresh, path, fresh.optimizer)
+  assert int(fresh.step.numpy()) == 9 and bool(fresh.styles_from_prior.numpy())
+  # A checkpoint of tf_mmjsd 0.1 has no training state: the step is then
+  # the optimizer's count of updates.
+  old = run_dir.checkpoint_of(trained, trained.optimizer,
+                              with_state=False).save(str(tmp_path / "old"))
+  fresh = model_and_optimizer(0)
+  run_dir.restore(fresh, old, fresh.optimizer)
+  assert int(fresh.step.numpy()) == 7
+
+
 def test_checkpoints_are_keyed_by_stable_variable_paths(tmp_path):
   from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
   first, second = MultimodalVAE(SPECS), MultimodalVAE(SPECS)
   # Every layer with weights is named, so paths do not depend on how many
   # layers the process made before (Keras numbers unnamed ones).
-  assert [v.path for v in first.weights] == [v.path for v in second.weights]
-  assert "encoder_svhn/c_log_var/kernel" in run_dir.variables_by_path(first)
+  weights = run_dir.variables_by_path(first)
+  assert list(weights) == list(run_dir.variables_by_path(second))
+  assert "encoder_svhn/c_log_var/kernel" in weights
+  # The training state is stored by name, apart from the weights.
+  assert len(weights) + len(first.state_variables) == len(first.weights)
   path = run_dir.checkpoint_of(first).save(str(tmp_path / "ckpt"))
   stored = {name for name, _ in tf.train.list_variables(path)}
-  for v in first.weights:
-    key = "model/" + v.path.replace("/", ".S") + "/.ATTRIBUTES/VARIABLE_VALUE"
+  for key in weights:
+    key = "model/" + key.replace("/", ".S") + "/.ATTRIBUTES/VARIABLE_VALUE"
     assert key in stored, key
+  for name in ("step", "styles_from_prior"):
+    assert f"state/{name}/.ATTRIBUTES/VARIABLE_VALUE" in stored
   assert not run_dir.is_legacy(path)
 
 
 def test_checkpoints_of_version_0_1_by_position_still_restore(tmp_path):
   from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
   old = MultimodalVAE(SPECS)
-  path = tf.train.Checkpoint(weights=list(old.weights)).save(
-      str(tmp_path / "old"))
+  state = {id(v) for v in old.state_variables.values()}
+  path = tf.train.Checkpoint(
+      weights=[w for w in old.weights if id(w) not in state]).save(
+          str(tmp_path / "old"))
   assert run_dir.is_legacy(path)
   fresh = MultimodalVAE(SPECS)
   run_dir.restore(fresh, path)
@@ -184,8 +219,9 @@ def test_style_warmup_decodes_prior_styles_and_keeps_the_style_kls():
   batch = _batch()
   style_heads = [v for v in m.trainable_variables if "/s_" in v.path]
   assert len(style_heads) == 12  # s_loc, s_log_var (kernel, bias) x 3
+  m.styles_from_prior.assign(True)
   with tf.GradientTape(persistent=True) as tape:
-    terms = m.compute_terms(batch, training=True, styles_from_prior=True)
+    terms = m.compute_terms(batch, training=True)
     loss = tf.reduce_mean(terms["loss"])
     style_kl = m.beta * m.beta_style * tf.reduce_mean(
         terms["kl_style_mnist"] + terms["kl_style_svhn"]
@@ -199,6 +235,7 @@ def test_style_warmup_decodes_prior_styles_and_keeps_the_style_kls():
   assert all(float(tf.reduce_sum(terms[f"kl_style_{s.name}"])) > 0
              for s in SPECS)
   # Without the warm-up the reconstruction reaches the style heads too.
+  m.styles_from_prior.assign(False)
   with tf.GradientTape(persistent=True) as tape:
     terms = m.compute_terms(batch, training=True)
     rec = tf.reduce_mean(terms["loss"]) - m.beta * m.beta_style * (

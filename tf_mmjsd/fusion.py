@@ -90,16 +90,20 @@ def check_some_present(present):
       "an example with no modality present has no posterior")
 
 
-def mixture_assignment(present):
+def mixture_assignment(present, positions=None, global_batch=None):
   """Which present modality's posterior each example samples from.
 
-  Example i with n_i present modalities takes its j-th present modality,
-  j = min(i // max(B // n_i, 1), n_i - 1): for a complete batch this gives
-  equal contiguous blocks with the remainder in the last (85/85/86 rows of
-  256 for 3 modalities), as in the original code.
+  Example i of a global batch of B, with n_i present modalities, takes its
+  j-th present modality, j = min(i // max(B // n_i, 1), n_i - 1): for a
+  complete batch this gives equal contiguous blocks with the remainder in
+  the last (85/85/86 rows of 256 for 3 modalities), as in the original
+  code. On one replica of several, `positions` are its examples' rows in
+  the global batch, so the assignment does not depend on the replicas.
 
   Args:
     present: bool [M, B].
+    positions: int [B], rows in the global batch (default 0 .. B-1).
+    global_batch: int scalar, the global batch size (default B).
 
   Returns:
     float32 one-hot [M, B].
@@ -108,9 +112,11 @@ def mixture_assignment(present):
   with tf.control_dependencies([check_some_present(present)]):
     as_int = tf.cast(present, tf.int32)
   batch = tf.shape(present)[1]
+  if positions is None:
+    positions, global_batch = tf.range(batch), batch
   count = tf.reduce_sum(as_int, axis=0)
-  block = tf.maximum(batch // tf.maximum(count, 1), 1)
-  chosen = tf.minimum(tf.range(batch) // block, count - 1)
+  block = tf.maximum(global_batch // tf.maximum(count, 1), 1)
+  chosen = tf.minimum(positions // block, count - 1)
   rank = tf.cumsum(as_int, axis=0, exclusive=True)
   return tf.cast(present & tf.equal(rank, chosen[None, :]), tf.float32)
 

@@ -9,7 +9,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_mmjsd import fusion, likelihoods, networks, objectives
+from tf_mmjsd import fusion, likelihoods, networks, noise as noise_lib
+from tf_mmjsd import objectives
 from tf_mmjsd import posteriors as post
 from tf_mmjsd.data.specs import ModalitySpec
 
@@ -41,10 +42,18 @@ class MultimodalVAE(keras.Model):
     style_dim: size of each modality's style code s_m (0: none).
     method: "mmjsd", "mmvae" or "mvae" (objectives.OBJECTIVES).
     beta, beta_style, prior_weight: objective weights (DESIGN.md section 6).
+    seed: seeds the training noise, drawn statelessly from (seed, step).
+
+  Training state (non-trainable variables, in `state_variables`):
+    step: int64, training steps taken (every batch, also one whose update a
+      loss scale skipped); with `seed` it keys the step's noise.
+    styles_from_prior: bool; while true, training decodes style samples
+      from N(0, I) instead of q(s_m | x_m) (the style warm-up).
   """
 
   def __init__(self, modalities, latent_dim=20, style_dim=0, method="mmjsd",
-               beta=2.5, beta_style=3.0, prior_weight=0.25, **kwargs):
+               beta=2.5, beta_style=3.0, prior_weight=0.25, seed=0,
+               **kwargs):
     super().__init__(**kwargs)
     self.specs = tuple(m if isinstance(m, ModalitySpec) else
                        ModalitySpec.from_dict(m) for m in modalities)
@@ -56,6 +65,7 @@ class MultimodalVAE(keras.Model):
     self.latent_dim, self.style_dim, self.method = latent_dim, style_dim, method
     self.beta, self.beta_style = beta, beta_style
     self.prior_weight = prior_weight
+    self.seed = seed
     self.settings = objectives.ObjectiveSettings(
         names=self.names, rec_weights={s.name: s.weight for s in self.specs},
         style_weights={s.name: s.style_weight for s in self.specs},
@@ -72,6 +82,13 @@ class MultimodalVAE(keras.Model):
     self.trackers = {
         name: keras.metrics.Mean(name=name)
         for name in objectives.term_names(method, self.names, style_dim)}
+    self.step = self.add_weight(
+        shape=(), dtype="int64", initializer="zeros", trainable=False,
+        autocast=False, aggregation="only_first_replica", name="step")
+    self.styles_from_prior = self.add_weight(
+        shape=(), dtype="bool", initializer="zeros", trainable=False,
+        autocast=False, aggregation="only_first_replica",
+        name="styles_from_prior")
     self.built = True
 
   @classmethod
@@ -80,19 +97,26 @@ class MultimodalVAE(keras.Model):
     return cls(config.modalities, latent_dim=config.latent_dim,
                style_dim=config.style_dim, method=config.method,
                beta=config.beta, beta_style=config.beta_style,
-               prior_weight=config.prior_weight, name="multimodal_vae")
+               prior_weight=config.prior_weight, seed=config.seed,
+               name="multimodal_vae")
 
   def get_config(self):
     config = super().get_config()
     config.update(modalities=[s.to_dict() for s in self.specs],
                   latent_dim=self.latent_dim, style_dim=self.style_dim,
                   method=self.method, beta=self.beta,
-                  beta_style=self.beta_style, prior_weight=self.prior_weight)
+                  beta_style=self.beta_style, prior_weight=self.prior_weight,
+                  seed=self.seed)
     return config
 
   @property
   def metrics(self):
     return list(self.trackers.values())
+
+  @property
+  def state_variables(self):
+    """{name: variable} of the training state (see the class docstring)."""
+    return {"step": self.step, "styles_from_prior": self.styles_from_prior}
 
   # --- inference ---------------------------------------------------------
 
@@ -133,14 +157,15 @@ class MultimodalVAE(keras.Model):
             params["style_log_var"]))
     return out
 
-  def _present(self, inputs, masks):
+  def _present(self, inputs, masks, dtype=tf.float32):
+    """{m: dtype [B]}, 1 where modality m is present."""
     batch = tf.shape(next(iter(inputs.values())))[0]
     present = {}
     for m in inputs:
       if masks is not None and m in masks:
-        present[m] = tf.cast(masks[m], tf.float32)
+        present[m] = tf.cast(masks[m], dtype)
       else:
-        present[m] = tf.ones([batch], tf.float32)
+        present[m] = tf.ones([batch], dtype)
     return present
 
   def subset_posterior(self, inputs, masks=None, fusion_kind="poe"):
@@ -377,13 +402,16 @@ class MultimodalVAE(keras.Model):
 
   # --- training ----------------------------------------------------------
 
-  def compute_terms(self, batch, training=False, styles_from_prior=False):
+  def compute_terms(self, batch, training=False):
     """Per-example objective terms {name: [B]} of a batch.
 
-    With `styles_from_prior` the decoders get style samples from N(0, I)
+    In training the noise is stateless, keyed by (seed, step) and the
+    example's row in the global batch (noise.py), and while the state
+    `styles_from_prior` is set the decoders get style samples from N(0, I)
     instead of q(s_m | x_m) (the style warm-up of ExperimentConfig); the
-    style KLs still pull q(s_m | x_m) towards N(0, I), so the switch to the
-    posteriors afterwards is smooth.
+    style KLs still pull q(s_m | x_m) towards N(0, I), so the switch to
+    the posteriors afterwards is smooth. Outside training the draws are
+    stateful and the styles are the posteriors'.
     """
     inputs = batch["inputs"]
     missing = [m for m in self.names if m not in inputs]
@@ -391,29 +419,42 @@ class MultimodalVAE(keras.Model):
       raise ValueError(f"a training batch needs every modality (use masks "
                        f"for absent ones); missing {missing}")
     posteriors = self.encode(inputs, training=training)
-    present = self._present(inputs, batch.get("masks"))
+    dtype = next(iter(posteriors["content"].values()))[0].dtype
+    present = self._present(inputs, batch.get("masks"), dtype)
+    if training:
+      noise = noise_lib.for_replica(self.seed, self.step,
+                                    tf.shape(inputs[self.names[0]])[0])
+      from_prior = tf.convert_to_tensor(self.styles_from_prior)
+    else:
+      noise, from_prior = noise_lib.Noise(), None
 
     def log_likelihood(content, styles, names):
-      params = self.decode(content, None if styles_from_prior else styles,
-                           names)
+      if from_prior is not None and styles:
+        styles = {m: tf.where(from_prior, noise.normal(s), s)
+                  for m, s in styles.items()}
+      params = self.decode(content, styles, names)
       return {m: likelihoods.log_prob(self.spec_of[m], inputs[m], params[m])
               for m in names}
 
-    return self.objective(posteriors, present, log_likelihood, self.settings)
+    return self.objective(posteriors, present, log_likelihood, self.settings,
+                          noise)
 
   def _update_trackers(self, terms):
     for name, tracker in self.trackers.items():
       tracker.update_state(terms[name])
     return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-  def train_step(self, data, styles_from_prior=False):
+  def train_step(self, data):
+    """One update on a replica's batch, as Keras's own train_step does it:
+    the loss (float32 under any precision policy) is the mean over the
+    global batch, scaled by the optimizer's loss scale where it has one."""
     with tf.GradientTape() as tape:
-      terms = self.compute_terms(data, training=True,
-                                 styles_from_prior=styles_from_prior)
-      # Mean over the global batch; replicas' gradients are then summed.
+      terms = self.compute_terms(data, training=True)
       loss = tf.nn.compute_average_loss(terms["loss"])
+      loss = self.optimizer.scale_loss(loss)
     grads = tape.gradient(loss, self.trainable_variables)
     self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+    self.step.assign_add(1)
     return self._update_trackers(terms)
 
   def test_step(self, data):

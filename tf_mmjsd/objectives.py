@@ -2,7 +2,8 @@
 
 Every objective has the signature
 
-  objective(posteriors, present, log_likelihood, settings) -> {term: [B]}
+  objective(posteriors, present, log_likelihood, settings, noise)
+      -> {term: [B]}
 
   posteriors:     {"content": {m: (loc [B, D], scale [B, D])},
                    "style":   {m: (loc [B, S], scale [B, S])}}  (may be empty)
@@ -10,6 +11,7 @@ Every objective has the signature
   log_likelihood: fn(content [B, D], styles {m: [B, S]}, names) -> {m: [B]},
                   decodes one latent sample and scores the named modalities
   settings:       ObjectiveSettings
+  noise:          noise.Noise, the source of every random draw
 
 and returns per-example terms: "loss" (minimised), "rec_<m>" (negative
 log-likelihood of modality m, unweighted), a divergence term and
@@ -56,18 +58,21 @@ def _style_terms(posteriors, present, settings, terms):
 
 
 def _mixture_reconstruction(posteriors, present, log_likelihood, settings,
-                            terms):
+                            noise, terms):
   """Decodes one sample of the unimodal mixture by every decoder.
 
   Returns the weighted negative log-likelihood [B] of the present modalities.
   """
   names = settings.names
   locs, scales = _stack(posteriors, names)
-  assign = fusion.mixture_assignment(tf.stack([present[m] > 0 for m in names]))
+  assign = fusion.mixture_assignment(
+      tf.stack([present[m] > 0 for m in names]),
+      *noise.positions(tf.shape(locs)[1]))
+  assign = tf.cast(assign, locs.dtype)
   loc = tf.reduce_sum(assign[..., None] * locs, axis=0)
   scale = tf.reduce_sum(assign[..., None] * scales, axis=0)
-  content = post.reparameterized_sample(loc, scale)
-  styles = {m: post.reparameterized_sample(*p)
+  content = noise.reparameterized_sample(loc, scale)
+  styles = {m: noise.reparameterized_sample(*p)
             for m, p in posteriors.get("style", {}).items()}
   log_lik = log_likelihood(content, styles, names)
   total = 0.0
@@ -78,11 +83,11 @@ def _mixture_reconstruction(posteriors, present, log_likelihood, settings,
   return total
 
 
-def mmjsd(posteriors, present, log_likelihood, settings):
+def mmjsd(posteriors, present, log_likelihood, settings, noise):
   """mmJSD with the geometric-mean (weighted PoE) dynamic prior."""
   terms = {}
   rec = _mixture_reconstruction(posteriors, present, log_likelihood, settings,
-                                terms)
+                                noise, terms)
   locs, scales = _stack(posteriors, settings.names)
   present_stack = tf.stack([present[m] for m in settings.names])
   js, _ = divergences.js_divergence(*fusion.with_prior(
@@ -93,12 +98,12 @@ def mmjsd(posteriors, present, log_likelihood, settings):
   return terms
 
 
-def mmvae(posteriors, present, log_likelihood, settings):
+def mmvae(posteriors, present, log_likelihood, settings, noise):
   """MMVAE as compared in the paper: the mixture reconstruction with the
   regulariser beta * mean over present m of KL(q_m || N(0, I))."""
   terms = {}
   rec = _mixture_reconstruction(posteriors, present, log_likelihood, settings,
-                                terms)
+                                noise, terms)
   kls = tf.stack([divergences.kl_to_standard_normal(*posteriors["content"][m])
                   for m in settings.names])
   mask = tf.stack([present[m] for m in settings.names])
@@ -109,7 +114,7 @@ def mmvae(posteriors, present, log_likelihood, settings):
   return terms
 
 
-def mvae(posteriors, present, log_likelihood, settings):
+def mvae(posteriors, present, log_likelihood, settings, noise):
   """MVAE: the joint ELBO with the PoE of the prior and all present q_m, plus
   one ELBO per modality with the posterior PoE(prior, q_m)."""
   terms = {}
@@ -119,13 +124,13 @@ def mvae(posteriors, present, log_likelihood, settings):
   mask = tf.stack([present[m] for m in names])
   all_locs = tf.concat([prior_loc, locs], 0)
   all_scales = tf.concat([prior_scale, scales], 0)
-  styles = {m: post.reparameterized_sample(*p)
+  styles = {m: noise.reparameterized_sample(*p)
             for m, p in posteriors.get("style", {}).items()}
 
   def elbo_terms(weights, decode):
     loc, scale = fusion.product_of_experts(all_locs, all_scales, weights)
     kl = divergences.kl_to_standard_normal(loc, scale)
-    log_lik = log_likelihood(post.reparameterized_sample(loc, scale), styles,
+    log_lik = log_likelihood(noise.reparameterized_sample(loc, scale), styles,
                              decode)
     return kl, log_lik
 

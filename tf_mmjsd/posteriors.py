@@ -32,12 +32,6 @@ def standard_normal_like(loc):
   return tf.zeros_like(loc), tf.ones_like(loc)
 
 
-def reparameterized_sample(loc, scale):
-  """One sample loc + scale * eps, eps ~ N(0, I), shape of `loc`."""
-  return loc + scale * tf.random.normal(tf.shape(loc), dtype=loc.dtype)
-
-
-
 def per_example_noise(seeds, normal_size, uniform_size):
   """Stateless noise per example: row i depends on seeds[i] alone.
 

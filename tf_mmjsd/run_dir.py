@@ -9,7 +9,8 @@ them. Layout of a run:
 
 Checkpoints hold the model's variables keyed by their Keras path
 (`encoder_svhn/conv_3/kernel`), so a change in the order of `model.weights`
-can never restore one variable into another of the same shape.
+can never restore one variable into another of the same shape, and the
+model's training state (`state_variables`: step, style warm-up) apart.
 """
 
 import json
@@ -108,29 +109,40 @@ def checkpoint_to_restore(model_dir, checkpoint=None):
   return latest
 
 
+def _state(model):
+  return dict(getattr(model, "state_variables", {}))
+
+
 def variables_by_path(model):
-  """{variable.path: variable} of every model weight; paths must be unique."""
-  out = {v.path: v for v in model.weights}
-  if len(out) != len(model.weights):
+  """{variable.path: variable} of every model weight but the training state;
+  paths must be unique."""
+  state = {id(v) for v in _state(model).values()}
+  weights = [v for v in model.weights if id(v) not in state]
+  out = {v.path: v for v in weights}
+  if len(out) != len(weights):
     raise ValueError("the model has variables with the same path")
   return out
 
 
-def checkpoint_of(model, optimizer=None):
-  """A tf.train.Checkpoint of the model's weights (and the optimizer).
+def checkpoint_of(model, optimizer=None, with_state=True):
+  """A tf.train.Checkpoint of the model's weights and training state (and
+  the optimizer).
 
   Keras 3 models keep sub-models in dicts that tf.train does not traverse,
   so the weights are listed explicitly, keyed by their path.
   """
   items = {"model": variables_by_path(model)}
+  if with_state and _state(model):
+    items["state"] = _state(model)
   if optimizer is not None:
     items["optimizer"] = optimizer
   return tf.train.Checkpoint(**items)
 
 
-def _legacy_checkpoint_of(model, optimizer=None):
+def _legacy_checkpoint_of(model, optimizer=None, with_state=False):
   # tf_mmjsd 0.1.0 listed model.weights by position.
-  items = {"weights": list(model.weights)}
+  del with_state
+  items = {"weights": list(variables_by_path(model).values())}
   if optimizer is not None:
     items["optimizer"] = optimizer
   return tf.train.Checkpoint(**items)
@@ -149,8 +161,12 @@ def restore(model, path, optimizer=None):
     RunDirError: the checkpoint holds other weights than this model's.
   """
   make = _legacy_checkpoint_of if is_legacy(path) else checkpoint_of
+  names = [name for name, _ in tf.train.list_variables(path)]
+  # Checkpoints before tf_mmjsd 0.2 have no training state: the step is
+  # then the optimizer's count of updates.
+  with_state = any(n.startswith("state/") for n in names)
   try:
-    status = make(model, optimizer).restore(path)
+    status = make(model, optimizer, with_state=with_state).restore(path)
     if optimizer is None:
       status = status.expect_partial()
     status.assert_existing_objects_matched()
@@ -158,3 +174,6 @@ def restore(model, path, optimizer=None):
     detail = str(e).split("\n", 1)[0][:300]
     raise RunDirError(f"checkpoint {path} does not hold this model's "
                       f"weights ({detail})") from e
+  state = _state(model)
+  if not with_state and "step" in state and optimizer is not None:
+    state["step"].assign(tf.cast(optimizer.iterations, tf.int64))

@@ -34,5 +34,5 @@ class ConvDecoder(Decoder):
                           activation="relu", name="deconv_2"),
         initializers.conv(convt, self.data_shape[2], 4,
                           self.data_shape[2] * 16, strides=2, padding="same",
-                          name="deconv_3"),
+                          name="deconv_3", dtype="float32"),
     ]

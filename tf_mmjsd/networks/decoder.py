@@ -8,7 +8,9 @@ class Decoder(keras.Model):
   """Subclasses set `self.body`, a list of layers applied in order.
 
   Call: z [B, style_dim + latent_dim] (style first) -> [B, *data_shape]:
-  the Laplace loc (after `output_activation`) or categorical logits.
+  the Laplace loc (after `output_activation`) or categorical logits. The
+  last layer computes in float32 under any mixed-precision policy, so the
+  likelihood parameters are float32.
   """
 
   def __init__(self, data_shape, latent_dim, style_dim=0,

@@ -28,14 +28,18 @@ class GaussianEncoder(keras.Model):
     self.feature_dim = None
 
   def _make_heads(self):
-    f = self.feature_dim
-    self.content_loc = initializers.dense(self.latent_dim, f, name="c_loc")
+    # float32 even under a mixed-precision policy: posterior parameters
+    # (and the variance floor of scale_from_log_var) need its range.
+    f, head = self.feature_dim, {"dtype": "float32"}
+    self.content_loc = initializers.dense(self.latent_dim, f, name="c_loc",
+                                          **head)
     self.content_log_var = initializers.dense(self.latent_dim, f,
-                                              name="c_log_var")
+                                              name="c_log_var", **head)
     if self.style_dim:
-      self.style_loc = initializers.dense(self.style_dim, f, name="s_loc")
+      self.style_loc = initializers.dense(self.style_dim, f, name="s_loc",
+                                          **head)
       self.style_log_var = initializers.dense(self.style_dim, f,
-                                              name="s_log_var")
+                                              name="s_log_var", **head)
 
   def call(self, x):
     h = x

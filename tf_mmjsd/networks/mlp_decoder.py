@@ -22,8 +22,8 @@ class MLPDecoder(Decoder):
         initializers.dense(hidden_units, self.input_dim, activation="relu",
                            name="hidden"),
         initializers.dense(math.prod(self.data_shape), hidden_units,
-                           name="output"),
-        keras.layers.Reshape(self.data_shape),
+                           name="output", dtype="float32"),
+        keras.layers.Reshape(self.data_shape, dtype="float32"),
     ]
 
   def get_config(self):

@@ -30,5 +30,5 @@ class TextDecoder(Decoder):
         initializers.conv(convt, 128, 4, 128 * 4, strides=2, padding="same",
                           activation="relu", name="deconv_1"),
         initializers.conv(keras.layers.Conv1D, self.data_shape[1], 1, 128,
-                          name="logits"),
+                          name="logits", dtype="float32"),
     ]
