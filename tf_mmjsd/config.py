@@ -14,11 +14,14 @@ from tf_mmjsd.errors import Error
 
 DATASETS = ("synthetic_mst", "mnist_svhn_text", "npz")
 METHODS = ("mmjsd", "mmvae", "mvae")
-DISTRIBUTIONS = ("default", "mirrored")
+DISTRIBUTIONS = ("auto", "default", "one_device", "mirrored",
+                 "multi_worker")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # Settings that may change between a run and its resumption or evaluation.
 RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
              "probe_train_examples", "num_sample_columns", "model_dir",
              "data_dir", "mnist_dir", "svhn_dir", "distribution",
+             "jit_compile", "steps_per_execution", "collective_timeout",
              "eval_every_epochs", "eval_batch_size", "eval_examples",
              "likelihood_samples", "likelihood_examples", "quality_examples",
              "prd_clusters", "prd_angles", "prd_runs", "inception_weights",
@@ -48,6 +51,13 @@ class ExperimentConfig:
     prior_weight: pi_0, the prior's weight in the dynamic prior; the
       modalities share 1 - pi_0 equally.
     steps_per_epoch: 0 means "number of training examples // batch_size".
+    distribution: the tf.distribute strategy (distribution.py).
+    mixed_precision: Keras dtype policy of the networks; posterior
+      parameters, likelihood parameters and losses stay float32.
+    jit_compile: compile the training step with XLA.
+    steps_per_execution: training steps per tf.function call.
+    collective_timeout: multi_worker: seconds before a collective that a
+      peer does not join fails.
     eval_every_epochs: run the evaluation suite every N epochs (0: never).
     eval_examples, likelihood_examples: test examples evaluated (0: all).
     quality_examples: cap on the examples PRD and FID compare.
@@ -81,7 +91,11 @@ class ExperimentConfig:
   adam_beta2: float = 0.999
   adam_epsilon: float = 1e-8
   seed: int = 0
-  distribution: str = "default"
+  distribution: str = "auto"
+  mixed_precision: str = "float32"
+  jit_compile: bool = False
+  steps_per_execution: int = 1
+  collective_timeout: float = 300.0
   model_dir: str = ""
   checkpoint_every_steps: int = 500
   keep_checkpoints: int = 3
@@ -119,12 +133,13 @@ class ExperimentConfig:
     _choice("dataset", self.dataset, DATASETS)
     _choice("method", self.method, METHODS)
     _choice("distribution", self.distribution, DISTRIBUTIONS)
+    _choice("mixed_precision", self.mixed_precision, PRECISIONS)
     for name in ("latent_dim", "batch_size", "epochs", "data_multiplication",
                  "synthetic_train_size", "synthetic_test_size",
                  "checkpoint_every_steps", "keep_checkpoints",
                  "num_sample_columns", "eval_batch_size",
                  "likelihood_samples", "prd_angles", "prd_runs",
-                 "classifier_epochs", "figure_rows"):
+                 "classifier_epochs", "figure_rows", "steps_per_execution"):
       if getattr(self, name) < 1:
         raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
     for name in ("style_dim", "steps_per_epoch", "probe_train_examples",
@@ -146,6 +161,9 @@ class ExperimentConfig:
       raise ConfigError(
           f"prd_clusters must be >= 2 and quality_examples >= prd_clusters, "
           f"got {self.prd_clusters} and {self.quality_examples}")
+    if self.collective_timeout <= 0:
+      raise ConfigError("collective_timeout must be > 0 seconds, got "
+                        f"{self.collective_timeout}")
     if self.learning_rate <= 0:
       raise ConfigError(
           f"learning_rate must be > 0, got {self.learning_rate}")

@@ -53,7 +53,18 @@ _HELP = {
     "adam_beta2": "Adam beta_2.",
     "adam_epsilon": "Adam epsilon.",
     "seed": "Seeds data pairing, data order and initialisation.",
-    "distribution": "tf.distribute strategy: default or mirrored.",
+    "distribution": "tf.distribute strategy: auto (mirrored on 2+ GPUs, "
+                    "else default), default, one_device, mirrored, or "
+                    "multi_worker (the cluster of TF_CONFIG).",
+    "mixed_precision": "float32, mixed_float16 (with loss scaling) or "
+                       "mixed_bfloat16: the networks' compute precision; "
+                       "posteriors, likelihoods and losses stay float32.",
+    "jit_compile": "Compile the training step with XLA.",
+    "steps_per_execution": "Training steps per tf.function call (fewer "
+                           "dispatches on GPUs); logs and checkpoints fall "
+                           "on these boundaries.",
+    "collective_timeout": "multi_worker: seconds after which a worker "
+                          "whose peer stopped answering fails.",
     "model_dir": "Where checkpoints, summaries and samples go (required).",
     "checkpoint_every_steps": "Checkpoint period in steps.",
     "keep_checkpoints": "Checkpoints kept.",

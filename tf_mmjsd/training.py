@@ -24,39 +24,49 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_mmjsd import data as data_lib, fusion, run_dir
+from tf_mmjsd import data as data_lib, distribution, fusion, run_dir
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data.pipeline import Pipeline
 from tf_mmjsd.evaluation import figures, latents
 from tf_mmjsd.model import MultimodalVAE
 
 
-def make_strategy(name):
-  if name == "mirrored":
-    return tf.distribute.MirroredStrategy()
-  return tf.distribute.get_strategy()
-
-
 def build(config, strategy):
-  """The model and its Adam optimizer, created in the strategy's scope."""
-  with strategy.scope():
-    model = MultimodalVAE.from_experiment(config)
-    optimizer = keras.optimizers.Adam(
-        learning_rate=config.learning_rate, beta_1=config.adam_beta1,
-        beta_2=config.adam_beta2, epsilon=config.adam_epsilon)
-    model.compile(optimizer=optimizer)
-    optimizer.build(model.trainable_variables)
+  """The model and its Adam optimizer, created in the strategy's scope with
+  the networks in `config.mixed_precision` (Keras wraps the optimizer in a
+  LossScaleOptimizer for mixed_float16). The initial weights depend on
+  `config.seed` alone."""
+  keras.utils.set_random_seed(config.seed)
+  keras.mixed_precision.set_dtype_policy(config.mixed_precision)
+  try:
+    with strategy.scope():
+      model = MultimodalVAE.from_experiment(config)
+      optimizer = keras.optimizers.Adam(
+          learning_rate=config.learning_rate, beta_1=config.adam_beta1,
+          beta_2=config.adam_beta2, epsilon=config.adam_epsilon)
+      model.compile(optimizer=optimizer)
+      model.optimizer.build(model.trainable_variables)
+  finally:  # the policy applies to the layers built above only
+    keras.mixed_precision.set_dtype_policy("float32")
   return model
 
 
-def make_train_function(model, strategy, styles_from_prior=False):
-  """A tf.function running model.train_step on each replica's batch."""
+def make_train_function(model, strategy, jit_compile=False):
+  """A tf.function `train(iterator, num_steps)` that runs `num_steps`
+  (int32 scalar) steps of model.train_step on each replica's next batches
+  in one call; with `jit_compile` each replica's step is compiled by XLA."""
+  step = model.train_step
+  if jit_compile:
+    step = tf.function(step, jit_compile=True)
 
-  def train_step(batch):
-    strategy.run(model.train_step, args=(batch,),
-                 kwargs={"styles_from_prior": styles_from_prior})
+  def train(iterator, num_steps):
+    def body(i):
+      strategy.run(step, args=(next(iterator),))
+      return (i + 1,)
 
-  return tf.function(train_step, autograph=False)
+    tf.while_loop(lambda i: i < num_steps, body, (tf.constant(0),))
+
+  return tf.function(train, autograph=False)
 
 
 class Progress:
@@ -83,20 +93,31 @@ class Progress:
 class Trainer:
   """Owns the model, its checkpoints and the training loop of one run.
 
+  Under `multi_worker` every worker builds a Trainer; only the chief writes
+  `model_dir` (distribution.OutputDir), and every worker resumes from the
+  chief's newest checkpoint.
+
   Args:
     config: the ExperimentConfig.
     log: prints one line.
-    callbacks: objects with `on_epoch_end(trainer, epoch)`, called after
-      each epoch's checkpoint (e.g. evaluation.evaluate.PeriodicEvaluation).
+    callbacks: objects with `on_epoch_end(trainer, epoch)`, called on the
+      chief after each epoch's checkpoint (e.g.
+      evaluation.evaluate.PeriodicEvaluation).
   """
 
-  def __init__(self, config, log=print, callbacks=()):
+  def __init__(self, config, log=print, callbacks=(), flags_text=None):
     self.config = config
-    self.log = log
-    self.callbacks = list(callbacks)
-    self.strategy = make_strategy(config.distribution)
-    keras.utils.set_random_seed(config.seed)
-    self.train_split, self.test_split = data_lib.load_splits(config, log=log)
+    self.strategy = distribution.make_strategy(config.distribution,
+                                               config.collective_timeout)
+    distribution.check_batch(config.batch_size, self.strategy)
+    self.output = distribution.OutputDir(config.model_dir, self.strategy)
+    self.chief = self.output.chief
+    if self.chief:
+      run_dir.prepare_model_dir(config, flags_text)
+    self.log = log if self.chief else (lambda *_: None)
+    self.callbacks = list(callbacks) if self.chief else []
+    self.train_split, self.test_split = data_lib.load_splits(config,
+                                                             log=self.log)
     self.train_pipe = Pipeline(self.train_split, config.modalities)
     self.test_pipe = Pipeline(self.test_split, config.modalities)
     self.steps_per_epoch = (config.steps_per_epoch or
@@ -109,17 +130,21 @@ class Trainer:
     self.model = build(config, self.strategy)
     self.checkpoint = run_dir.checkpoint_of(self.model, self.model.optimizer)
     self.manager = tf.train.CheckpointManager(
-        self.checkpoint, run_dir.checkpoint_dir(config.model_dir),
+        self.checkpoint, run_dir.checkpoint_dir(self.output.path),
         max_to_keep=config.keep_checkpoints)
     self.writer = tf.summary.create_file_writer(
-        os.path.join(config.model_dir, "tensorboard"))
+        os.path.join(self.output.path, "tensorboard"))
+    self._eval_model = None
 
   @property
   def step(self):
-    return int(self.model.optimizer.iterations.numpy())
+    """Training steps taken (reads the device: not inside the loop)."""
+    return int(self.model.step.numpy())
 
   def restore(self):
-    latest = self.manager.latest_checkpoint
+    """Restores the chief's newest checkpoint, if any; returns its path."""
+    latest = tf.train.latest_checkpoint(
+        run_dir.checkpoint_dir(self.config.model_dir))
     if latest:
       run_dir.restore(self.model, latest, self.model.optimizer)
       self.log(f"Resuming from checkpoint {latest} at step {self.step} "
@@ -131,66 +156,114 @@ class Trainer:
       for name, value in values.items():
         tf.summary.scalar(f"{prefix}/{name}", value)
 
-  def train(self):
-    """Trains from the current step to the last; returns examples/second."""
+  def _dataset(self, epoch, done):
     cfg = self.config
-    # styles_from_prior -> step; each tf.function traces on first call only.
-    train_steps = {w: make_train_function(self.model, self.strategy, w)
-                   for w in (False, True)}
-    names = list(self.model.trackers)
-    start_step, start_time = self.step, time.time()
-    log_every = max(1, min(50, self.steps_per_epoch // 10))
-    for epoch in range(self.step // self.steps_per_epoch, cfg.epochs):
-      done = self.step - epoch * self.steps_per_epoch
-      dataset = self.train_pipe.train_dataset(
+
+    def make(pipeline, num_pipelines, replica_batch):
+      return self.train_pipe.train_dataset(
           cfg.batch_size, self.steps_per_epoch, cfg.seed, epoch,
-          skip_steps=done)
+          skip_steps=done, pipeline=pipeline, num_pipelines=num_pipelines,
+          replica_batch=replica_batch)
+
+    return distribution.distribute(self.strategy, cfg.batch_size, make)
+
+  def train(self):
+    """Trains from the current step to the last; returns examples/second.
+
+    The host waits for the device only where it logs (about every tenth
+    of an epoch) and checkpoints; both fall on the boundaries of
+    `steps_per_execution`.
+    """
+    multi_worker = isinstance(self.strategy,
+                              tf.distribute.MultiWorkerMirroredStrategy)
+    try:
+      return self._train()
+    except distribution.PEER_ERRORS as e:
+      if not multi_worker:
+        raise
+      raise distribution.peer_failure(
+          e, tf.train.latest_checkpoint(
+              run_dir.checkpoint_dir(self.config.model_dir))) from e
+
+  def _train(self):
+    cfg = self.config
+    train = make_train_function(self.model, self.strategy, cfg.jit_compile)
+    names = list(self.model.trackers)
+    step = start_step = self.step
+    start_time = time.time()
+    per_epoch = self.steps_per_epoch
+    log_every = max(1, min(50, per_epoch // 10))
+    for epoch in range(step // per_epoch, cfg.epochs):
+      done = step - epoch * per_epoch
+      iterator = iter(self._dataset(epoch, done))
       for tracker in self.model.metrics:
         tracker.reset_state()
       warmup = epoch < cfg.style_warmup_epochs
-      train_step = train_steps[warmup]
+      self.model.styles_from_prior.assign(warmup)
       self.log(f"Epoch {epoch + 1}/{cfg.epochs}" + (
           " (style warm-up: styles from N(0, I))" if warmup else ""))
-      bar = Progress(self.steps_per_epoch, names, self.log, start=done)
-      for batch in self.strategy.experimental_distribute_dataset(dataset):
-        train_step(batch)
-        step = self.step
-        in_epoch = step - epoch * self.steps_per_epoch
-        if in_epoch % log_every == 0 or in_epoch == self.steps_per_epoch:
+      bar = Progress(per_epoch, names, self.log, start=done)
+      while done < per_epoch:
+        n = min(cfg.steps_per_execution, per_epoch - done)
+        train(iterator, tf.constant(n))
+        step, done = step + n, done + n
+        if done // log_every > (done - n) // log_every or done == per_epoch:
           values = {k: float(t.result()) for k, t in
                     self.model.trackers.items()}
-          bar.update(in_epoch, values)
+          bar.update(done, values)
           self._log_scalars("train", values, step)
-        if step % cfg.checkpoint_every_steps == 0:
+        every = cfg.checkpoint_every_steps
+        if step // every > (step - n) // every:
           self.manager.save(checkpoint_number=step)
-      if self.manager.latest_checkpoint != self._checkpoint_name(self.step):
-        self.manager.save(checkpoint_number=self.step)
+      if self.manager.latest_checkpoint != self._checkpoint_name(step):
+        self.manager.save(checkpoint_number=step)
       for callback in self.callbacks:
         callback.on_epoch_end(self, epoch)
     seconds = time.time() - start_time
-    trained = self.step - start_step
+    trained = step - start_step
     return trained * cfg.batch_size / seconds if trained else None
 
   def _checkpoint_name(self, step):
     return os.path.join(self.manager.directory, f"ckpt-{step}")
 
+  def eval_model(self):
+    """The model to evaluate on this process alone: the trained one, or
+    under a distribution strategy a copy outside it with its current
+    weights (the strategy's metrics and variables may need collectives
+    that other workers no longer join)."""
+    if self.strategy is tf.distribute.get_strategy():
+      return self.model
+    if self._eval_model is None:
+      keras.mixed_precision.set_dtype_policy(self.config.mixed_precision)
+      try:
+        self._eval_model = MultimodalVAE.from_experiment(self.config)
+      finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    source = run_dir.variables_by_path(self.model)
+    for path, variable in run_dir.variables_by_path(self._eval_model).items():
+      variable.assign(source[path].value)
+    self._eval_model.step.assign(self.model.step.value)
+    return self._eval_model
+
   def test_terms(self):
     """Mean loss terms over the test split."""
-    for tracker in self.model.metrics:
+    model = self.eval_model()
+    for tracker in model.metrics:
       tracker.reset_state()
-    test_step = tf.function(self.model.test_step)
+    test_step = tf.function(model.test_step)
     for batch in self.test_pipe.eval_dataset(self.config.batch_size):
       test_step(batch)
-    return {k: float(t.result()) for k, t in self.model.trackers.items()}
+    return {k: float(t.result()) for k, t in model.trackers.items()}
 
   def probes(self):
     """Latent probe accuracies of every subset on the test split."""
-    return latents.run_probe(self.model, self.train_pipe, self.test_pipe,
-                         self.config.probe_train_examples, self.config.seed)
+    return latents.run_probe(self.eval_model(), self.train_pipe,
+                             self.test_pipe, self.config.probe_train_examples,
+                             self.config.seed)
 
   def sample_figures(self):
     """PNG grids under samples/ and as TensorBoard images; returns paths."""
-    cfg = self.config
+    cfg, model = self.config, self.eval_model()
     out_dir = os.path.join(cfg.model_dir, "samples")
     os.makedirs(out_dir, exist_ok=True)
     images = {}
@@ -198,11 +271,11 @@ class Trainer:
     if len(rows):  # columns are test examples with every modality
       batch = next(iter(self.test_pipe.eval_dataset(len(rows), rows)))
       inputs = {m: v.numpy() for m, v in batch["inputs"].items()}
-      for subset in fusion.subsets(self.model.names):
+      for subset in fusion.subsets(model.names):
         if len(subset) <= 2:
           images["cond_" + latents.subset_key(subset)] = (
-              figures.conditional_grid(self.model, inputs, subset))
-    images["random"] = figures.random_grid(self.model, cfg.num_sample_columns)
+              figures.conditional_grid(model, inputs, subset))
+    images["random"] = figures.random_grid(model, cfg.num_sample_columns)
     paths = []
     with self.writer.as_default(step=self.step):
       for name, image in images.items():
@@ -214,19 +287,25 @@ class Trainer:
 
 
 def run(config: ExperimentConfig, log=print, flags_text=None, callbacks=()):
-  """Trains (or resumes) the experiment and writes summary.json.
+  """Trains (or resumes) the experiment; the chief then writes summary.json.
 
-  `callbacks` reach the Trainer (see there).
+  `callbacks` reach the Trainer (see there); `flags_text` is written as
+  flags.txt.
 
   Returns:
-    the summary dict.
+    the summary dict (None on a worker other than the chief).
   """
-  run_dir.prepare_model_dir(config, flags_text)
-  trainer = Trainer(config, log=log, callbacks=callbacks)
-  trainer.restore()
-  if trainer.step >= trainer.total_steps:
-    log(f"Training already finished ({trainer.step} steps).")
-  speed = trainer.train()
+  trainer = Trainer(config, log=log, callbacks=callbacks,
+                    flags_text=flags_text)
+  try:
+    trainer.restore()
+    if trainer.step >= trainer.total_steps:
+      log(f"Training already finished ({trainer.step} steps).")
+    speed = trainer.train()
+  finally:
+    trainer.output.cleanup()
+  if not trainer.chief:
+    return None
   log("Evaluating on the test split ...")
   summary = {
       "dataset": config.dataset,
@@ -235,6 +314,7 @@ def run(config: ExperimentConfig, log=print, flags_text=None, callbacks=()):
       "steps": trainer.step,
       "epochs": config.epochs,
       "steps_per_epoch": trainer.steps_per_epoch,
+      "replicas": trainer.strategy.num_replicas_in_sync,
       "train_examples": len(trainer.train_split),
       "test_examples": len(trainer.test_split),
       "train_examples_per_second": speed,
@@ -245,7 +325,7 @@ def run(config: ExperimentConfig, log=print, flags_text=None, callbacks=()):
   trainer._log_scalars("test", summary["test_terms"], trainer.step)  # pylint: disable=protected-access
   trainer.writer.flush()
   run_dir.write_atomic(os.path.join(config.model_dir, "summary.json"),
-               json.dumps(summary, indent=2))
+                       json.dumps(summary, indent=2))
   poe = summary["latent_probe"].get("poe")
   if poe:
     log("Latent probe accuracy (PoE, test split): " +

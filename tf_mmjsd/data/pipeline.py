@@ -63,20 +63,32 @@ class Pipeline:
       inputs[spec.name] = x * mask
     return {"inputs": inputs, "masks": sl["masks"], "labels": sl["labels"]}
 
-  def train_dataset(self, batch_size, steps, seed, epoch, skip_steps=0):
+  def train_dataset(self, batch_size, steps, seed, epoch, skip_steps=0,
+                    pipeline=0, num_pipelines=1, replica_batch=None):
     """The batches of one training epoch, deterministic from (seed, epoch).
+
+    Step s trains on examples s*B .. (s+1)*B - 1 of the epoch's order (B =
+    `batch_size`, the global batch). With several input pipelines (one per
+    worker), pipeline p reads the p-th of `num_pipelines` equal contiguous
+    parts of every global batch, cut into batches of `replica_batch` for its
+    local replicas in order; so replica r of R always gets rows r*B/R ..
+    (r+1)*B/R - 1 of the global batch.
 
     Args:
       skip_steps: batches of this epoch already trained on (resumption).
+      pipeline, num_pipelines: this input pipeline and how many there are.
+      replica_batch: examples per replica (default: B / num_pipelines).
     """
     rng = np.random.default_rng([seed, epoch, 7])
     order = epoch_order(len(self.split), steps, batch_size, rng)
-    order = order[skip_steps * batch_size:]
     starts = None
     if self.split.text_modality:
       starts = text.draw_starts(self.split.labels, rng)
+    part = batch_size // num_pipelines
+    order = order.reshape(steps, batch_size)[skip_steps:]
+    order = order[:, pipeline * part:(pipeline + 1) * part].reshape(-1)
     ds = tf.data.Dataset.from_tensor_slices(self._slices(order, starts))
-    ds = ds.batch(batch_size, drop_remainder=True)
+    ds = ds.batch(replica_batch or part, drop_remainder=True)
     ds = ds.map(self._gather, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 

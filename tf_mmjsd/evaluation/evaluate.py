@@ -339,7 +339,7 @@ class PeriodicEvaluation:
     out_dir = os.path.join(cfg.model_dir, "evaluations", f"step_{step}")
     os.makedirs(out_dir, exist_ok=True)
     start = time.time()
-    evaluate_and_write(trainer.model, cfg, trainer.train_split,
+    evaluate_and_write(trainer.eval_model(), cfg, trainer.train_split,
                        trainer.test_split, out_dir, step, trainer.writer,
                        trainer.log,
                        checkpoint=trainer.manager.latest_checkpoint)

@@ -1,0 +1,196 @@
+"""tf.distribute for a run: the strategy, who writes, and each replica's input.
+
+  auto          `mirrored` where more than one GPU is visible, else `default`
+  default       TensorFlow's default strategy: one device
+  one_device    OneDeviceStrategy on the first GPU (else the CPU)
+  mirrored      MirroredStrategy: every local GPU (or logical CPU device)
+  multi_worker  MultiWorkerMirroredStrategy over the workers of TF_CONFIG
+
+The global batch is the same under every strategy: each step takes the next
+`batch_size` examples of the epoch's order, and replica r of R gets rows
+r*B/R .. (r+1)*B/R - 1 of it (data/pipeline.py), which is also how the
+training noise is laid out (noise.py), so a step computes the same update
+on any number of replicas.
+
+Multi-worker runs follow TensorFlow's multi-worker guide: the chief (task
+"chief", or worker 0 where the cluster has no chief) writes the run
+directory; the other workers write their checkpoints and summaries to a
+temporary folder of their own that is deleted at the end, and restore from
+the chief's checkpoints (so `model_dir` must be on a file system every
+worker sees: NFS, GCS). Collectives time out after `collective_timeout`
+seconds, so a worker whose peer died fails instead of hanging.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from tf_mmjsd.config import DISTRIBUTIONS as STRATEGIES
+from tf_mmjsd.errors import Error
+
+
+class DistributionError(Error):
+  """The strategy cannot be set up as asked (e.g. a malformed TF_CONFIG)."""
+
+
+def parse_tf_config(text):
+  """The validated TF_CONFIG: (cluster {job: ["host:port", ...]}, task type,
+  task index).
+
+  Raises:
+    DistributionError: naming what is wrong and what a valid one looks like.
+  """
+  example = ('e.g. TF_CONFIG=\'{"cluster": {"worker": ["host0:12345", '
+             '"host1:12345"]}, "task": {"type": "worker", "index": 0}}\'')
+  if not text or not text.strip():
+    raise DistributionError("--distribution=multi_worker needs the TF_CONFIG "
+                            f"environment variable ({example}); "
+                            "bin/train_local_cluster sets it for you")
+  try:
+    value = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise DistributionError(f"TF_CONFIG is not valid JSON ({e}); "
+                            f"{example}") from e
+  cluster = value.get("cluster") if isinstance(value, dict) else None
+  if not isinstance(cluster, dict) or not cluster:
+    raise DistributionError(f"TF_CONFIG has no \"cluster\" object; {example}")
+  unknown = sorted(set(cluster) - {"chief", "worker", "evaluator"})
+  if unknown:
+    raise DistributionError(f"TF_CONFIG cluster has unknown jobs {unknown}; "
+                            "multi_worker uses \"chief\" and \"worker\"")
+  for job, addresses in cluster.items():
+    if not isinstance(addresses, list) or not addresses:
+      raise DistributionError(f"TF_CONFIG cluster.{job} must be a non-empty "
+                              f"list of \"host:port\", got {addresses!r}")
+    for address in addresses:
+      host, _, port = str(address).rpartition(":")
+      if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise DistributionError(f"TF_CONFIG cluster.{job}: {address!r} is not "
+                                "\"host:port\"")
+  if len(cluster.get("chief", [])) > 1:
+    raise DistributionError("TF_CONFIG cluster.chief must list one address")
+  task = value.get("task")
+  if not isinstance(task, dict) or "type" not in task or "index" not in task:
+    raise DistributionError("TF_CONFIG has no \"task\": {\"type\": ..., "
+                            f"\"index\": ...}}; {example}")
+  task_type, index = task["type"], task["index"]
+  if task_type not in cluster:
+    raise DistributionError(f"TF_CONFIG task type {task_type!r} is not a job "
+                            f"of the cluster {sorted(cluster)}")
+  if not isinstance(index, int) or not 0 <= index < len(cluster[task_type]):
+    raise DistributionError(
+        f"TF_CONFIG task index {index!r} is out of range: cluster."
+        f"{task_type} has {len(cluster[task_type])} addresses")
+  return cluster, task_type, index
+
+
+def make_strategy(name, collective_timeout=None):
+  """The tf.distribute strategy `name` (one of STRATEGIES).
+
+  Args:
+    collective_timeout: multi_worker only: seconds after which a collective
+      that a peer does not join fails (None: wait for ever).
+  """
+  if name not in STRATEGIES:
+    raise DistributionError(f"distribution must be one of {STRATEGIES}, got "
+                            f"{name!r}")
+  # Physical devices: listing logical ones would start the TensorFlow
+  # runtime, after which collectives (multi_worker) cannot be configured.
+  gpus = tf.config.list_physical_devices("GPU")
+  if name == "auto":
+    name = "mirrored" if len(gpus) > 1 else "default"
+  if name == "default":
+    return tf.distribute.get_strategy()
+  if name == "one_device":
+    return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  parse_tf_config(os.environ.get("TF_CONFIG", ""))
+  options = tf.distribute.experimental.CommunicationOptions(
+      timeout_seconds=collective_timeout)
+  return tf.distribute.MultiWorkerMirroredStrategy(
+      communication_options=options)
+
+
+def task(strategy):
+  """(task type, task index) of this process; ("worker", 0) when there is
+  no cluster."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return "worker", 0
+  return resolver.task_type, resolver.task_id
+
+
+def is_chief(strategy):
+  """True where this process writes the run directory: always without a
+  cluster; in a cluster, the "chief" task, or worker 0 if there is none."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return True
+  jobs = resolver.cluster_spec().as_dict()
+  if "chief" in jobs:
+    return resolver.task_type == "chief"
+  return resolver.task_type == "worker" and resolver.task_id == 0
+
+
+class OutputDir:
+  """Where this process writes: `model_dir` on the chief; elsewhere a
+  temporary folder that `cleanup()` deletes (multi-worker guide)."""
+
+  def __init__(self, model_dir, strategy):
+    self.chief = is_chief(strategy)
+    if self.chief:
+      self.path = model_dir
+    else:
+      task_type, index = task(strategy)
+      self.path = tempfile.mkdtemp(prefix=f"tf_mmjsd_{task_type}{index}_")
+
+  def cleanup(self):
+    if not self.chief:
+      shutil.rmtree(self.path, ignore_errors=True)
+
+
+# What a collective raises when a peer worker died or stopped answering.
+PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+               tf.errors.AbortedError, tf.errors.CancelledError)
+
+
+def peer_failure(error, checkpoint):
+  """The DistributionError to raise for a PEER_ERRORS exception."""
+  detail = " ".join(str(error.message).split())
+  if len(detail) > 300:
+    detail = detail[:300] + " ..."
+  return DistributionError(
+      "training stopped: another worker of the cluster died or stopped "
+      f"answering ({type(error).__name__}: {detail}). Rerun every worker "
+      "with the same command to resume from "
+      + (checkpoint or "the start (no checkpoint yet)"))
+
+
+def check_batch(batch_size, strategy):
+  """Raises DistributionError unless the global batch splits evenly."""
+  replicas = strategy.num_replicas_in_sync
+  if batch_size % replicas:
+    raise DistributionError(
+        f"--batch_size={batch_size} (the global batch) must be divisible by "
+        f"the {replicas} replicas of the strategy")
+
+
+def distribute(strategy, global_batch, make_dataset):
+  """A distributed dataset of per-replica batches.
+
+  Args:
+    global_batch: the global batch size.
+    make_dataset: fn(pipeline, num_pipelines, replica_batch) ->
+      tf.data.Dataset of batches of `replica_batch` for the local replicas
+      of input pipeline `pipeline` (one per worker), in replica order.
+  """
+  def dataset_fn(context):
+    return make_dataset(context.input_pipeline_id,
+                        context.num_input_pipelines,
+                        context.get_per_replica_batch_size(global_batch))
+
+  return strategy.distribute_datasets_from_function(dataset_fn)
