@@ -1,0 +1,113 @@
+"""Multi-worker training on 127.0.0.1: faults, resumption, the chief's files.
+
+The reference is one process training the same global batches; the two
+workers split each batch and draw the same stateless noise, so their run
+matches it to float rounding (the all-reduce sums in another order).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import REPO, run_bin
+from tests.test_train_cli import TINY
+from tf_mmjsd import local_cluster
+
+ARGS = [f"--flagfile={REPO}/configs/base.flags"] + TINY + ["--epochs=2"]
+
+
+def _summary(model_dir):
+  with open(os.path.join(model_dir, "summary.json")) as f:
+    return json.load(f)
+
+
+def _start_workers(model_dir, cache_dir, tmp, logs):
+  procs = []
+  for i, tf_config in enumerate(
+      local_cluster.tf_configs(local_cluster.free_ports(2))):
+    env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CONFIG=tf_config,
+               TMPDIR=tmp, TF_CPP_MIN_LOG_LEVEL="2")
+    log = open(os.path.join(logs, f"worker{i}.log"), "w")
+    procs.append(subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "bin", "train")] + ARGS + [
+            f"--model_dir={model_dir}", "--distribution=multi_worker"],
+        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True))
+  return procs
+
+
+@pytest.mark.slow
+def test_a_killed_worker_stops_the_other_and_a_rerun_matches_one_process(
+    tmp_path, cache_dir):
+  one = str(tmp_path / "one")
+  ref = run_bin("train", ARGS + [f"--model_dir={one}"], cache_dir)
+  assert ref.returncode == 0, ref.stderr
+
+  two, tmp = str(tmp_path / "two"), str(tmp_path / "tmp")
+  os.makedirs(tmp)
+  procs = _start_workers(two, cache_dir, tmp, str(tmp_path))
+  state = os.path.join(two, "checkpoints", "checkpoint")
+  deadline = time.time() + 300
+  while time.time() < deadline and not os.path.exists(state):
+    assert all(p.poll() is None for p in procs), "a worker exited early"
+    time.sleep(0.2)
+  assert os.path.exists(state), "no checkpoint before the kill"
+  procs[1].send_signal(signal.SIGKILL)
+  killed = time.time()
+  try:
+    code = procs[0].wait(timeout=120)
+  finally:
+    for p in procs:
+      if p.poll() is None:
+        p.kill()
+  waited = time.time() - killed
+  chief_log = (tmp_path / "worker0.log").read_text()
+  assert code == 2, chief_log[-3000:]
+  assert waited < 120
+  assert "error: training stopped: another worker of the cluster died" in (
+      chief_log), chief_log[-3000:]
+  assert "Rerun every worker" in chief_log and "Traceback" not in chief_log
+  assert not os.path.exists(os.path.join(two, "summary.json"))
+
+  # Every worker again, through the local launcher: resumes and finishes.
+  left_behind = sorted(os.listdir(tmp))  # the killed worker's temp folder
+  rerun = run_bin("train_local_cluster", ["--num_workers=2", "--"] + ARGS + [
+      f"--model_dir={two}"], cache_dir, extra_env={"TMPDIR": tmp})
+  assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+  assert "[worker 0] Resuming from checkpoint" in rerun.stdout
+  assert "[worker 1] Resuming" not in rerun.stdout  # only the chief logs
+  assert sorted(os.listdir(tmp)) == left_behind  # workers clean up
+
+  # Only the chief wrote the run directory, and it matches one process.
+  assert sorted(os.listdir(two)) == sorted(os.listdir(one))
+  a, b = _summary(one), _summary(two)
+  assert b["steps"] == a["steps"] == 62 and b["replicas"] == 2
+  for term, value in a["test_terms"].items():
+    assert b["test_terms"][term] == pytest.approx(value, rel=1e-3, abs=1e-3)
+  for kind in ("poe", "mixture"):
+    for subset, accuracy in a["latent_probe"][kind].items():
+      assert abs(b["latent_probe"][kind][subset] - accuracy) <= 0.02
+
+
+def test_a_malformed_tf_config_fails_before_anything_starts(tmp_path,
+                                                            cache_dir):
+  model_dir = tmp_path / "run"
+  out = run_bin("train", ARGS + [f"--model_dir={model_dir}",
+                                 "--distribution=multi_worker"], cache_dir,
+                extra_env={"TF_CONFIG": '{"cluster": {"worker": ["a:1"]}'})
+  assert out.returncode == 2
+  assert "error: TF_CONFIG is not valid JSON" in out.stderr
+  assert "Traceback" not in out.stderr
+  assert not model_dir.exists()
+
+
+def test_the_launcher_refuses_another_strategy(tmp_path, cache_dir):
+  out = run_bin("train_local_cluster", ["--", "--distribution=mirrored",
+                                        f"--model_dir={tmp_path}/x"],
+                cache_dir)
+  assert out.returncode == 2
+  assert "trains with --distribution=multi_worker" in out.stderr
