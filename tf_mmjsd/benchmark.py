@@ -5,25 +5,27 @@ export, on the current device.
 and reports examples per second (global batch / seconds per step) as
 min / median / max. "compute" feeds one fixed batch already in memory (the
 model and optimizer alone); "end_to_end" feeds the real input pipeline of
-the configured data set. `serving_latency` times the signatures of an
-exported SavedModel, loaded with TensorFlow alone, one request at a time.
+the configured data set. `modality_scaling` times the step against the
+number of modalities, `precision_table` against XLA and bfloat16, and
+`serving_latency` the signatures of an exported SavedModel, loaded with
+TensorFlow alone, one request at a time.
 """
 
+import dataclasses
 import os
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from tf_mmjsd import data as data_lib, errors, training
+from tf_mmjsd import data as data_lib, distribution, errors, training
 from tf_mmjsd.data.pipeline import Pipeline
 
 MODES = ("compute", "end_to_end")
 
 
-def _fixed_batch(config, seed=0):
+def _fixed_batch(config, batch, seed=0):
   rng = np.random.default_rng(seed)
-  batch = config.batch_size
   inputs = {}
   for spec in config.modalities:
     if spec.likelihood == "categorical":
@@ -40,35 +42,55 @@ def _fixed_batch(config, seed=0):
 
 def measure(config, mode="compute", steps=50, repeats=5, warmup=10,
             log=print):
-  """{"examples_per_second": {"min", "median", "max"}, ...} of `mode`."""
+  """{"examples_per_second": {"min", "median", "max"}, ...} of `mode`.
+
+  The step is the one bin/train runs: the config's strategy, precision,
+  `jit_compile` and `steps_per_execution` (a repeat runs `steps` rounded
+  up to a multiple of it).
+  """
   if mode not in MODES:
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-  strategy = training.make_strategy(config.distribution)
+  strategy = distribution.make_strategy(config.distribution,
+                                        config.collective_timeout)
+  distribution.check_batch(config.batch_size, strategy)
   model = training.build(config, strategy)
-  train_step = training.make_train_function(model, strategy)
-  needed = warmup + steps * repeats
+  train = training.make_train_function(model, strategy, config.jit_compile)
+  per_call = config.steps_per_execution
+  calls = -(-steps // per_call)
+  needed = warmup + calls * per_call * repeats
   if mode == "compute":
-    dataset = tf.data.Dataset.from_tensors(_fixed_batch(config)).repeat()
+    def make(pipeline, num_pipelines, replica_batch):
+      del pipeline, num_pipelines
+      return tf.data.Dataset.from_tensors(
+          _fixed_batch(config, replica_batch)).repeat()
   else:
-    train, _ = data_lib.load_splits(config, log=log)
-    dataset = Pipeline(train, config.modalities).train_dataset(
-        config.batch_size, needed, config.seed, epoch=0)
-  iterator = iter(strategy.experimental_distribute_dataset(dataset))
-  for _ in range(warmup):
-    train_step(next(iterator))
-  model.optimizer.iterations.numpy()  # wait for the warm-up to finish
+    train_split, _ = data_lib.load_splits(config, log=log)
+    pipe = Pipeline(train_split, config.modalities)
+
+    def make(pipeline, num_pipelines, replica_batch):
+      return pipe.train_dataset(config.batch_size, needed, config.seed, 0,
+                                pipeline=pipeline,
+                                num_pipelines=num_pipelines,
+                                replica_batch=replica_batch)
+  iterator = iter(distribution.distribute(strategy, config.batch_size, make))
+  train(iterator, tf.constant(warmup))
+  model.step.numpy()  # wait for the warm-up to finish
   rates = []
   for r in range(repeats):
     start = time.perf_counter()
-    for _ in range(steps):
-      train_step(next(iterator))
-    model.optimizer.iterations.numpy()
+    for _ in range(calls):
+      train(iterator, tf.constant(per_call))
+    model.step.numpy()
     seconds = time.perf_counter() - start
-    rates.append(steps * config.batch_size / seconds)
+    rates.append(calls * per_call * config.batch_size / seconds)
     log(f"  repeat {r + 1}/{repeats}: {rates[-1]:.0f} examples/s")
-  return {"mode": mode, "batch_size": config.batch_size, "steps": steps,
-          "repeats": repeats, "device": _device(),
+  return {"mode": mode, "batch_size": config.batch_size,
+          "steps": calls * per_call, "repeats": repeats, "device": _device(),
           "replicas": strategy.num_replicas_in_sync,
+          "mixed_precision": config.mixed_precision,
+          "jit_compile": config.jit_compile,
+          "steps_per_execution": per_call,
+          "final_loss": float(model.trackers["loss"].result()),
           "examples_per_second": {"min": min(rates),
                                   "median": float(np.median(rates)),
                                   "max": max(rates)}}
@@ -144,3 +166,68 @@ def _device():
              for g in gpus]
     return ", ".join(names)
   return f"CPU ({os.cpu_count()} cores)"
+
+
+def _copies(config, count):
+  """`config` with `count` copies of its first conv modality (else its
+  first), named <name>_0 .. <name>_{count-1}, and nothing else."""
+  base = next((s for s in config.modalities if s.network == "conv"),
+              config.modalities[0])
+  specs = tuple(dataclasses.replace(base, name=f"{base.name}_{i}")
+                for i in range(count))
+  return dataclasses.replace(config, modalities=specs)
+
+
+def modality_scaling(config, counts=(2, 3, 4, 6, 8),
+                     methods=("mmjsd", "mvae", "mmvae"), steps=10, repeats=3,
+                     warmup=3, log=print):
+  """Seconds per training step against the number of modalities M.
+
+  Every modality is a copy of the configuration's conv modality (SVHN's
+  networks for MNIST-SVHN-Text), so the cost of one modality is fixed and
+  any growth beyond linear comes from the objective.
+
+  Returns:
+    {"batch_size", "device", "seconds_per_step": {method: {M: median}}}.
+  """
+  table = {}
+  for method in methods:
+    table[method] = {}
+    for count in counts:
+      cfg = dataclasses.replace(_copies(config, count), method=method)
+      result = measure(cfg, "compute", steps, repeats, warmup,
+                       log=lambda *_: None)
+      seconds = config.batch_size / result["examples_per_second"]["median"]
+      table[method][count] = seconds
+      log(f"  {method:6s} M={count}: {seconds * 1e3:8.1f} ms/step")
+  return {"batch_size": config.batch_size, "device": _device(),
+          "seconds_per_step": table}
+
+
+PRECISION_VARIANTS = {"float32": {},
+                      "float32 + XLA": {"jit_compile": True},
+                      "mixed_bfloat16": {"mixed_precision": "mixed_bfloat16"},
+                      "mixed_bfloat16 + XLA": {
+                          "mixed_precision": "mixed_bfloat16",
+                          "jit_compile": True}}
+
+
+def precision_table(config, modes=MODES, steps=20, repeats=3, warmup=5,
+                    log=print):
+  """Median examples/s of each PRECISION_VARIANTS entry in each mode.
+
+  Returns:
+    {"batch_size", "device", "examples_per_second": {variant: {mode: x}},
+     "final_loss": {variant: {mode: x}}}.
+  """
+  rates, losses = {}, {}
+  for name, settings in PRECISION_VARIANTS.items():
+    cfg = dataclasses.replace(config, **settings)
+    rates[name], losses[name] = {}, {}
+    for mode in modes:
+      result = measure(cfg, mode, steps, repeats, warmup, log=lambda *_: None)
+      rates[name][mode] = result["examples_per_second"]["median"]
+      losses[name][mode] = result["final_loss"]
+      log(f"  {name:22s} {mode:10s}: {rates[name][mode]:8.0f} examples/s")
+  return {"batch_size": config.batch_size, "device": _device(),
+          "examples_per_second": rates, "final_loss": losses}
