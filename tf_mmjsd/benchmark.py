@@ -44,6 +44,10 @@ def measure(config, mode="compute", steps=50, repeats=5, warmup=10,
             log=print):
   """{"examples_per_second": {"min", "median", "max"}, ...} of `mode`.
 
+  "compute" trains on one fixed global batch again and again, split over
+  the replicas as training splits its batches; "final_loss" is the mean
+  loss of all steps run, so it agrees across strategies.
+
   The step is the one bin/train runs: the config's strategy, precision,
   `jit_compile` and `steps_per_execution` (a repeat runs `steps` rounded
   up to a multiple of it).
@@ -59,10 +63,15 @@ def measure(config, mode="compute", steps=50, repeats=5, warmup=10,
   calls = -(-steps // per_call)
   needed = warmup + calls * per_call * repeats
   if mode == "compute":
+    fixed = _fixed_batch(config, config.batch_size)
+
     def make(pipeline, num_pipelines, replica_batch):
-      del pipeline, num_pipelines
-      return tf.data.Dataset.from_tensors(
-          _fixed_batch(config, replica_batch)).repeat()
+      # The pipeline's rows of the one global batch, as in training.
+      part = config.batch_size // num_pipelines
+      rows = tf.nest.map_structure(
+          lambda x: x[pipeline * part:(pipeline + 1) * part], fixed)
+      return tf.data.Dataset.from_tensor_slices(rows).batch(
+          replica_batch).cache().repeat()
   else:
     train_split, _ = data_lib.load_splits(config, log=log)
     pipe = Pipeline(train_split, config.modalities)
