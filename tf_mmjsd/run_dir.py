@@ -13,6 +13,7 @@ can never restore one variable into another of the same shape, and the
 model's training state (`state_variables`: step, style warm-up) apart.
 """
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -54,8 +55,10 @@ def prepare_model_dir(config, flags_text=None):
     with open(path) as f:
       old = json.load(f)
     new = config.to_dict()
-    diff = sorted(k for k in set(old) | set(new)
-                  if k not in RESUMABLE and old.get(k) != new.get(k))
+    # A setting newer than the stored run counts as its default there.
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE
+                  and old.get(k, defaults.get(k)) != new.get(k))
     if diff:
       details = "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
                           for k in diff)
