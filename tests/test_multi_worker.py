@@ -66,7 +66,7 @@ def test_a_killed_worker_stops_the_other_and_a_rerun_matches_one_process(
         p.kill()
   waited = time.time() - killed
   chief_log = (tmp_path / "worker0.log").read_text()
-  assert code == 2, chief_log[-3000:]
+  assert code == 1, chief_log[-3000:]  # a runtime failure
   assert waited < 120
   assert "error: training stopped: another worker of the cluster died" in (
       chief_log), chief_log[-3000:]

@@ -7,6 +7,6 @@ Data flow (one module each):
           -> likelihoods -> objectives -> model (train_step) -> training
 """
 
-from tf_mmjsd.errors import Error
+from tf_mmjsd.errors import Error, UsageError
 
 __version__ = "0.1.0"

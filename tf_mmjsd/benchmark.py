@@ -112,7 +112,7 @@ def latest_version(export_dir):
   versions = [int(n) for n in tf.io.gfile.listdir(export_dir)
               if n.strip("/").isdigit()] if tf.io.gfile.isdir(export_dir) else []
   if not versions:
-    raise errors.Error(f"--export_dir={export_dir} holds no SavedModel and "
+    raise errors.UsageError(f"--export_dir={export_dir} holds no SavedModel and "
                        "no version folder; write one with bin/export")
   return os.path.join(export_dir, str(max(versions)))
 
@@ -145,7 +145,7 @@ def serving_latency(export_dir, signatures=("serving_default", "generate"),
   table = {}
   for name in signatures:
     if name not in loaded.signatures:
-      raise errors.Error(f"{path} has no signature {name!r}; it has "
+      raise errors.UsageError(f"{path} has no signature {name!r}; it has "
                          f"{sorted(loaded.signatures)}")
     fn = loaded.signatures[name]
     table[name] = {}

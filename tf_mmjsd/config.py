@@ -10,25 +10,27 @@ import json
 from typing import Any
 
 from tf_mmjsd.data.specs import ModalitySpec
-from tf_mmjsd.errors import Error
+from tf_mmjsd.errors import UsageError
 
 DATASETS = ("synthetic_mst", "mnist_svhn_text", "npz")
 METHODS = ("mmjsd", "mmvae", "mvae")
 DISTRIBUTIONS = ("auto", "default", "one_device", "mirrored",
                  "multi_worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+ON_NONFINITE = ("stop", "skip_batch")
 # Settings that may change between a run and its resumption or evaluation.
 RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
              "probe_train_examples", "num_sample_columns", "model_dir",
              "data_dir", "mnist_dir", "svhn_dir", "distribution",
              "jit_compile", "steps_per_execution", "collective_timeout",
+             "on_nonfinite", "max_consecutive_skips",
              "eval_every_epochs", "eval_batch_size", "eval_examples",
              "likelihood_samples", "likelihood_examples", "quality_examples",
              "prd_clusters", "prd_angles", "prd_runs", "inception_weights",
              "classifier_dir", "classifier_epochs", "figure_rows")
 
 
-class ConfigError(Error, ValueError):
+class ConfigError(UsageError, ValueError):
   """An experiment setting is invalid; the message names the setting."""
 
 
@@ -58,6 +60,9 @@ class ExperimentConfig:
     steps_per_execution: training steps per tf.function call.
     collective_timeout: multi_worker: seconds before a collective that a
       peer does not join fails.
+    on_nonfinite: what a training step with a NaN or infinite loss term or
+      gradient does (guard.py): "stop" the run, or "skip_batch" (no update;
+      the run stops after `max_consecutive_skips` such steps in a row).
     eval_every_epochs: run the evaluation suite every N epochs (0: never).
     eval_examples, likelihood_examples: test examples evaluated (0: all).
     quality_examples: cap on the examples PRD and FID compare.
@@ -96,6 +101,8 @@ class ExperimentConfig:
   jit_compile: bool = False
   steps_per_execution: int = 1
   collective_timeout: float = 300.0
+  on_nonfinite: str = "stop"
+  max_consecutive_skips: int = 10
   model_dir: str = ""
   checkpoint_every_steps: int = 500
   keep_checkpoints: int = 3
@@ -134,12 +141,14 @@ class ExperimentConfig:
     _choice("method", self.method, METHODS)
     _choice("distribution", self.distribution, DISTRIBUTIONS)
     _choice("mixed_precision", self.mixed_precision, PRECISIONS)
+    _choice("on_nonfinite", self.on_nonfinite, ON_NONFINITE)
     for name in ("latent_dim", "batch_size", "epochs", "data_multiplication",
                  "synthetic_train_size", "synthetic_test_size",
                  "checkpoint_every_steps", "keep_checkpoints",
                  "num_sample_columns", "eval_batch_size",
                  "likelihood_samples", "prd_angles", "prd_runs",
-                 "classifier_epochs", "figure_rows", "steps_per_execution"):
+                 "classifier_epochs", "figure_rows", "steps_per_execution",
+                 "max_consecutive_skips"):
       if getattr(self, name) < 1:
         raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
     for name in ("style_dim", "steps_per_epoch", "probe_train_examples",

@@ -29,11 +29,15 @@ import tempfile
 import tensorflow as tf
 
 from tf_mmjsd.config import DISTRIBUTIONS as STRATEGIES
-from tf_mmjsd.errors import Error
+from tf_mmjsd.errors import Error, UsageError
 
 
-class DistributionError(Error):
+class DistributionError(UsageError):
   """The strategy cannot be set up as asked (e.g. a malformed TF_CONFIG)."""
+
+
+class PeerFailure(Error):
+  """Training stopped because another worker died or stopped answering."""
 
 
 def parse_tf_config(text):
@@ -159,11 +163,11 @@ PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
 
 
 def peer_failure(error, checkpoint):
-  """The DistributionError to raise for a PEER_ERRORS exception."""
+  """The PeerFailure to raise for a PEER_ERRORS exception."""
   detail = " ".join(str(error.message).split())
   if len(detail) > 300:
     detail = detail[:300] + " ..."
-  return DistributionError(
+  return PeerFailure(
       "training stopped: another worker of the cluster died or stopped "
       f"answering ({type(error).__name__}: {detail}). Rerun every worker "
       "with the same command to resume from "

@@ -47,7 +47,7 @@ import tensorflow as tf
 from tf_mmjsd import run_dir
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data import text as text_lib
-from tf_mmjsd.errors import Error
+from tf_mmjsd.errors import UsageError
 from tf_mmjsd.model import MultimodalVAE
 
 SIGNATURES = ("serving_default", "encode", "generate", "reconstruct",
@@ -55,7 +55,7 @@ SIGNATURES = ("serving_default", "encode", "generate", "reconstruct",
 METADATA = "tf_mmjsd_export.json"
 
 
-class ExportError(Error):
+class ExportError(UsageError):
   """The export cannot be written; nothing was changed."""
 
 
@@ -192,17 +192,17 @@ def default_export_dir(model_dir):
   return os.path.join("saved_models", name)
 
 
-def load_run(model_dir, checkpoint=None):
-  """(model, config, checkpoint path) of a trained run, weights restored."""
+def load_run(model_dir, checkpoint=None, log=print):
+  """(model, config, checkpoint path) of a trained run, weights restored
+  from `checkpoint` or the newest readable one."""
   path = os.path.join(model_dir, "config.json")
   if not os.path.isfile(path):
     raise ExportError(f"{model_dir} holds no run (config.json missing); "
                       "train one with bin/train")
   with open(path) as f:
     config = ExperimentConfig.from_dict(json.load(f))
-  ckpt = run_dir.checkpoint_to_restore(model_dir, checkpoint)
   model = MultimodalVAE.from_experiment(config)
-  run_dir.restore(model, ckpt)
+  ckpt = run_dir.restore_checkpoint(model, model_dir, checkpoint, log=log)
   return model, config, ckpt
 
 
@@ -217,7 +217,7 @@ def export_run(model_dir, export_dir=None, checkpoint=None, log=print):
   Returns:
     the path of the version folder written.
   """
-  model, config, ckpt = load_run(model_dir, checkpoint)
+  model, config, ckpt = load_run(model_dir, checkpoint, log)
   export_dir = export_dir or default_export_dir(model_dir)
   if os.path.exists(export_dir) and not os.path.isdir(export_dir):
     raise ExportError(f"--export_dir={export_dir} is a file, not a folder")

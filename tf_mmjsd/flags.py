@@ -16,7 +16,7 @@ from absl import flags
 
 from tf_mmjsd.config import RESUMABLE, ConfigError, ExperimentConfig
 from tf_mmjsd.data import specs as specs_lib
-from tf_mmjsd.errors import Error
+from tf_mmjsd.errors import Error, UsageError
 
 FLAGS = flags.FLAGS
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
@@ -65,6 +65,11 @@ _HELP = {
                            "on these boundaries.",
     "collective_timeout": "multi_worker: seconds after which a worker "
                           "whose peer stopped answering fails.",
+    "on_nonfinite": "A training step with a NaN or infinite loss term or "
+                    "gradient: stop (the run stops; no checkpoint from the "
+                    "bad state) or skip_batch (no update; counted).",
+    "max_consecutive_skips": "skip_batch: bad steps in a row that stop the "
+                             "run.",
     "model_dir": "Where checkpoints, summaries and samples go (required).",
     "checkpoint_every_steps": "Checkpoint period in steps.",
     "keep_checkpoints": "Checkpoints kept.",
@@ -171,38 +176,77 @@ def flags_text():
   return "".join(lines)
 
 
-class FlagfileError(Error, ValueError):
-  pass
+class FlagfileError(UsageError, ValueError):
+  """A flagfile cannot be read; the message names the file (and line)."""
 
 
-def expand_flagfiles(argv, _base=None, _seen=()):
-  """argv with every --flagfile=F replaced by F's lines, recursively."""
+def _expand(argv, origin=None, base=None, seen=()):
+  """[(arg, origin)] with every --flagfile=F replaced by F's lines,
+  recursively; origin is "F, line N" for a flagfile's line, else None."""
   out = []
-  for arg in argv:
+  for number, arg in enumerate(argv, 1):
+    where = f"{origin[0]}, line {number}" if origin else None
+    if origin and arg.startswith("#"):
+      continue
+    if origin and not arg.startswith("-"):
+      raise FlagfileError(
+          f"{where}: {arg!r} is not a flag; write one --name=value per line "
+          "(lines starting with # are comments)")
     if arg.startswith("--flagfile="):
       path = arg[len("--flagfile="):]
-      if _base and not os.path.isabs(path):
-        path = os.path.join(_base, path)
+      if base and not os.path.isabs(path):
+        path = os.path.join(base, path)
       path = os.path.normpath(path)
-      if path in _seen:
-        raise FlagfileError(f"flagfile {path} includes itself")
+      if path in seen:
+        raise FlagfileError(f"flagfile {path} includes itself"
+                            + (f" ({where})" if where else ""))
       if not os.path.isfile(path):
-        raise FlagfileError(f"flagfile not found: {path}")
+        raise FlagfileError(f"flagfile not found: {path}"
+                            + (f" ({where})" if where else ""))
       with open(path) as f:
         lines = [ln.strip() for ln in f]
-      lines = [ln for ln in lines if ln and not ln.startswith(("#", "//"))]
-      out.extend(expand_flagfiles(lines, os.path.dirname(path),
-                                  _seen + (path,)))
+      # Blank lines and // comments keep their numbers but yield nothing.
+      lines = [ln if ln and not ln.startswith("//") else "#" for ln in lines]
+      out.extend(_expand(lines, (path,), os.path.dirname(path),
+                         seen + (path,)))
     else:
-      out.append(arg)
+      out.append((arg, where))
   return out
 
 
+def expand_flagfiles(argv):
+  """argv with every --flagfile=F replaced by F's lines, recursively.
+
+  Raises:
+    FlagfileError: a flagfile is missing, includes itself, or has a line
+      that is not a flag (the message names the file and line).
+  """
+  return [arg for arg, _ in _expand(argv)]
+
+
+def _origin_of(error, expanded):
+  """" (from F, line N)" for the flagfile line an absl error is about."""
+  text = str(error)
+  for arg, where in expanded:
+    if where is None:
+      continue
+    name = arg.lstrip("-").split("=", 1)[0]
+    for candidate in (name, name[2:] if name.startswith("no") else None):
+      if candidate and (f"'{candidate}'" in text or f"--{candidate}" in text
+                        or f"-{candidate}=" in text):
+        return f" (from {where})"
+  return ""
+
+
 def parse_argv(argv):
-  """absl flags_parser: expands flagfiles; bad flags exit 1 with a message."""
+  """absl flags_parser: expands flagfiles; a bad flag prints one `error:`
+  line (naming the flagfile and line it came from) and exits 2."""
   try:
-    return FLAGS(argv[:1] + expand_flagfiles(argv[1:]))
-  except (flags.Error, FlagfileError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    print(f"Pass --helpfull to see the flags.", file=sys.stderr)
-    sys.exit(1)
+    expanded = _expand(argv[1:])
+    return FLAGS(argv[:1] + [arg for arg, _ in expanded])
+  except FlagfileError as e:
+    message = str(e)
+  except flags.Error as e:
+    message = " ".join(str(e).split()) + _origin_of(e, expanded)
+  print(f"error: {message} (--helpfull lists the flags)", file=sys.stderr)
+  sys.exit(2)

@@ -16,10 +16,10 @@ import sys
 import threading
 import time
 
-from tf_mmjsd.errors import Error
+from tf_mmjsd.errors import UsageError
 
 
-class ClusterError(Error):
+class ClusterError(UsageError):
   """The local cluster cannot be started as asked."""
 
 

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from tf_mmjsd import networks
-from tf_mmjsd.errors import Error
+from tf_mmjsd.errors import UsageError
 from tf_mmjsd.run_dir import write_atomic
 from tf_mmjsd.data.pipeline import Pipeline
 
@@ -26,7 +26,7 @@ DATA_KEYS = ("dataset", "data_path", "synthetic_train_size",
              "synthetic_test_size", "seed")
 
 
-class ClassifierError(Error, RuntimeError):
+class ClassifierError(UsageError, RuntimeError):
   """Classifiers are missing, broken or belong to other data."""
 
 

@@ -10,13 +10,13 @@ import os
 import keras
 import tensorflow as tf
 
-from tf_mmjsd.errors import Error
+from tf_mmjsd.errors import UsageError
 
 INCEPTION = "inception_v3"
 CLASSIFIER = "classifier"
 
 
-class FeatureError(Error, ValueError):
+class FeatureError(UsageError, ValueError):
   """The requested feature network cannot be loaded."""
 
 
