@@ -9,7 +9,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_mmjsd import fusion, likelihoods, networks, noise as noise_lib
+from tf_mmjsd import fusion, guard as guard_lib, likelihoods, networks
+from tf_mmjsd import noise as noise_lib
 from tf_mmjsd import objectives
 from tf_mmjsd import posteriors as post
 from tf_mmjsd.data.specs import ModalitySpec
@@ -89,6 +90,8 @@ class MultimodalVAE(keras.Model):
         shape=(), dtype="bool", initializer="zeros", trainable=False,
         autocast=False, aggregation="only_first_replica",
         name="styles_from_prior")
+    # A guard.NonFiniteGuard (set by training.build) gates each update.
+    self.guard = None
     self.built = True
 
   @classmethod
@@ -115,8 +118,12 @@ class MultimodalVAE(keras.Model):
 
   @property
   def state_variables(self):
-    """{name: variable} of the training state (see the class docstring)."""
-    return {"step": self.step, "styles_from_prior": self.styles_from_prior}
+    """{name: variable} of the training state (see the class docstring),
+    with the guard's count of skipped batches where there is a guard."""
+    state = {"step": self.step, "styles_from_prior": self.styles_from_prior}
+    if self.guard is not None:
+      state["skipped_batches"] = self.guard.skipped
+    return state
 
   # --- inference ---------------------------------------------------------
 
@@ -439,23 +446,41 @@ class MultimodalVAE(keras.Model):
     return self.objective(posteriors, present, log_likelihood, self.settings,
                           noise)
 
-  def _update_trackers(self, terms):
+  def _update_trackers(self, terms, ok=None):
+    """Adds the terms to the running means; with `ok` (bool scalar) False,
+    adds nothing (a skipped step's terms may be NaN)."""
     for name, tracker in self.trackers.items():
-      tracker.update_state(terms[name])
+      if ok is None:
+        tracker.update_state(terms[name])
+      else:
+        weight = tf.cast(ok, terms[name].dtype)
+        tracker.update_state(tf.where(ok, terms[name], 0.0),
+                             sample_weight=weight * tf.ones_like(terms[name]))
     return {name: tracker.result() for name, tracker in self.trackers.items()}
 
   def train_step(self, data):
     """One update on a replica's batch, as Keras's own train_step does it:
     the loss (float32 under any precision policy) is the mean over the
-    global batch, scaled by the optimizer's loss scale where it has one."""
+    global batch, scaled by the optimizer's loss scale where it has one.
+    With a `guard`, a step whose terms or gradients are not finite applies
+    no update (guard.py)."""
     with tf.GradientTape() as tape:
       terms = self.compute_terms(data, training=True)
       loss = tf.nn.compute_average_loss(terms["loss"])
       loss = self.optimizer.scale_loss(loss)
     grads = tape.gradient(loss, self.trainable_variables)
-    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+
+    def apply():
+      self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+
+    ok = None
+    if self.guard is None:
+      apply()
+    else:
+      ok = self.guard.check(terms, grads, self.step)
+      guard_lib.apply_if(apply, ok)
     self.step.assign_add(1)
-    return self._update_trackers(terms)
+    return self._update_trackers(terms, ok)
 
   def test_step(self, data):
     return self._update_trackers(self.compute_terms(data, training=False))

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_mmjsd import data as data_lib, distribution, fusion, run_dir
+from tf_mmjsd import data as data_lib, distribution, fusion, guard, run_dir
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data.pipeline import Pipeline
 from tf_mmjsd.evaluation import figures, latents
@@ -32,8 +32,9 @@ from tf_mmjsd.model import MultimodalVAE
 
 
 def build(config, strategy):
-  """The model and its Adam optimizer, created in the strategy's scope with
-  the networks in `config.mixed_precision` (Keras wraps the optimizer in a
+  """The model, its Adam optimizer and its NonFiniteGuard
+  (`config.on_nonfinite`), created in the strategy's scope with the
+  networks in `config.mixed_precision` (Keras wraps the optimizer in a
   LossScaleOptimizer for mixed_float16). The initial weights depend on
   `config.seed` alone."""
   keras.utils.set_random_seed(config.seed)
@@ -46,6 +47,10 @@ def build(config, strategy):
           beta_2=config.adam_beta2, epsilon=config.adam_epsilon)
       model.compile(optimizer=optimizer)
       model.optimizer.build(model.trainable_variables)
+      model.guard = guard.NonFiniteGuard(
+          config.on_nonfinite, list(model.trackers),
+          config.max_consecutive_skips,
+          check_gradients=config.mixed_precision != "mixed_float16")
   finally:  # the policy applies to the layers built above only
     keras.mixed_precision.set_dtype_policy("float32")
   return model
@@ -59,12 +64,18 @@ def make_train_function(model, strategy, jit_compile=False):
   if jit_compile:
     step = tf.function(step, jit_compile=True)
 
+  def go_on(i, num_steps):  # a guard that stops the run ends the call
+    if model.guard is None:
+      return i < num_steps
+    return tf.logical_and(i < num_steps,
+                          tf.logical_not(model.guard.stopped()))
+
   def train(iterator, num_steps):
     def body(i):
       strategy.run(step, args=(next(iterator),))
       return (i + 1,)
 
-    tf.while_loop(lambda i: i < num_steps, body, (tf.constant(0),))
+    tf.while_loop(lambda i: go_on(i, num_steps), body, (tf.constant(0),))
 
   return tf.function(train, autograph=False)
 
@@ -129,12 +140,19 @@ class Trainer:
     self.total_steps = self.steps_per_epoch * config.epochs
     self.model = build(config, self.strategy)
     self.checkpoint = run_dir.checkpoint_of(self.model, self.model.optimizer)
+    # At least two are kept: the newest checkpoint's weights have not been
+    # through a training step yet, so the one before it is the newest whose
+    # loss is known to be finite (guard.py).
     self.manager = tf.train.CheckpointManager(
         self.checkpoint, run_dir.checkpoint_dir(self.output.path),
-        max_to_keep=config.keep_checkpoints)
+        max_to_keep=max(2, config.keep_checkpoints))
     self.writer = tf.summary.create_file_writer(
         os.path.join(self.output.path, "tensorboard"))
     self._eval_model = None
+    self._skipped_logged = int(self.model.guard.skipped.numpy())
+    variables = self.model.trainable_variables
+    self._weights_finite = tf.function(lambda: tf.reduce_all(
+        [tf.reduce_all(tf.math.is_finite(v)) for v in variables]))
 
   @property
   def step(self):
@@ -142,11 +160,12 @@ class Trainer:
     return int(self.model.step.numpy())
 
   def restore(self):
-    """Restores the chief's newest checkpoint, if any; returns its path."""
-    latest = tf.train.latest_checkpoint(
-        run_dir.checkpoint_dir(self.config.model_dir))
+    """Restores the chief's newest readable checkpoint, if any (damaged
+    ones are reported and skipped); returns its path."""
+    latest = run_dir.restore_checkpoint(
+        self.model, self.config.model_dir, optimizer=self.model.optimizer,
+        required=False, log=self.log)
     if latest:
-      run_dir.restore(self.model, latest, self.model.optimizer)
       self.log(f"Resuming from checkpoint {latest} at step {self.step} "
                f"of {self.total_steps}.")
     return latest
@@ -208,20 +227,72 @@ class Trainer:
         train(iterator, tf.constant(n))
         step, done = step + n, done + n
         if done // log_every > (done - n) // log_every or done == per_epoch:
+          self._check_guard()
           values = {k: float(t.result()) for k, t in
                     self.model.trackers.items()}
           bar.update(done, values)
           self._log_scalars("train", values, step)
+          self._log_skipped(step)
         every = cfg.checkpoint_every_steps
         if step // every > (step - n) // every:
-          self.manager.save(checkpoint_number=step)
+          self._save(step)
       if self.manager.latest_checkpoint != self._checkpoint_name(step):
-        self.manager.save(checkpoint_number=step)
+        self._save(step)
       for callback in self.callbacks:
         callback.on_epoch_end(self, epoch)
     seconds = time.time() - start_time
     trained = step - start_step
     return trained * cfg.batch_size / seconds if trained else None
+
+  def _check_guard(self):
+    """Raises NonFiniteError where the guard stopped training (reads the
+    device: call where the loop waits for it anyway)."""
+    failure = self.model.guard.failure()
+    if failure is not None:
+      raise self._nonfinite_error(*failure)
+
+  def _nonfinite_error(self, bad_step, names):
+    cfg = self.config
+    earlier = [p for p in run_dir.checkpoints_newest_first(cfg.model_dir)
+               if run_dir.checkpoint_step(p) < bad_step]
+    where = (f"the newest checkpoint from before it is {earlier[0]}"
+             if earlier else "there is no checkpoint from before it")
+    what = ", ".join(names)
+    if cfg.on_nonfinite == "stop":
+      head = (f"training stopped at step {bad_step + 1}: non-finite (NaN or "
+              f"infinite) {what}")
+      fix = ("lower --learning_rate (in a new --model_dir) or check the "
+             "data; --on_nonfinite=skip_batch skips such batches instead")
+    else:
+      head = (f"training stopped at step {bad_step + 1}: "
+              f"{cfg.max_consecutive_skips} batches in a row had non-finite "
+              f"(NaN or infinite) {what} and were skipped")
+      fix = "lower --learning_rate (in a new --model_dir) or check the data"
+    return guard.NonFiniteError(
+        f"{head}. No update was made from it and no checkpoint was written "
+        f"after it; {where}. To fix: {fix}.")
+
+  def _log_skipped(self, step):
+    if self.config.on_nonfinite != "skip_batch":
+      return
+    skipped = int(self.model.guard.skipped.numpy())
+    self._log_scalars("train", {"skipped_batches": skipped}, step)
+    if skipped > self._skipped_logged:
+      bits = self.model.guard.bad_terms.numpy()
+      self.log(f"  warning: {skipped} batch(es) skipped so far for "
+               "non-finite " + ", ".join(self.model.guard.names_of(bits))
+               + f" (newest at step {int(self.model.guard.bad_step.numpy()) + 1})")
+    self._skipped_logged = skipped
+
+  def _save(self, step):
+    """Checkpoints the current state, never a non-finite one."""
+    self._check_guard()
+    if not bool(self._weights_finite()):
+      raise guard.NonFiniteError(
+          f"the weights hold NaN or infinite values at step {step}; no "
+          "checkpoint was written. Lower --learning_rate (in a new "
+          "--model_dir).")
+    self.manager.save(checkpoint_number=step)
 
   def _checkpoint_name(self, step):
     return os.path.join(self.manager.directory, f"ckpt-{step}")
@@ -307,6 +378,13 @@ def run(config: ExperimentConfig, log=print, flags_text=None, callbacks=()):
   if not trainer.chief:
     return None
   log("Evaluating on the test split ...")
+  test_terms = trainer.test_terms()
+  bad = sorted(k for k, v in test_terms.items() if not np.isfinite(v))
+  if bad:
+    raise guard.NonFiniteError(
+        f"the trained model (step {trainer.step}) gives non-finite test "
+        f"terms {bad}; summary.json was not written. Check the test data, "
+        "or evaluate an earlier checkpoint with bin/evaluate --checkpoint")
   summary = {
       "dataset": config.dataset,
       "synthetic": config.dataset == "synthetic_mst",
@@ -318,7 +396,8 @@ def run(config: ExperimentConfig, log=print, flags_text=None, callbacks=()):
       "train_examples": len(trainer.train_split),
       "test_examples": len(trainer.test_split),
       "train_examples_per_second": speed,
-      "test_terms": trainer.test_terms(),
+      "test_terms": test_terms,
+      "skipped_batches": int(trainer.model.guard.skipped.numpy()),
       "latent_probe": trainer.probes(),
       "samples": trainer.sample_figures(),
   }
