@@ -14,6 +14,7 @@ model's training state (`state_variables`: step, style warm-up) apart.
 """
 
 import dataclasses
+import glob
 import json
 import os
 import tempfile
@@ -21,13 +22,17 @@ import tempfile
 import tensorflow as tf
 
 from tf_mmjsd.config import RESUMABLE
-from tf_mmjsd.errors import Error
+from tf_mmjsd.errors import Error, UsageError
 
 CHECKPOINTS = "checkpoints"
 
 
-class RunDirError(Error):
+class RunDirError(UsageError):
   """The model_dir cannot be used as asked; nothing was changed."""
+
+
+class UnreadableCheckpointError(Error):
+  """A checkpoint's files cannot be read (truncated, missing, damaged)."""
 
 
 def write_atomic(path, text):
@@ -49,6 +54,10 @@ def prepare_model_dir(config, flags_text=None):
   """
   if not config.model_dir:
     raise RunDirError("model_dir is required")
+  if os.path.exists(config.model_dir) and not os.path.isdir(
+      config.model_dir):
+    raise RunDirError(f"--model_dir={config.model_dir} is a file, not a "
+                      "folder; name a new folder")
   path = os.path.join(config.model_dir, "config.json")
   started = os.path.isdir(checkpoint_dir(config.model_dir))
   if os.path.exists(path) and started:
@@ -94,22 +103,63 @@ def checkpoint_step(path):
                       "-<step>") from e
 
 
-def checkpoint_to_restore(model_dir, checkpoint=None):
-  """The given checkpoint, or the newest in <model_dir>/checkpoints.
+def checkpoints_newest_first(model_dir):
+  """Paths `<model_dir>/checkpoints/ckpt-<step>` that have an index file,
+  the highest step first (TF's `checkpoint` state file is not needed)."""
+  paths = []
+  for index in glob.glob(os.path.join(checkpoint_dir(model_dir),
+                                      "ckpt-*.index")):
+    path = index[:-len(".index")]
+    try:
+      paths.append((checkpoint_step(path), path))
+    except RunDirError:
+      continue  # not one of ours
+  return [path for _, path in sorted(paths, reverse=True)]
+
+
+def restore_checkpoint(model, model_dir, checkpoint=None, optimizer=None,
+                       required=True, log=print):
+  """Restores `checkpoint`, or else the newest readable checkpoint of the
+  run: one that cannot be read (truncated, damaged) is reported through
+  `log` and skipped for the next older one.
+
+  Returns:
+    the path restored, or None where the run has no checkpoint and not
+    `required`.
 
   Raises:
-    RunDirError: there is none, or the given one does not exist.
+    RunDirError: the given checkpoint does not exist, there is none and one
+      is `required`, or a checkpoint holds another model's weights.
+    UnreadableCheckpointError: the given checkpoint, or every checkpoint
+      of the run, cannot be read.
   """
   if checkpoint:
     if not tf.io.gfile.exists(checkpoint + ".index"):
       raise RunDirError(f"checkpoint {checkpoint} does not exist (no "
                         f"{checkpoint}.index)")
+    restore(model, checkpoint, optimizer)
     return checkpoint
-  latest = tf.train.latest_checkpoint(checkpoint_dir(model_dir))
-  if not latest:
-    raise RunDirError(f"no checkpoint in {checkpoint_dir(model_dir)}; train "
-                      "the model first (bin/train)")
-  return latest
+  candidates = checkpoints_newest_first(model_dir)
+  if not candidates:
+    if required:
+      raise RunDirError(f"no checkpoint in {checkpoint_dir(model_dir)}; "
+                        "train the model first (bin/train)")
+    return None
+  problems = []
+  for path in candidates:
+    try:
+      restore(model, path, optimizer)
+    except UnreadableCheckpointError as e:
+      problems.append(str(e))
+      log(f"warning: {e}; trying an older checkpoint")
+      continue
+    if problems:
+      log(f"warning: using {path}, the newest readable checkpoint")
+    return path
+  raise UnreadableCheckpointError(
+      f"none of the {len(candidates)} checkpoints in "
+      f"{checkpoint_dir(model_dir)} can be read ({problems[0]}); move them "
+      "aside to train from scratch")
 
 
 def _state(model):
@@ -127,24 +177,28 @@ def variables_by_path(model):
   return out
 
 
-def checkpoint_of(model, optimizer=None, with_state=True):
+def checkpoint_of(model, optimizer=None, with_state=True, state_names=None):
   """A tf.train.Checkpoint of the model's weights and training state (and
-  the optimizer).
+  the optimizer); `state_names` restricts the state to those entries (the
+  ones an older checkpoint has).
 
   Keras 3 models keep sub-models in dicts that tf.train does not traverse,
   so the weights are listed explicitly, keyed by their path.
   """
   items = {"model": variables_by_path(model)}
-  if with_state and _state(model):
-    items["state"] = _state(model)
+  state = {k: v for k, v in _state(model).items()
+           if state_names is None or k in state_names}
+  if with_state and state:
+    items["state"] = state
   if optimizer is not None:
     items["optimizer"] = optimizer
   return tf.train.Checkpoint(**items)
 
 
-def _legacy_checkpoint_of(model, optimizer=None, with_state=False):
+def _legacy_checkpoint_of(model, optimizer=None, with_state=False,
+                          state_names=None):
   # tf_mmjsd 0.1.0 listed model.weights by position.
-  del with_state
+  del with_state, state_names
   items = {"weights": list(variables_by_path(model).values())}
   if optimizer is not None:
     items["optimizer"] = optimizer
@@ -162,14 +216,23 @@ def restore(model, path, optimizer=None):
 
   Raises:
     RunDirError: the checkpoint holds other weights than this model's.
+    UnreadableCheckpointError: its files cannot be read.
   """
-  make = _legacy_checkpoint_of if is_legacy(path) else checkpoint_of
-  names = [name for name, _ in tf.train.list_variables(path)]
+  try:
+    names = [name for name, _ in tf.train.list_variables(path)]
+  except (tf.errors.OpError, OSError, IndexError, ValueError) as e:
+    raise _unreadable(path, e) from e
+  make = (_legacy_checkpoint_of if any(n.startswith("weights/") for n in names)
+          else checkpoint_of)
   # Checkpoints before tf_mmjsd 0.2 have no training state: the step is
   # then the optimizer's count of updates.
-  with_state = any(n.startswith("state/") for n in names)
+  # Entries of the training state newer than the checkpoint keep their
+  # initial values (e.g. no batch was skipped).
+  state_names = {n.split("/")[1] for n in names if n.startswith("state/")}
+  with_state = bool(state_names)
   try:
-    status = make(model, optimizer, with_state=with_state).restore(path)
+    status = make(model, optimizer, with_state=with_state,
+                  state_names=state_names).restore(path)
     if optimizer is None:
       status = status.expect_partial()
     status.assert_existing_objects_matched()
@@ -177,6 +240,14 @@ def restore(model, path, optimizer=None):
     detail = str(e).split("\n", 1)[0][:300]
     raise RunDirError(f"checkpoint {path} does not hold this model's "
                       f"weights ({detail})") from e
+  except (tf.errors.OpError, OSError, IndexError) as e:  # damaged files
+    raise _unreadable(path, e) from e
   state = _state(model)
   if not with_state and "step" in state and optimizer is not None:
     state["step"].assign(tf.cast(optimizer.iterations, tf.int64))
+
+
+def _unreadable(path, error):
+  detail = " ".join(str(getattr(error, "message", error)).split())[:200]
+  return UnreadableCheckpointError(
+      f"checkpoint {path} cannot be read ({type(error).__name__}: {detail})")

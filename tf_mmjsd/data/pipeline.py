@@ -58,9 +58,8 @@ class Pipeline:
           x = tf.cast(x, tf.float32) * (1.0 / 255.0)
         else:
           x = tf.cast(x, tf.float32)
-      mask = tf.reshape(tf.cast(sl["masks"][spec.name], tf.float32),
-                        [-1] + [1] * len(spec.shape))
-      inputs[spec.name] = x * mask
+      mask = tf.reshape(sl["masks"][spec.name], [-1] + [1] * len(spec.shape))
+      inputs[spec.name] = tf.where(mask, x, tf.zeros_like(x))  # also NaN
     return {"inputs": inputs, "masks": sl["masks"], "labels": sl["labels"]}
 
   def train_dataset(self, batch_size, steps, seed, epoch, skip_steps=0,

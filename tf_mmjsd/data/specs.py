@@ -58,6 +58,7 @@ class ModalitySpec:
     if self.likelihood == "categorical" and len(self.shape) != 2:
       raise ValueError(f"modality {self.name!r}: a categorical modality has "
                        f"shape [length, classes], got {self.shape}")
+    _check_network_shape(self)
     if self.weight <= 0 or self.likelihood_scale <= 0:
       raise ValueError(
           f"modality {self.name!r}: weight and likelihood_scale must be > 0")
@@ -70,6 +71,21 @@ class ModalitySpec:
   @classmethod
   def from_dict(cls, values: dict[str, Any]) -> "ModalitySpec":
     return cls(**values)
+
+
+def _check_network_shape(spec):
+  """Raises ValueError where the network family cannot take the shape."""
+  shape, network = spec.shape, spec.network
+  if network == "conv" and (len(shape) != 3 or shape[:2] != (32, 32)):
+    raise ValueError(
+        f"modality {spec.name!r}: network 'conv' takes 32x32xC images, the "
+        f"shape is {'x'.join(map(str, shape))}; resize the images to 32x32 "
+        "or use network 'mlp'")
+  if network == "text" and (len(shape) != 2 or shape[0] != 8):
+    raise ValueError(
+        f"modality {spec.name!r}: network 'text' takes sequences of length 8 "
+        f"([8, C] one-hot), the shape is {'x'.join(map(str, shape))}; use "
+        "network 'mlp' for other lengths")
 
 
 def parse_modality(text):

@@ -5,10 +5,10 @@ import dataclasses
 import numpy as np
 
 from tf_mmjsd.data import text
-from tf_mmjsd.errors import Error
+from tf_mmjsd.errors import UsageError
 
 
-class DataError(Error, ValueError):
+class DataError(UsageError, ValueError):
   """Data do not match what the experiment expects; the message says how."""
 
 
@@ -58,8 +58,12 @@ class Split:
     return names
 
   def validate(self, specs, split_name):
-    """Raises DataError unless the split matches the modality specs."""
+    """Raises DataError unless the split matches the modality specs: the
+    modalities, shapes, index ranges and masks, and the values of every
+    present example (numeric, finite, inside the likelihood's support)."""
     n = len(self.labels)
+    if n == 0:
+      raise DataError(f"the {split_name} split has no examples")
     expected = {s.name for s in specs}
     have = set(self.modality_names)
     if have != expected:
@@ -85,6 +89,10 @@ class Split:
       if n and (idx.min() < 0 or idx.max() >= len(pool)):
         raise DataError(f"modality {spec.name!r}: indices out of range of "
                         f"its pool of {len(pool)} in the {split_name} split")
+      present = None
+      if self.masks is not None and spec.name in self.masks:
+        present = np.asarray(self.masks[spec.name], bool)
+      check_values(spec, pool, idx, present, split_name)
     if self.masks is not None:
       for name, mask in self.masks.items():
         if name not in expected or np.shape(mask) != (n,):
@@ -98,3 +106,65 @@ class Split:
         bad = int(np.argmin(present))
         raise DataError(f"{split_name} split: example {bad} has no modality "
                         "present; every example needs at least one")
+
+
+def _bad_rows(pool, row_test, chunk_elements=1 << 24):
+  """bool [len(pool)]: row_test(rows as float32 [k, ...]) -> bool [k] is
+  False, evaluated in chunks so a large pool needs little extra memory."""
+  per_row = max(1, int(np.prod(pool.shape[1:])))
+  step = max(1, chunk_elements // per_row)
+  scale = 1.0 / 255.0 if pool.dtype == np.uint8 else 1.0
+  out = np.zeros(len(pool), bool)
+  for start in range(0, len(pool), step):
+    rows = np.asarray(pool[start:start + step], np.float32) * scale
+    out[start:start + step] = ~row_test(rows)
+  return out
+
+
+def _all_but_first(x):
+  return tuple(range(1, x.ndim))
+
+
+def check_values(spec, pool, indices, present, split_name):
+  """Raises DataError where a present example of modality `spec` is not
+  numeric, has NaN or infinite values, or lies outside the support of the
+  likelihood (one-hot rows for "categorical"; [0, 1] for a Laplace
+  modality whose mean goes through a sigmoid). uint8 pools are read as
+  value / 255, as the input pipeline does.
+
+  Args:
+    pool: [N_pool, *shape] examples; indices: int [N] rows of the examples;
+    present: bool [N] (None: all present); absent examples are not checked
+      (their inputs are replaced by zeros).
+  """
+  where = f"modality {spec.name!r}, {split_name} split"
+  dtype = np.asarray(pool[:0]).dtype
+  if dtype.kind not in "biuf":
+    raise DataError(f"{where}: the values have dtype {dtype}, not numbers; "
+                    "store bool, integer or float arrays")
+  checks = []
+  if dtype.kind == "f":
+    checks.append((lambda x: np.isfinite(x).all(_all_but_first(x)),
+                   "have NaN or infinite values (mark absent entries with a "
+                   "mask instead)"))
+  if spec.likelihood == "categorical":
+    hint = ("; uint8 arrays are read as value / 255, so store one-hot data "
+            "as bool or float32" if dtype == np.uint8 else "")
+    checks.append((lambda x: (((x == 0) | (x == 1)).all(_all_but_first(x))
+                              & (x.sum(-1) == 1).all(_all_but_first(x)[:-1])),
+                   "are not one-hot (each position needs exactly one 1 "
+                   f"among {spec.shape[-1]} zeros and ones){hint}"))
+  elif (spec.likelihood == "laplace" and spec.output_activation == "sigmoid"
+        and dtype != np.uint8):
+    checks.append((lambda x: ((x >= 0) & (x <= 1)).all(_all_but_first(x)),
+                   "lie outside [0, 1], the range of the sigmoid mean of "
+                   "this modality's likelihood"))
+  for test, problem in checks:
+    bad = _bad_rows(pool, test)[indices]
+    if present is not None:
+      bad &= present
+    if bad.any():
+      count = int(bad.sum())
+      raise DataError(
+          f"{where}: {count} example{'s' if count > 1 else ''} "
+          f"{problem}; the first is example {int(np.argmax(bad))}")

@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from tf_mmjsd import data as data_lib, fusion, run_dir
 from tf_mmjsd.data.pipeline import Pipeline
-from tf_mmjsd.errors import Error
+from tf_mmjsd.errors import UsageError
 from tf_mmjsd.model import MultimodalVAE
 from tf_mmjsd.evaluation import (classifiers as classifiers_lib, coherence,
                                  features as features_lib, figures, latents,
@@ -38,7 +38,7 @@ from tf_mmjsd.evaluation import (classifiers as classifiers_lib, coherence,
 FUSIONS = ("poe", "mixture")
 
 
-class EvaluationError(Error):
+class EvaluationError(UsageError):
   """The model_dir cannot be evaluated; the message says why."""
 
 
@@ -284,15 +284,19 @@ def run(config, checkpoint=None, log=print):
   Returns:
     the results dict (also in <model_dir>/results.json).
   """
-  path = run_dir.checkpoint_to_restore(config.model_dir, checkpoint)
   if config.inception_weights and not os.path.isfile(config.inception_weights):
     raise features_lib.FeatureError(
         f"--inception_weights={config.inception_weights}: no such file")
+  if not checkpoint and not run_dir.checkpoints_newest_first(
+      config.model_dir):
+    raise EvaluationError(f"no checkpoint in {run_dir.checkpoint_dir(config.model_dir)}; "
+                          "train the model first (bin/train)")
   keras.utils.set_random_seed(config.seed)
   train_split, test_split = data_lib.load_splits(config, log=log)
   model = MultimodalVAE.from_experiment(config)
   try:
-    run_dir.restore(model, path)
+    path = run_dir.restore_checkpoint(model, config.model_dir, checkpoint,
+                                      log=log)
   except run_dir.RunDirError as e:
     raise EvaluationError(f"{e} (the model of {config.model_dir}/"
                           "config.json)") from e
