@@ -45,12 +45,23 @@ def write_atomic(path, text):
 
 
 def prepare_model_dir(config, flags_text=None):
-  """Checks model_dir against an earlier run there and writes config.json
-  (and flags.txt, a flagfile that reproduces the run, when given).
+  """Checks model_dir (check_model_dir) and writes config.json (and
+  flags.txt, a flagfile that reproduces the run, when given)."""
+  check_model_dir(config)
+  path = os.path.join(config.model_dir, "config.json")
+  os.makedirs(config.model_dir, exist_ok=True)
+  write_atomic(path, config.to_json())
+  if flags_text:
+    write_atomic(os.path.join(config.model_dir, "flags.txt"), flags_text)
+
+
+def check_model_dir(config):
+  """Raises RunDirError unless config.model_dir can hold this run; writes
+  nothing.
 
   A run that has checkpoints may only be resumed with the same settings
   (but for RESUMABLE ones); one that failed before its first checkpoint
-  (bad data, say) may be rerun with corrected settings.
+  may be rerun with corrected settings.
   """
   if not config.model_dir:
     raise RunDirError("model_dir is required")
@@ -78,10 +89,6 @@ def prepare_model_dir(config, flags_text=None):
       config.model_dir) and os.listdir(config.model_dir):
     raise RunDirError(f"{config.model_dir} is not empty and holds no "
                       "config.json; use a new --model_dir")
-  os.makedirs(config.model_dir, exist_ok=True)
-  write_atomic(path, config.to_json())
-  if flags_text:
-    write_atomic(os.path.join(config.model_dir, "flags.txt"), flags_text)
 
 
 def checkpoint_dir(model_dir):

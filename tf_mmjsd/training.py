@@ -121,12 +121,12 @@ class Trainer:
     self.strategy = distribution.make_strategy(config.distribution,
                                                config.collective_timeout)
     distribution.check_batch(config.batch_size, self.strategy)
-    self.output = distribution.OutputDir(config.model_dir, self.strategy)
-    self.chief = self.output.chief
+    self.chief = distribution.is_chief(self.strategy)
     if self.chief:
-      run_dir.prepare_model_dir(config, flags_text)
+      run_dir.check_model_dir(config)
     self.log = log if self.chief else (lambda *_: None)
     self.callbacks = list(callbacks) if self.chief else []
+    # The data are checked before anything is written.
     self.train_split, self.test_split = data_lib.load_splits(config,
                                                              log=self.log)
     self.train_pipe = Pipeline(self.train_split, config.modalities)
@@ -137,6 +137,9 @@ class Trainer:
       raise data_lib.DataError(
           f"{len(self.train_split)} training examples make no batch of "
           f"{config.batch_size}")
+    if self.chief:
+      run_dir.prepare_model_dir(config, flags_text)
+    self.output = distribution.OutputDir(config.model_dir, self.strategy)
     self.total_steps = self.steps_per_epoch * config.epochs
     self.model = build(config, self.strategy)
     self.checkpoint = run_dir.checkpoint_of(self.model, self.model.optimizer)
@@ -149,6 +152,7 @@ class Trainer:
     self.writer = tf.summary.create_file_writer(
         os.path.join(self.output.path, "tensorboard"))
     self._eval_model = None
+    self._saved_step = None  # the step of the newest checkpoint written
     self._skipped_logged = int(self.model.guard.skipped.numpy())
     variables = self.model.trainable_variables
     self._weights_finite = tf.function(lambda: tf.reduce_all(
@@ -166,6 +170,7 @@ class Trainer:
         self.model, self.config.model_dir, optimizer=self.model.optimizer,
         required=False, log=self.log)
     if latest:
+      self._saved_step = self.step
       self.log(f"Resuming from checkpoint {latest} at step {self.step} "
                f"of {self.total_steps}.")
     return latest
@@ -236,7 +241,7 @@ class Trainer:
         every = cfg.checkpoint_every_steps
         if step // every > (step - n) // every:
           self._save(step)
-      if self.manager.latest_checkpoint != self._checkpoint_name(step):
+      if self._saved_step != step:
         self._save(step)
       for callback in self.callbacks:
         callback.on_epoch_end(self, epoch)
@@ -293,9 +298,7 @@ class Trainer:
           "checkpoint was written. Lower --learning_rate (in a new "
           "--model_dir).")
     self.manager.save(checkpoint_number=step)
-
-  def _checkpoint_name(self, step):
-    return os.path.join(self.manager.directory, f"ckpt-{step}")
+    self._saved_step = step
 
   def eval_model(self):
     """The model to evaluate on this process alone: the trained one, or
