@@ -70,3 +70,11 @@ def test_a_style_warmup_must_end_before_training_does():
   with pytest.raises(ConfigError, match=r"style_warmup_epochs \(8\) must be "
                      r"smaller than epochs \(8\)"):
     ExperimentConfig(**values, style_warmup_epochs=8)
+
+
+def test_a_flagfile_line_that_is_not_a_flag_names_the_file_and_line(
+    tmp_path):
+  (tmp_path / "bad.flags").write_text("# settings\n\n--beta=1\nepochs 3\n")
+  with pytest.raises(mm_flags.FlagfileError,
+                     match=r"bad\.flags, line 4: 'epochs 3' is not a flag"):
+    mm_flags.expand_flagfiles([f"--flagfile={tmp_path}/bad.flags"])

@@ -109,3 +109,23 @@ def test_bin_train_npz_errors(tmp_path, cache_dir):
   assert fixed.returncode == 0, fixed.stderr
   assert json.loads((tmp_path / "b" / "summary.json").read_text())[
       "steps"] == 2
+
+
+def test_nan_marks_absent_entries_and_is_refused_where_present(tmp_path):
+  vec = np.random.default_rng(1).random((256, 6)).astype(np.float32)
+  mask = np.ones(256, bool)
+  vec[5] = np.nan
+  mask[5] = False  # example 5 has no "vec": its NaNs are never read
+  path = write_npz(tmp_path / "d.npz", masks=False, train_vec=vec,
+                   train_mask_vec=mask)
+  train, _ = npz.load_npz(path, SPECS)
+  from tf_mmjsd.data.pipeline import Pipeline  # pylint: disable=g-import-not-at-top
+  batch = next(iter(Pipeline(train, SPECS).eval_dataset(8)))
+  np.testing.assert_array_equal(batch["inputs"]["vec"][5], np.zeros(6))
+  assert np.isfinite(batch["inputs"]["vec"].numpy()).all()
+  mask[5], mask[9] = True, False
+  path = write_npz(tmp_path / "e.npz", masks=False, train_vec=vec,
+                   train_mask_vec=mask)
+  with pytest.raises(DataError, match=r"modality 'vec', train split: 1 "
+                     r"example have NaN.*the first is example 5"):
+    npz.load_npz(path, SPECS)
