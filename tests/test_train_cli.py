@@ -2,13 +2,9 @@
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
-import pytest
 import tensorflow as tf
 from PIL import Image
 
@@ -91,30 +87,6 @@ def test_style_warmup_epochs_then_styles(tmp_path, cache_dir):
   # After the warm-up the styles are posteriors again: their KLs are > 0.
   terms = _summary(model_dir)["test_terms"]
   assert all(terms[f"kl_style_{m}"] > 1e-3 for m in ("mnist", "svhn", "text"))
-
-
-@pytest.mark.slow
-def test_kill_9_then_rerun_resumes(tmp_path, cache_dir):
-  model_dir = str(tmp_path / "run")
-  args = [f"--flagfile={REPO}/configs/base.flags"] + TINY + [
-      f"--model_dir={model_dir}", "--epochs=8"]
-  env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.Popen([sys.executable, os.path.join(REPO, "bin", "train")]
-                          + args, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-  state = os.path.join(model_dir, "checkpoints", "checkpoint")
-  deadline = time.time() + 300
-  while time.time() < deadline and not os.path.exists(state):
-    time.sleep(0.2)
-  time.sleep(1.0)
-  proc.send_signal(signal.SIGKILL)
-  proc.wait()
-  assert os.path.exists(state), "no checkpoint was written before the kill"
-  assert not os.path.exists(os.path.join(model_dir, "summary.json"))
-  rerun = train(args, cache_dir)
-  assert rerun.returncode == 0, rerun.stderr
-  assert "Resuming from checkpoint" in rerun.stdout
-  assert _summary(model_dir)["steps"] == 8 * 31
 
 
 def test_unknown_flag_and_missing_flagfile_fail(tmp_path, cache_dir):

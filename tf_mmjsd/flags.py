@@ -16,7 +16,7 @@ from absl import flags
 
 from tf_mmjsd.config import RESUMABLE, ConfigError, ExperimentConfig
 from tf_mmjsd.data import specs as specs_lib
-from tf_mmjsd.errors import Error, UsageError
+from tf_mmjsd.errors import UsageError
 
 FLAGS = flags.FLAGS
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)

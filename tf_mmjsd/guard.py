@@ -135,32 +135,33 @@ class NonFiniteGuard:
     self.in_a_row.assign(0)
 
 
-def apply_if(apply, ok):
-  """Runs `apply()` (which applies gradients) only where `ok` (bool
-  scalar, the same on every replica), from a replica context.
+def apply_if(apply, ok, grads):
+  """Runs `apply(grads)` (which applies the gradients) only where `ok`
+  (bool scalar, the same on every replica), from a replica context.
 
   An optimizer update synchronises replicas (merge_call) under strategies
   that need it, and TensorFlow allows no cond around a merge_call in a
-  replica context; there the cond runs in the cross-replica context, as
-  Keras's LossScaleOptimizer does it.
+  replica context; there the cond runs in the cross-replica context and
+  each replica applies its own `grads`, as Keras's LossScaleOptimizer does.
   """
-  def applied():
-    apply()
-    return tf.constant(True)
-
   def skipped():
     return tf.constant(False)
 
   if tf.__internal__.distribute.strategy_supports_no_merge_call():
+    def applied():
+      apply(grads)
+      return tf.constant(True)
+
     tf.cond(ok, applied, skipped)
     return
 
-  def cross_replica(distribution, ok):
+  def cross_replica(distribution, ok, grads):
     def applied_everywhere():
-      distribution.extended.call_for_each_replica(apply)
+      distribution.extended.call_for_each_replica(apply, args=(grads,))
       return tf.constant(True)
 
     tf.cond(distribution.experimental_local_results(ok)[0],
             applied_everywhere, skipped)
 
-  tf.distribute.get_replica_context().merge_call(cross_replica, args=(ok,))
+  tf.distribute.get_replica_context().merge_call(cross_replica,
+                                                 args=(ok, grads))

@@ -470,15 +470,15 @@ class MultimodalVAE(keras.Model):
       loss = self.optimizer.scale_loss(loss)
     grads = tape.gradient(loss, self.trainable_variables)
 
-    def apply():
+    def apply(grads):
       self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
 
     ok = None
     if self.guard is None:
-      apply()
+      apply(grads)
     else:
       ok = self.guard.check(terms, grads, self.step)
-      guard_lib.apply_if(apply, ok)
+      guard_lib.apply_if(apply, ok, grads)
     self.step.assign_add(1)
     return self._update_trackers(terms, ok)
 

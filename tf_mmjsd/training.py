@@ -283,10 +283,10 @@ class Trainer:
     skipped = int(self.model.guard.skipped.numpy())
     self._log_scalars("train", {"skipped_batches": skipped}, step)
     if skipped > self._skipped_logged:
-      bits = self.model.guard.bad_terms.numpy()
+      names = self.model.guard.names_of(self.model.guard.bad_terms.numpy())
+      newest = int(self.model.guard.bad_step.numpy()) + 1
       self.log(f"  warning: {skipped} batch(es) skipped so far for "
-               "non-finite " + ", ".join(self.model.guard.names_of(bits))
-               + f" (newest at step {int(self.model.guard.bad_step.numpy()) + 1})")
+               f"non-finite {', '.join(names)} (newest at step {newest})")
     self._skipped_logged = skipped
 
   def _save(self, step):
