@@ -1,5 +1,6 @@
 """Data sources (synthetic, TFDS, raw files), pipelines and their errors."""
 
+import dataclasses
 import gzip
 import os
 
@@ -180,3 +181,28 @@ def test_raw_files_missing_or_bad(tmp_path):
     f.write(b"not a mat file")
   with pytest.raises(DataError, match="test_32x32.mat"):
     mst.load_raw(mnist_dir, svhn_dir)
+
+
+def test_missing_rate_masks_match_the_rate_never_empty_and_repeat():
+  from tf_mmjsd.data.split import Split, drop_probability  # pylint: disable=g-import-not-at-top
+  n, names = 30000, ("a", "b", "c")
+  split = Split(pools={m: np.zeros((n, 2), np.float32) for m in names},
+                indices={m: np.arange(n) for m in names},
+                labels=np.zeros(n, np.int32))
+  for rate in (0.3, 0.6):
+    dropped = split.with_missing(rate, seed=4, names=names)
+    keep = np.stack([dropped.masks[m] for m in names], 1)
+    assert keep.any(axis=1).all()  # no example loses every modality
+    assert 1 - keep.mean() == pytest.approx(rate, abs=0.01)
+    again = split.with_missing(rate, seed=4, names=names).masks
+    assert all(np.array_equal(again[m], dropped.masks[m]) for m in names)
+    other = split.with_missing(rate, seed=5, names=names).masks
+    assert not np.array_equal(other["a"], dropped.masks["a"])
+  # Masks from the data combine: an absent entry stays absent.
+  given = dataclasses.replace(split, masks={"a": np.arange(n) % 2 == 0})
+  combined = given.with_missing(0.3, seed=4, names=names).masks
+  assert not combined["a"][1::2].any()
+  assert split.with_missing(0.0, seed=4, names=names) is split
+  assert drop_probability(0.0, 3) == pytest.approx(0.0, abs=1e-12)
+  with pytest.raises(ValueError, match="missing rate"):
+    drop_probability(0.7, 3)

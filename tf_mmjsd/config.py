@@ -9,11 +9,12 @@ import dataclasses
 import json
 from typing import Any
 
+from tf_mmjsd import methods
 from tf_mmjsd.data.specs import ModalitySpec
 from tf_mmjsd.errors import UsageError
 
 DATASETS = ("synthetic_mst", "mnist_svhn_text", "npz")
-METHODS = ("mmjsd", "mmvae", "mvae")
+METHODS = tuple(methods.METHODS)
 DISTRIBUTIONS = ("auto", "default", "one_device", "mirrored",
                  "multi_worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -41,7 +42,12 @@ class ExperimentConfig:
   Attributes:
     modalities: the modality specs, in a fixed order; M = len(modalities).
     dataset: one of `DATASETS`.
-    method: objective, one of `METHODS`.
+    method: objective, one of `METHODS` (methods.py).
+    dynamic_prior: mmjsd's dynamic prior: "poe" (the paper's geometric
+      mean) or "moe" (the arithmetic mean, Monte-Carlo KLs).
+    missing_rate: probability with which each present modality of each
+      training example is dropped, drawn once per example from the seed;
+      no example loses every modality (data/split.py, with_missing).
     latent_dim: size of the shared content code c.
     style_dim: size of each modality-specific style code s_m (0: none).
     beta: weight of the whole divergence term.
@@ -82,6 +88,8 @@ class ExperimentConfig:
   synthetic_train_size: int = 60000
   synthetic_test_size: int = 10000
   method: str = "mmjsd"
+  dynamic_prior: str = "poe"
+  missing_rate: float = 0.0
   latent_dim: int = 20
   style_dim: int = 0
   beta: float = 2.5
@@ -139,6 +147,16 @@ class ExperimentConfig:
       raise ConfigError(f"modality names must be unique, got {names}")
     _choice("dataset", self.dataset, DATASETS)
     _choice("method", self.method, METHODS)
+    _choice("dynamic_prior", self.dynamic_prior, methods.DYNAMIC_PRIORS)
+    if self.dynamic_prior != "poe" and self.method != "mmjsd":
+      raise ConfigError(f"dynamic_prior is mmjsd's; method {self.method} "
+                        "has none (leave it at poe)")
+    limit = (len(self.modalities) - 1) / len(self.modalities)
+    if not (self.missing_rate == 0.0 or 0.0 < self.missing_rate < limit):
+      raise ConfigError(
+          f"missing_rate must lie in [0, {limit:.3g}) for "
+          f"{len(self.modalities)} modalities (no example may lose every "
+          f"modality), got {self.missing_rate}")
     _choice("distribution", self.distribution, DISTRIBUTIONS)
     _choice("mixed_precision", self.mixed_precision, PRECISIONS)
     _choice("on_nonfinite", self.on_nonfinite, ON_NONFINITE)

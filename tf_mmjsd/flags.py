@@ -35,7 +35,12 @@ _HELP = {
                            "partner of the same digit.",
     "synthetic_train_size": "Training images per modality of synthetic_mst.",
     "synthetic_test_size": "Test images per modality of synthetic_mst.",
-    "method": "Objective: mmjsd, mmvae or mvae.",
+    "method": "Objective: mmjsd, mmvae, mvae or mopoe (methods.py).",
+    "dynamic_prior": "mmjsd's dynamic prior: poe (geometric mean, the "
+                     "paper's) or moe (arithmetic mean, Monte-Carlo KLs).",
+    "missing_rate": "Drop each present modality of each training example "
+                    "with this probability (fixed per example from --seed; "
+                    "never all of one example).",
     "latent_dim": "Size of the shared content code c.",
     "style_dim": "Size of each modality-specific style code (0: none).",
     "beta": "Weight of the divergence term.",

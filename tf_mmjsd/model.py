@@ -9,9 +9,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_mmjsd import fusion, guard as guard_lib, likelihoods, networks
-from tf_mmjsd import noise as noise_lib
-from tf_mmjsd import objectives
+from tf_mmjsd import fusion, guard as guard_lib, likelihoods, methods
+from tf_mmjsd import networks, noise as noise_lib, objectives
 from tf_mmjsd import posteriors as post
 from tf_mmjsd.data.specs import ModalitySpec
 
@@ -41,8 +40,10 @@ class MultimodalVAE(keras.Model):
     modalities: sequence of `ModalitySpec` (or their dicts); M = its length.
     latent_dim: size of the content code c.
     style_dim: size of each modality's style code s_m (0: none).
-    method: "mmjsd", "mmvae" or "mvae" (objectives.OBJECTIVES).
+    method: a name of methods.METHODS ("mmjsd", "mmvae", "mvae", "mopoe").
     beta, beta_style, prior_weight: objective weights (DESIGN.md section 6).
+    dynamic_prior: mmjsd's dynamic prior, "poe" or "moe"
+      (methods.DYNAMIC_PRIORS).
     seed: seeds the training noise, drawn statelessly from (seed, step).
 
   Training state (non-trainable variables, in `state_variables`):
@@ -54,15 +55,17 @@ class MultimodalVAE(keras.Model):
 
   def __init__(self, modalities, latent_dim=20, style_dim=0, method="mmjsd",
                beta=2.5, beta_style=3.0, prior_weight=0.25, seed=0,
-               **kwargs):
+               dynamic_prior="poe", **kwargs):
     super().__init__(**kwargs)
     self.specs = tuple(m if isinstance(m, ModalitySpec) else
                        ModalitySpec.from_dict(m) for m in modalities)
     self.names = tuple(s.name for s in self.specs)
     self.spec_of = {s.name: s for s in self.specs}
-    if method not in objectives.OBJECTIVES:
-      raise ValueError(f"method must be one of {list(objectives.OBJECTIVES)}, "
-                       f"got {method!r}")
+    self.method_entry = methods.get(method)
+    if dynamic_prior not in methods.DYNAMIC_PRIORS:
+      raise ValueError(f"dynamic_prior must be one of "
+                       f"{methods.DYNAMIC_PRIORS}, got {dynamic_prior!r}")
+    self.dynamic_prior = dynamic_prior
     self.latent_dim, self.style_dim, self.method = latent_dim, style_dim, method
     self.beta, self.beta_style = beta, beta_style
     self.prior_weight = prior_weight
@@ -70,8 +73,9 @@ class MultimodalVAE(keras.Model):
     self.settings = objectives.ObjectiveSettings(
         names=self.names, rec_weights={s.name: s.weight for s in self.specs},
         style_weights={s.name: s.style_weight for s in self.specs},
-        beta=beta, beta_style=beta_style, prior_weight=prior_weight)
-    self.objective = objectives.OBJECTIVES[method]
+        beta=beta, beta_style=beta_style, prior_weight=prior_weight,
+        dynamic_prior=dynamic_prior)
+    self.objective = self.method_entry.objective
     self.encoders = {s.name: networks.build_encoder(s, latent_dim, style_dim)
                      for s in self.specs}
     self.decoders = {s.name: networks.build_decoder(s, latent_dim, style_dim)
@@ -82,7 +86,7 @@ class MultimodalVAE(keras.Model):
       self.decoders[s.name](tf.zeros((1, latent_dim + style_dim)))
     self.trackers = {
         name: keras.metrics.Mean(name=name)
-        for name in objectives.term_names(method, self.names, style_dim)}
+        for name in methods.term_names(method, self.names, style_dim)}
     self.step = self.add_weight(
         shape=(), dtype="int64", initializer="zeros", trainable=False,
         autocast=False, aggregation="only_first_replica", name="step")
@@ -101,7 +105,7 @@ class MultimodalVAE(keras.Model):
                style_dim=config.style_dim, method=config.method,
                beta=config.beta, beta_style=config.beta_style,
                prior_weight=config.prior_weight, seed=config.seed,
-               name="multimodal_vae")
+               dynamic_prior=config.dynamic_prior, name="multimodal_vae")
 
   def get_config(self):
     config = super().get_config()
@@ -109,7 +113,7 @@ class MultimodalVAE(keras.Model):
                   latent_dim=self.latent_dim, style_dim=self.style_dim,
                   method=self.method, beta=self.beta,
                   beta_style=self.beta_style, prior_weight=self.prior_weight,
-                  seed=self.seed)
+                  seed=self.seed, dynamic_prior=self.dynamic_prior)
     return config
 
   @property
@@ -180,7 +184,8 @@ class MultimodalVAE(keras.Model):
 
     "poe": the pi-weighted product of N(0, I) and the present q_m
     (renormalised pi), a tfd.MultivariateNormalDiag [B] x [latent_dim]; for
-    method "mvae" the unweighted product, the posterior MVAE trains.
+    methods whose product is "plain" (mvae, mopoe) the unweighted product,
+    the posterior they train.
     "mixture": the equal-weight mixture of the present q_m, a
     tfd.MixtureSameFamily [B] x [latent_dim].
     """
@@ -202,7 +207,7 @@ class MultimodalVAE(keras.Model):
     """(loc, scale) [B, D] of the PoE subset posterior."""
     experts = fusion.with_prior(locs, scales, mask, self.prior_weight,
                                 len(self.names))
-    if self.method == "mvae":  # MVAE's own posterior: the plain product
+    if self.method_entry.product == "plain":  # MVAE's, MoPoE's posterior
       experts = experts[:2] + (tf.concat([tf.ones_like(mask[:1]), mask], 0),)
     return fusion.product_of_experts(*experts)
 
@@ -268,11 +273,11 @@ class MultimodalVAE(keras.Model):
 
   @property
   def default_fusion(self):
-    """The subset posterior whose samples the decoders were trained on:
-    "poe" for MVAE, "mixture" for mmJSD and MMVAE (which decode samples of
-    the unimodal posteriors; their PoE includes the N(0, I) factor and pulls
-    samples to the origin)."""
-    return "poe" if self.method == "mvae" else "mixture"
+    """The subset posterior whose samples the decoders were trained on
+    (methods.py): "poe" for MVAE and MoPoE, "mixture" for mmJSD and MMVAE
+    (which decode samples of the unimodal posteriors; their PoE includes
+    the N(0, I) factor and pulls samples to the origin)."""
+    return self.method_entry.decoding
 
   def _means(self, params):
     return {m: likelihoods.mean(self.spec_of[m], p) for m, p in params.items()}

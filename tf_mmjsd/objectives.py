@@ -20,10 +20,20 @@ log-likelihood of modality m, unweighted), a divergence term and
 mmJSD (DESIGN.md section 6):
   L = sum_m w_m (-log p(x_m | c, s_m))
       + beta [ JS_pi(q_0 = N(0, I), q_1..q_M) + beta_style sum_m b_m KL_m^s ]
-  with c drawn from the mixture of the present unimodal posteriors.
+  with c drawn from the mixture of the present unimodal posteriors and the
+  JS taken to the dynamic prior of `settings.dynamic_prior`.
+
+MoPoE (Sutter, Daunhawer, Vogt, ICLR 2021): the joint posterior is the
+uniform mixture over the non-empty subsets S of the present modalities of
+q_S = PoE(N(0, I), q_m for m in S); c is drawn from it and decoded by every
+decoder, and its KL to N(0, I) is bounded by the mean of KL(q_S || N(0, I)).
+
+Each function here is the `objective` of the method of the same name in
+methods.py, the registry that says which terms and posteriors it has.
 """
 
 import dataclasses
+import itertools
 
 import tensorflow as tf
 
@@ -39,6 +49,7 @@ class ObjectiveSettings:
   beta: float
   beta_style: float
   prior_weight: float
+  dynamic_prior: str = "poe"
 
 
 def _stack(posteriors, names):
@@ -57,41 +68,57 @@ def _style_terms(posteriors, present, settings, terms):
   return total
 
 
-def _mixture_reconstruction(posteriors, present, log_likelihood, settings,
-                            noise, terms):
-  """Decodes one sample of the unimodal mixture by every decoder.
+def _mixture_reconstruction(locs, scales, available, posteriors, present,
+                            log_likelihood, settings, noise, terms):
+  """Decodes one sample of a uniform mixture of K Gaussian components by
+  every decoder; each example's component is chosen by
+  fusion.mixture_assignment among its available ones (equal contiguous
+  blocks of a complete global batch). Each decoder gets its own modality's
+  style sample.
+
+  Args:
+    locs, scales: [K, B, D] components; available: bool [K, B].
 
   Returns the weighted negative log-likelihood [B] of the present modalities.
   """
-  names = settings.names
-  locs, scales = _stack(posteriors, names)
-  assign = fusion.mixture_assignment(
-      tf.stack([present[m] > 0 for m in names]),
-      *noise.positions(tf.shape(locs)[1]))
+  assign = fusion.mixture_assignment(available,
+                                     *noise.positions(tf.shape(locs)[1]))
   assign = tf.cast(assign, locs.dtype)
   loc = tf.reduce_sum(assign[..., None] * locs, axis=0)
   scale = tf.reduce_sum(assign[..., None] * scales, axis=0)
   content = noise.reparameterized_sample(loc, scale)
   styles = {m: noise.reparameterized_sample(*p)
             for m, p in posteriors.get("style", {}).items()}
-  log_lik = log_likelihood(content, styles, names)
+  log_lik = log_likelihood(content, styles, settings.names)
   total = 0.0
-  for m in names:
+  for m in settings.names:
     nll = -log_lik[m] * present[m]
     terms[f"rec_{m}"] = nll
     total += settings.rec_weights[m] * nll
   return total
 
 
+def _unimodal_reconstruction(posteriors, present, log_likelihood, settings,
+                             noise, terms):
+  """The mixture reconstruction over the present unimodal posteriors."""
+  locs, scales = _stack(posteriors, settings.names)
+  available = tf.stack([present[m] > 0 for m in settings.names])
+  return _mixture_reconstruction(locs, scales, available, posteriors, present,
+                                 log_likelihood, settings, noise, terms)
+
+
 def mmjsd(posteriors, present, log_likelihood, settings, noise):
-  """mmJSD with the geometric-mean (weighted PoE) dynamic prior."""
+  """mmJSD: the JS divergence to the dynamic prior `settings.dynamic_prior`
+  ("poe": weighted geometric mean, the paper's; "moe": the mixture)."""
   terms = {}
-  rec = _mixture_reconstruction(posteriors, present, log_likelihood, settings,
-                                noise, terms)
+  rec = _unimodal_reconstruction(posteriors, present, log_likelihood,
+                                 settings, noise, terms)
   locs, scales = _stack(posteriors, settings.names)
   present_stack = tf.stack([present[m] for m in settings.names])
-  js, _ = divergences.js_divergence(*fusion.with_prior(
-      locs, scales, present_stack, settings.prior_weight, len(settings.names)))
+  js = divergences.js_divergence(
+      *fusion.with_prior(locs, scales, present_stack, settings.prior_weight,
+                         len(settings.names)),
+      prior_kls=divergences.PRIOR_KLS[settings.dynamic_prior], noise=noise)
   terms["js"] = js
   style = _style_terms(posteriors, present, settings, terms)
   terms["loss"] = rec + settings.beta * (js + settings.beta_style * style)
@@ -102,8 +129,8 @@ def mmvae(posteriors, present, log_likelihood, settings, noise):
   """MMVAE as compared in the paper: the mixture reconstruction with the
   regulariser beta * mean over present m of KL(q_m || N(0, I))."""
   terms = {}
-  rec = _mixture_reconstruction(posteriors, present, log_likelihood, settings,
-                                noise, terms)
+  rec = _unimodal_reconstruction(posteriors, present, log_likelihood,
+                                 settings, noise, terms)
   kls = tf.stack([divergences.kl_to_standard_normal(*posteriors["content"][m])
                   for m in settings.names])
   mask = tf.stack([present[m] for m in settings.names])
@@ -153,13 +180,39 @@ def mvae(posteriors, present, log_likelihood, settings, noise):
   return terms
 
 
-OBJECTIVES = {"mmjsd": mmjsd, "mmvae": mmvae, "mvae": mvae}
-
-
-def term_names(method, names, style_dim):
-  """Names of the per-example terms an objective returns, "loss" first."""
-  out = ["loss"] + [f"rec_{m}" for m in names]
-  out.append("js" if method == "mmjsd" else "kl")
-  if style_dim:
-    out += [f"kl_style_{m}" for m in names]
-  return out
+def mopoe(posteriors, present, log_likelihood, settings, noise):
+  """MoPoE: reconstruction from the mixture of the subset PoEs of the
+  present modalities, regulariser beta * mean over them of KL(q_S || N(0, I))
+  (see the module docstring)."""
+  terms = {}
+  names = settings.names
+  locs, scales = _stack(posteriors, names)
+  mask = tf.stack([present[m] for m in names])  # [M, B]
+  prior_loc, prior_scale = post.standard_normal_like(locs[:1])
+  all_locs = tf.concat([prior_loc, locs], 0)
+  all_scales = tf.concat([prior_scale, scales], 0)
+  ones = tf.ones_like(mask[:1])
+  subset_locs, subset_scales, available = [], [], []
+  for size in range(1, len(names) + 1):
+    for subset in itertools.combinations(range(len(names)), size):
+      member = tf.constant([[1.0]] + [[float(i in subset)]
+                                      for i in range(len(names))],
+                           mask.dtype)  # [M + 1, 1]
+      loc, scale = fusion.product_of_experts(
+          all_locs, all_scales, member * tf.concat([ones, mask], 0))
+      subset_locs.append(loc)
+      subset_scales.append(scale)
+      available.append(tf.reduce_all(
+          tf.stack([mask[i] > 0 for i in subset]), axis=0))
+  locs_s, scales_s = tf.stack(subset_locs), tf.stack(subset_scales)
+  available = tf.stack(available)  # [2^M - 1, B]
+  rec = _mixture_reconstruction(locs_s, scales_s, available, posteriors,
+                                present, log_likelihood, settings, noise,
+                                terms)
+  weights = tf.cast(available, locs.dtype)
+  kls = divergences.kl_to_standard_normal(locs_s, scales_s)  # [2^M - 1, B]
+  kl = tf.reduce_sum(kls * weights, 0) / tf.reduce_sum(weights, 0)
+  terms["kl"] = kl
+  style = _style_terms(posteriors, present, settings, terms)
+  terms["loss"] = rec + settings.beta * (kl + settings.beta_style * style)
+  return terms

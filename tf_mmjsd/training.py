@@ -129,7 +129,12 @@ class Trainer:
     # The data are checked before anything is written.
     self.train_split, self.test_split = data_lib.load_splits(config,
                                                              log=self.log)
-    self.train_pipe = Pipeline(self.train_split, config.modalities)
+    # Training may drop modalities (--missing_rate); probes and
+    # evaluation use the data as they are.
+    self.train_pipe = Pipeline(self.train_split.with_missing(
+        config.missing_rate, config.seed, config.modality_names),
+                               config.modalities)
+    self.probe_pipe = Pipeline(self.train_split, config.modalities)
     self.test_pipe = Pipeline(self.test_split, config.modalities)
     self.steps_per_epoch = (config.steps_per_epoch or
                             len(self.train_split) // config.batch_size)
@@ -331,7 +336,7 @@ class Trainer:
 
   def probes(self):
     """Latent probe accuracies of every subset on the test split."""
-    return latents.run_probe(self.eval_model(), self.train_pipe,
+    return latents.run_probe(self.eval_model(), self.probe_pipe,
                              self.test_pipe, self.config.probe_train_examples,
                              self.config.seed)
 

@@ -50,6 +50,33 @@ class Split:
       out &= np.asarray(mask, bool)
     return out
 
+  def with_missing(self, rate, seed, names):
+    """A copy in which each present modality of each example is also
+    absent with probability `rate`, drawn once per example from `seed`
+    (the same masks in every epoch and after resumption); an example never
+    loses every modality: where a draw would leave none, the example's draw
+    is repeated. The per-draw probability is raised so that, for complete
+    data, the fraction of absent entries is `rate` (drop_probability).
+
+    Args:
+      rate: in [0, (M - 1) / M); names: the M modality names, in order.
+    """
+    if not rate:
+      return self
+    masks = self.masks or {}
+    present = np.stack([np.asarray(masks[m], bool) if m in masks else
+                        np.ones(len(self), bool) for m in names], axis=1)
+    p = drop_probability(rate, len(names))
+    rng = np.random.default_rng([seed, 23])
+    keep = present & (rng.random(present.shape) >= p)
+    empty = ~keep.any(axis=1)
+    while empty.any():
+      keep[empty] = present[empty] & (
+          rng.random((int(empty.sum()), len(names))) >= p)
+      empty = ~keep.any(axis=1)
+    return dataclasses.replace(
+        self, masks={m: keep[:, i] for i, m in enumerate(names)})
+
   @property
   def modality_names(self):
     names = list(self.pools)
@@ -106,6 +133,23 @@ class Split:
         bad = int(np.argmin(present))
         raise DataError(f"{split_name} split: example {bad} has no modality "
                         "present; every example needs at least one")
+
+
+def drop_probability(rate, num_modalities):
+  """The per-entry drop probability p whose draws, repeated for examples
+  that would lose all M modalities, leave a fraction `rate` of the entries
+  absent: rate = (p - p^M) / (1 - p^M), solved by bisection."""
+  if not 0.0 <= rate < (num_modalities - 1) / num_modalities:
+    raise DataError(f"missing rate {rate} is not in [0, (M - 1) / M) for "
+                    f"M = {num_modalities} modalities")
+  low, high = 0.0, 1.0
+  for _ in range(60):
+    p = (low + high) / 2
+    if (p - p**num_modalities) / (1.0 - p**num_modalities) < rate:
+      low = p
+    else:
+      high = p
+  return (low + high) / 2
 
 
 def _bad_rows(pool, row_test, chunk_elements=1 << 24):

@@ -1,0 +1,146 @@
+"""Every method's objective on tiny Gaussians with hand-computable terms,
+with and without masks, and the method registry they come from."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_mmjsd import methods, noise, objectives, run_dir
+from tf_mmjsd.config import METHODS
+
+# q_a = N(1, 1) and q_b = N(0, 0.5^2) in one latent dimension, for two
+# examples; example 1 may lack b.
+LOCS = {"a": 1.0, "b": 0.0, "c": -0.5}
+SCALES = {"a": 1.0, "b": 0.5, "c": 2.0}
+
+
+def kl(mu_q, var_q, mu_p=0.0, var_p=1.0):
+  """KL(N(mu_q, var_q) || N(mu_p, var_p)) in one dimension."""
+  return 0.5 * (np.log(var_p / var_q) + (var_q + (mu_q - mu_p) ** 2) / var_p
+                - 1.0)
+
+
+def poe(members):
+  """(mean, var) of N(0, 1) times q_m for m in members (unweighted)."""
+  precision = 1.0 + sum(SCALES[m] ** -2 for m in members)
+  mean = sum(LOCS[m] * SCALES[m] ** -2 for m in members) / precision
+  return mean, 1.0 / precision
+
+
+def run(method, names=("a", "b"), b_present=(1.0, 1.0), prior="poe"):
+  posteriors = {"content": {
+      m: (tf.fill([2, 1], LOCS[m]), tf.fill([2, 1], SCALES[m]))
+      for m in names}, "style": {}}
+  present = {m: tf.constant([1.0, 1.0]) for m in names}
+  present["b"] = tf.constant(b_present)
+  settings = objectives.ObjectiveSettings(
+      names=names, rec_weights={m: 2.0 for m in names},
+      style_weights={m: 1.0 for m in names}, beta=3.0, beta_style=1.0,
+      prior_weight=1.0 / (len(names) + 1), dynamic_prior=prior)
+
+  def log_likelihood(content, styles, decode):
+    del styles
+    return {m: -tf.ones([tf.shape(content)[0]]) for m in decode}
+
+  terms = methods.get(method).objective(posteriors, present, log_likelihood,
+                                        settings, noise.Noise(key=[0, 0]))
+  return {k: v.numpy() for k, v in terms.items()}
+
+
+def test_the_registry_is_the_config_choice_and_names_every_term():
+  assert METHODS == ("mmjsd", "mmvae", "mvae", "mopoe")
+  for name, method in methods.METHODS.items():
+    assert method.objective is getattr(objectives, name)
+    terms = run(name)
+    assert sorted(terms) == sorted(methods.term_names(name, ("a", "b"), 0))
+  with pytest.raises(ValueError, match="method must be one of"):
+    methods.get("vae")
+
+
+def test_mmvae_is_the_mean_kl_of_the_present_posteriors():
+  kl_a, kl_b = kl(1.0, 1.0), kl(0.0, 0.25)
+  terms = run("mmvae", b_present=(1.0, 0.0))
+  np.testing.assert_allclose(terms["kl"], [(kl_a + kl_b) / 2, kl_a],
+                             rtol=1e-5)
+  np.testing.assert_allclose(terms["rec_b"], [1.0, 0.0])
+  np.testing.assert_allclose(terms["loss"], [2 * 2 + 3 * (kl_a + kl_b) / 2,
+                                             2 + 3 * kl_a], rtol=1e-5)
+
+
+def test_mvae_products_include_the_prior_expert():
+  joint, only_a, only_b = poe("ab"), poe("a"), poe("b")
+  assert joint == pytest.approx((1 / 6, 1 / 6))
+  want = kl(*joint) + kl(*only_a) + kl(*only_b)
+  terms = run("mvae", b_present=(1.0, 0.0))
+  np.testing.assert_allclose(terms["kl"][0], want, rtol=1e-5)
+  # Without b: the joint product is PoE(prior, a), and b's ELBO drops.
+  np.testing.assert_allclose(terms["kl"][1], 2 * kl(*only_a), rtol=1e-5)
+  # Joint reconstruction (weight 2 each) plus one unweighted per modality.
+  np.testing.assert_allclose(terms["loss"][0], 2 * 2 + 2 + 3 * want,
+                             rtol=1e-5)
+
+
+def test_mmjsd_poe_js_to_the_weighted_geometric_mean():
+  # pi = 1/3 each for N(0, 1), q_a, q_b: f has precision (1 + 1 + 4) / 3.
+  precision = (1.0 + 1.0 + 4.0) / 3
+  f_mean, f_var = (1.0 / 3) / precision, 1.0 / precision
+  want = np.mean([kl(0.0, 1.0, f_mean, f_var), kl(1.0, 1.0, f_mean, f_var),
+                  kl(0.0, 0.25, f_mean, f_var)])
+  terms = run("mmjsd", b_present=(1.0, 0.0))
+  np.testing.assert_allclose(terms["js"][0], want, rtol=1e-5)
+  # Without b: pi renormalised to 1/2 for the prior and q_a, f = N(0.5, 1).
+  two = 0.5 * kl(0.0, 1.0, 0.5, 1.0) + 0.5 * kl(1.0, 1.0, 0.5, 1.0)
+  np.testing.assert_allclose(terms["js"][1], two, rtol=1e-5)
+  assert two == pytest.approx(0.125)
+
+
+def test_mmjsd_moe_js_is_finite_positive_and_smaller_for_close_experts():
+  terms = run("mmjsd", b_present=(1.0, 0.0), prior="moe")
+  assert np.isfinite(terms["js"]).all() and (terms["js"] > 0).all()
+  # N(0, 1) and N(1, 1): 0.1115 (large-sample value, test_divergences), but
+  # one 8-sample estimate per example: only the order of magnitude.
+  assert 0.0 < terms["js"][1] < 0.5
+
+
+def test_mopoe_mixes_all_nonempty_subsets_and_drops_those_with_absent_ones():
+  names = ("a", "b", "c")
+  subsets = [s for k in (1, 2, 3) for s in itertools.combinations(names, k)]
+  assert len(subsets) == 2 ** 3 - 1
+  want = np.mean([kl(*poe(s)) for s in subsets])
+  without_b = np.mean([kl(*poe(s)) for s in subsets if "b" not in s])
+  terms = run("mopoe", names=names, b_present=(1.0, 0.0))
+  np.testing.assert_allclose(terms["kl"], [want, without_b], rtol=1e-5)
+  np.testing.assert_allclose(terms["rec_b"], [1.0, 0.0])
+  np.testing.assert_allclose(terms["loss"][1], 2 * 2 + 3 * without_b,
+                             rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", list(methods.METHODS))
+@pytest.mark.parametrize("styles", [False, True], ids=["shared", "ms"])
+@pytest.mark.parametrize("missing", [0.0, 0.4], ids=["complete", "missing"])
+def test_every_method_trains_with_and_without_styles_and_missing_data(
+    method, styles, missing, tiny_config, tmp_path):
+  from tf_mmjsd import training  # pylint: disable=g-import-not-at-top
+  config = tiny_config(method=method, latent_dim=4,
+                       style_dim=2 if styles else 0, missing_rate=missing,
+                       steps_per_epoch=3, model_dir=str(tmp_path))
+  trainer = training.Trainer(config, log=lambda *_: None)
+  if missing:
+    masks = trainer.train_pipe.split.masks
+    absent = 1 - np.mean([masks[m] for m in config.modality_names])
+    assert absent == pytest.approx(missing, abs=0.06)
+  before = {k: v.numpy().copy() for k, v in
+            run_dir.variables_by_path(trainer.model).items()}
+  trainer.train()
+  assert trainer.step == 3 and trainer.model.guard.failure() is None
+  moved = [k for k, v in run_dir.variables_by_path(trainer.model).items()
+           if not np.array_equal(v.numpy(), before[k])]
+  for m in config.modality_names:  # every encoder and decoder learned
+    assert any(k.startswith(f"encoder_{m}/") for k in moved), m
+    assert any(k.startswith(f"decoder_{m}/") for k in moved), m
+  terms = trainer.test_terms()
+  assert np.isfinite(list(terms.values())).all()
+  assert set(terms) == set(methods.term_names(method, config.modality_names,
+                                              config.style_dim))

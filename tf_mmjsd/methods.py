@@ -1,0 +1,80 @@
+"""The registry of training methods and dynamic priors.
+
+A method is one `Method` entry here plus one objective function of the same
+name in objectives.py (DESIGN.md section 6). Everything that differs
+between methods is read from the entry: the config's choices, the name of
+the divergence term, the subset posterior that inference uses for "poe"
+(MultimodalVAE.fuse) and the one the decoders are trained on
+(MultimodalVAE.default_fusion). This module imports no TensorFlow, so that
+flags and configs can be checked before TensorFlow loads.
+
+  mmjsd  mixture reconstruction + JS divergence to a dynamic prior
+  mmvae  mixture reconstruction + mean KL of the unimodal posteriors
+  mvae   joint ELBO (plain PoE with the prior) + one ELBO per modality
+  mopoe  mixture of the PoEs of every non-empty subset (Sutter et al.,
+         ICLR 2021): reconstruction from it, mean KL of the subset PoEs
+
+Dynamic priors of the JS term (divergences.PRIOR_KLS):
+
+  poe  weighted geometric mean of the prior and the posteriors (closed form)
+  moe  weighted arithmetic mean (a mixture; Monte-Carlo KL estimates)
+"""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+  """What a method is made of.
+
+  Attributes:
+    name: the method's name; objectives.<name> is its objective function.
+    divergence: the name of its divergence term ("js" or "kl").
+    product: the PoE subset posterior of inference: "weighted" (mmJSD's
+      pi-weighted geometric mean of N(0, I) and the present q_m) or
+      "plain" (the unweighted product of N(0, I) and the present q_m, the
+      posterior MVAE and MoPoE train).
+    decoding: the subset posterior whose samples the decoders are trained
+      on, used for generation by default: "mixture" or "poe".
+  """
+
+  name: str
+  divergence: str
+  product: str
+  decoding: str
+
+  @property
+  def objective(self):
+    """The objective function (objectives.py; imports TensorFlow)."""
+    from tf_mmjsd import objectives  # pylint: disable=g-import-not-at-top
+    return getattr(objectives, self.name)
+
+
+METHODS = {m.name: m for m in (
+    Method("mmjsd", divergence="js", product="weighted", decoding="mixture"),
+    Method("mmvae", divergence="kl", product="weighted", decoding="mixture"),
+    Method("mvae", divergence="kl", product="plain", decoding="poe"),
+    Method("mopoe", divergence="kl", product="plain", decoding="poe"),
+)}
+
+DYNAMIC_PRIORS = ("poe", "moe")
+
+# Monte-Carlo samples per expert of the KL terms of the "moe" dynamic prior.
+MOE_SAMPLES = 8
+
+
+def get(name):
+  """The Method called `name`; ValueError naming the choices otherwise."""
+  if name not in METHODS:
+    raise ValueError(f"method must be one of {tuple(METHODS)}, got {name!r}")
+  return METHODS[name]
+
+
+def term_names(method, names, style_dim):
+  """Names of the per-example terms a method's objective returns, "loss"
+  first."""
+  out = ["loss"] + [f"rec_{m}" for m in names]
+  out.append(get(method).divergence)
+  if style_dim:
+    out += [f"kl_style_{m}" for m in names]
+  return out
