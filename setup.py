@@ -40,5 +40,6 @@ setuptools.setup(
     extras_require={"test": ["pytest>=8",
                              "tensorflow-serving-api>=2.21,<2.22"]},
     scripts=["bin/train", "bin/evaluate", "bin/train_classifiers",
-             "bin/benchmark", "bin/export", "bin/train_local_cluster"],
+             "bin/benchmark", "bin/export", "bin/train_local_cluster",
+             "bin/compare"],
 )

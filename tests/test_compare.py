@@ -1,0 +1,85 @@
+"""bin/compare: a tiny comparison writes every table and plot, and a rerun
+reuses the finished rows."""
+
+import json
+import os
+
+import pytest
+from PIL import Image
+
+from tf_mmjsd import compare
+from tf_mmjsd.config import ConfigError
+from tests.conftest import REPO, run_bin
+from tests.test_train_cli import TINY
+
+EVAL = ["--eval_examples=300", "--likelihood_samples=2",
+        "--likelihood_examples=100", "--quality_examples=200"]
+
+
+def test_the_grid_and_its_overrides():
+  rows = compare.grid(["mmjsd", "mopoe"], [False, True], [0.0, 0.3], [0, 1])
+  assert len(rows) == 16 and len({r.name for r in rows}) == 16
+  assert rows[0].name == "mmjsd_miss0_seed0"
+  assert rows[-1].name == "mopoe_ms_miss0.3_seed1"
+  assert rows[-1].group == "mopoe MS, missing 0.3"
+  assert compare.parse_overrides(["style_dim=4", "beta=1.5",
+                                  "jit_compile=true"], "--x") == {
+                                      "style_dim": 4, "beta": 1.5,
+                                      "jit_compile": True}
+  for bad in ("style_dim", "no_such=1", "style_dim=four"):
+    with pytest.raises(ConfigError, match="--x"):
+      compare.parse_overrides([bad], "--x")
+
+
+def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
+  out_dir = tmp_path / "cmp"
+  args = [f"--flagfile={REPO}/configs/base.flags"] + TINY + EVAL + [
+      "--epochs=1", f"--compare_dir={out_dir}", "--methods=mmjsd,mopoe",
+      "--styles=off", "--missing_rates=0,0.3", "--seeds=0",
+      "--shared_settings=latent_dim=8,style_dim=0"]
+  first = run_bin("compare", args, cache_dir)
+  assert first.returncode == 0, first.stderr[-3000:]
+  report = json.loads((out_dir / "comparison.json").read_text())
+  names = [r["name"] for r in report["rows"]]
+  assert names == ["mmjsd_miss0_seed0", "mopoe_miss0_seed0",
+                   "mmjsd_miss0.3_seed0", "mopoe_miss0.3_seed0"]
+  for row in report["rows"]:
+    assert os.path.isfile(os.path.join(row["model_dir"], "results.json"))
+    assert row["train_minutes"] > 0
+    probe = row["metrics"]["Latent accuracy, PoE posterior"]
+    assert len(probe) == 7 and all(0 <= v <= 1 for v in probe.values())
+    coherence = row["metrics"]["Coherence"]
+    assert len(coherence) == 10  # 3 targets x 3 subsets without it, random
+    assert "mnist+svhn→text" in coherence and "random" in coherence
+  with open(os.path.join(report["rows"][2]["model_dir"], "config.json")) as f:
+    assert json.load(f)["missing_rate"] == 0.3
+  # One set of classifiers for the seed.
+  assert sorted(p for p in os.listdir(out_dir) if "classifiers" in p) == [
+      "classifiers_seed0"]
+  text = (out_dir / "comparison.md").read_text()
+  assert "**Synthetic data**" in text
+  for title, _ in compare.METRICS:
+    assert f"## {title}" in text, title
+  assert "| mopoe, missing 0.3 |" in text
+  assert report["plots"] == ["comparison_coherence.png",
+                             "comparison_latent_accuracy.png"]
+  for plot in report["plots"]:
+    assert Image.open(out_dir / plot).size == (640, 420)
+  again = run_bin("compare", args, cache_dir)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert again.stdout.count(": reused") == 4
+  assert json.loads((out_dir / "comparison.json").read_text())["rows"] == (
+      report["rows"])
+
+
+def test_bad_comparisons_fail_before_training(tmp_path, cache_dir):
+  for args, message in (
+      (["--methods=mmjsd", "--styles=maybe"], "--styles takes off and on"),
+      (["--methods=vae"], "method must be one of"),
+      (["--methods=mmjsd", "--seeds=x"], "--missing_rates or --seeds"),
+      (["--methods=mmjsd", "--ms_settings=size=3"], "--ms_settings")):
+    out = run_bin("compare", [f"--compare_dir={tmp_path}/c"] + args,
+                  cache_dir)
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr
+    assert not os.path.exists(tmp_path / "c")

@@ -1,0 +1,306 @@
+"""`run(...)`: train and evaluate several methods on one data set, side by
+side (bin/compare).
+
+A comparison is a grid of rows: every method x styles off/on x missing
+rate x seed. Each row is an ordinary run directory,
+`<compare_dir>/runs/<method>[_ms]_miss<rate>_seed<seed>/`, trained with
+training.run and evaluated with evaluation.evaluate.run; a row whose
+results.json is complete is reused, an interrupted one resumes. All rows of
+one seed share one set of coherence classifiers
+(`<compare_dir>/classifiers_seed<seed>/`), so their coherences compare.
+
+Outputs, in compare_dir (`report` names them):
+
+  <report>.json   every row's settings, training time and metrics, and the
+                  mean and standard deviation over seeds of each group
+  <report>.md     one table per metric: a row per (method, styles, missing
+                  rate), a column per subset, mean +- sd over seeds
+  <report>_*.png  mean coherence and latent accuracy against the missing
+                  rate, one line per method and styles setting
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+import numpy as np
+
+from tf_mmjsd import run_dir
+from tf_mmjsd.config import ConfigError, ExperimentConfig
+
+# (table title, fn(results) -> {column: value}), in the order of the report.
+METRICS = (
+    ("Latent accuracy, PoE posterior",
+     lambda r: r["latent_probe"].get("poe", {})),
+    ("Latent accuracy, mixture posterior",
+     lambda r: r["latent_probe"].get("mixture", {})),
+    ("Coherence", lambda r: {
+        **{f"{source}→{target}": v for target, row in
+           r["coherence"].get("conditional", {}).items()
+           for source, v in row.items()},
+        **({"random": r["coherence"]["random"]}
+           if "random" in r["coherence"] else {})}),
+    ("Test log-likelihood, PoE proposal",
+     lambda r: r["likelihood"].get("poe", {})),
+    ("Test log-likelihood, mixture proposal",
+     lambda r: r["likelihood"].get("mixture", {})),
+    ("Sample quality: PRD precision", lambda r: _quality(r, "precision")),
+    ("Sample quality: PRD recall", lambda r: _quality(r, "recall")),
+    ("Sample quality: FID", lambda r: _quality(r, "fid")),
+)
+
+
+def _quality(results, key):
+  out = {}
+  for m, sources in results.get("sample_quality", {}).get(
+      "modalities", {}).items():
+    for source, values in sources.items():
+      out[f"{m} from {source}"] = values[key]
+  return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One run of a comparison."""
+  method: str
+  styles: bool
+  missing_rate: float
+  seed: int
+
+  @property
+  def name(self):
+    return (f"{self.method}{'_ms' if self.styles else ''}"
+            f"_miss{self.missing_rate:g}_seed{self.seed}")
+
+  @property
+  def group(self):
+    """The row's label without the seed (seeds are averaged)."""
+    return (f"{self.method}{' MS' if self.styles else ''}"
+            + (f", missing {self.missing_rate:g}" if self.missing_rate
+               else ""))
+
+
+def grid(methods, styles, missing_rates, seeds):
+  """Every Row of the comparison, in report order."""
+  return [Row(m, s, r, seed) for r in missing_rates for m in methods
+          for s in styles for seed in seeds]
+
+
+def row_config(base, row, compare_dir, style_overrides, shared_overrides):
+  """The ExperimentConfig of a row: `base` (an ExperimentConfig) with the
+  row's method, seed and missing rate, and the overrides of its styles
+  setting ({setting: value})."""
+  values = base.to_dict()
+  values.update(style_overrides if row.styles else shared_overrides)
+  values.update(
+      method=row.method, seed=row.seed, missing_rate=row.missing_rate,
+      model_dir=os.path.join(compare_dir, "runs", row.name),
+      classifier_dir=os.path.join(compare_dir, f"classifiers_seed{row.seed}"))
+  return ExperimentConfig.from_dict(values)
+
+
+def parse_overrides(items, flag):
+  """{setting: value} from ["name=value", ...], values typed like the
+  ExperimentConfig field."""
+  fields = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
+  out = {}
+  for item in items:
+    name, sep, text = item.partition("=")
+    if not sep or name not in fields or name in ("modalities", "model_dir"):
+      raise ConfigError(f"{flag}: {item!r} is not setting=value of a "
+                        "training setting")
+    kind = type(fields[name].default)
+    try:
+      out[name] = (text.lower() in ("1", "true") if kind is bool
+                   else kind(text))
+    except ValueError as e:
+      raise ConfigError(f"{flag}: {item!r}: {e}") from e
+  return out
+
+
+def _finished(config):
+  """The row's results.json if it evaluated the last step, else None."""
+  path = os.path.join(config.model_dir, "results.json")
+  summary_path = os.path.join(config.model_dir, "summary.json")
+  if not (os.path.isfile(path) and os.path.isfile(summary_path)):
+    return None
+  with open(path) as f:
+    results = json.load(f)
+  with open(summary_path) as f:
+    summary = json.load(f)
+  if (results.get("step") != summary.get("steps")
+      or summary.get("epochs") != config.epochs):
+    return None
+  return results, summary
+
+
+def run_row(config, log=print):
+  """Trains (or resumes) and evaluates one row unless it is finished;
+  returns (results, summary, reused)."""
+  done = _finished(config)
+  if done:
+    return done + (True,)
+  from tf_mmjsd import training  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  training.run(config, log=log)
+  evaluate.run(config, log=log)
+  return _finished(config) + (False,)
+
+
+def _mean_sd(values):
+  values = [v for v in values if v is not None and np.isfinite(v)]
+  if not values:
+    return None
+  return {"mean": float(np.mean(values)),
+          "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+          "n": len(values)}
+
+
+def summarise(records):
+  """{group: {"rows": [...], "train_minutes": stat, metric: {column:
+  stat}}} over the seeds of each group."""
+  groups = {}
+  for record in records:
+    groups.setdefault(record["group"], []).append(record)
+  out = {}
+  for group, members in groups.items():
+    entry = {"rows": [r["name"] for r in members],
+             "train_minutes": _mean_sd([r["train_minutes"] for r in members])}
+    for title, _ in METRICS:
+      columns = sorted({c for r in members for c in r["metrics"][title]},
+                       key=lambda c: (c.count("+"), c))
+      entry[title] = {c: _mean_sd([r["metrics"][title].get(c)
+                                   for r in members]) for c in columns}
+    out[group] = entry
+  return out
+
+
+def _cell(stat, digits):
+  if stat is None:
+    return "–"
+  text = f"{stat['mean']:.{digits}f}"
+  if stat["sd"] is not None:
+    text += f" ± {stat['sd']:.{digits}f}"
+  return text
+
+
+def markdown(summary, settings):
+  """The report: one table per metric, groups as rows."""
+  lines = [f"# Method comparison: {settings['dataset']}", ""]
+  if settings["synthetic"]:
+    lines += ["**Synthetic data** (synthetic_mst): these are not "
+              "MNIST/SVHN numbers.", ""]
+  seeds = settings["seeds"]
+  lines += [f"Mean ± standard deviation over {len(seeds)} seed(s) "
+            f"({', '.join(map(str, seeds))}); {settings['epochs']} epochs per "
+            "row; the rows of a seed share one set of coherence classifiers. "
+            "MS: modality-specific style subspaces.", ""]
+  groups = list(summary)
+  lines += ["## Training time (minutes)", "", "| run | minutes |", "|---|---|"]
+  lines += [f"| {g} | {_cell(summary[g]['train_minutes'], 1)} |"
+            for g in groups]
+  for title, _ in METRICS:
+    columns = []
+    for g in groups:
+      columns += [c for c in summary[g][title] if c not in columns]
+    if not columns:
+      continue
+    digits = 3 if "accuracy" in title or "Coherence" in title or (
+        "PRD" in title) else 1
+    lines += ["", f"## {title}", "", "| run | " + " | ".join(columns) + " |",
+              "|---" * (len(columns) + 1) + "|"]
+    for g in groups:
+      lines.append(f"| {g} | " + " | ".join(
+          _cell(summary[g][title].get(c), digits) for c in columns) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def _average(metrics, title, exclude=()):
+  values = [v for k, v in metrics[title].items() if k not in exclude]
+  return float(np.mean(values)) if values else None
+
+
+def plots(records, out_prefix):
+  """PNG line plots against the missing rate; returns their paths."""
+  from tf_mmjsd.evaluation import plots as plots_lib  # pylint: disable=g-import-not-at-top
+  paths = []
+  for key, title, exclude, label in (
+      ("coherence", "Coherence", ("random",),
+       "mean conditional coherence"),
+      ("latent_accuracy", "Latent accuracy, PoE posterior", (),
+       "mean latent accuracy (PoE)")):
+    series = {}
+    for r in records:
+      name = f"{r['method']}{' MS' if r['styles'] else ''}"
+      value = _average(r["metrics"], title, exclude)
+      if value is not None:
+        series.setdefault(name, {}).setdefault(r["missing_rate"], []).append(
+            value)
+    if not series:
+      continue
+    lines = {name: sorted((x, float(np.mean(v))) for x, v in points.items())
+             for name, points in series.items()}
+    image = plots_lib.line_plot(lines, "missing rate (training)", label)
+    path = f"{out_prefix}_{key}.png"
+    image.save(path)
+    paths.append(path)
+  return paths
+
+
+def run(base, compare_dir, methods, styles, missing_rates, seeds,
+        style_overrides, shared_overrides, report="comparison", log=print):
+  """Trains and evaluates every row, then writes the report.
+
+  Args:
+    base: the ExperimentConfig every row starts from (its model_dir,
+      method, seed and missing_rate are replaced).
+    compare_dir: where rows and reports go.
+    methods: method names; styles: booleans (MS off / on);
+    missing_rates: floats; seeds: ints.
+    style_overrides, shared_overrides: {setting: value} for rows with and
+      without modality-specific styles.
+    report: the name of the report files.
+
+  Returns:
+    the report dict (also in <compare_dir>/<report>.json).
+  """
+  rows = grid(methods, styles, missing_rates, seeds)
+  if not rows:
+    raise ConfigError("the comparison has no rows: give at least one "
+                      "method, styles setting, missing rate and seed")
+  configs = [row_config(base, r, compare_dir, style_overrides,
+                        shared_overrides) for r in rows]  # all checked first
+  os.makedirs(compare_dir, exist_ok=True)
+  records = []
+  for i, (row, config) in enumerate(zip(rows, configs)):
+    log(f"[{i + 1}/{len(rows)}] {row.name}")
+    start = time.time()
+    results, summary, reused = run_row(
+        config, log=lambda text, name=row.name: log(f"  [{name}] {text}"))
+    log(f"[{i + 1}/{len(rows)}] {row.name}: "
+        + ("reused" if reused else f"done in {time.time() - start:.0f} s"))
+    speed = summary.get("train_examples_per_second")
+    minutes = (summary["steps"] * config.batch_size / speed / 60
+               if speed else None)
+    records.append({
+        "name": row.name, "group": row.group, "method": row.method,
+        "styles": row.styles, "missing_rate": row.missing_rate,
+        "seed": row.seed, "model_dir": config.model_dir,
+        "train_minutes": minutes,
+        "metrics": {title: {k: float(v) for k, v in fn(results).items()}
+                    for title, fn in METRICS}})
+  settings = {"dataset": base.dataset,
+              "synthetic": base.dataset == "synthetic_mst",
+              "methods": list(methods), "styles": list(styles),
+              "missing_rates": list(missing_rates), "seeds": list(seeds),
+              "epochs": base.epochs, "style_overrides": style_overrides,
+              "shared_overrides": shared_overrides}
+  summary = summarise(records)
+  prefix = os.path.join(compare_dir, report)
+  out = {"settings": settings, "rows": records, "groups": summary,
+         "plots": [os.path.basename(p) for p in plots(records, prefix)]}
+  run_dir.write_atomic(prefix + ".json", json.dumps(out, indent=2))
+  run_dir.write_atomic(prefix + ".md", markdown(summary, settings))
+  log(f"Wrote {prefix}.json, {prefix}.md and {len(out['plots'])} plot(s)")
+  return out
