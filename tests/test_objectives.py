@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_mmjsd import methods, noise, objectives, run_dir
+from tf_mmjsd import divergences, methods, noise, objectives, run_dir
 from tf_mmjsd.config import METHODS
 
 # q_a = N(1, 1) and q_b = N(0, 0.5^2) in one latent dimension, for two
@@ -144,3 +144,24 @@ def test_every_method_trains_with_and_without_styles_and_missing_data(
   assert np.isfinite(list(terms.values())).all()
   assert set(terms) == set(methods.term_names(method, config.modality_names,
                                               config.style_dim))
+
+
+def test_mmjsd_with_the_mixture_dynamic_prior_trains(tiny_config, tmp_path):
+  from tf_mmjsd import training  # pylint: disable=g-import-not-at-top
+  config = tiny_config(dynamic_prior="moe", latent_dim=4, steps_per_epoch=3,
+                       model_dir=str(tmp_path))
+  trainer = training.Trainer(config, log=lambda *_: None)
+  trainer.train()
+  assert trainer.model.get_config()["dynamic_prior"] == "moe"
+  assert trainer.model.guard.failure() is None
+  terms = trainer.test_terms()
+  assert np.isfinite(list(terms.values())).all() and terms["js"] > 0
+
+
+def test_the_dynamic_prior_belongs_to_mmjsd(tiny_config):
+  from tf_mmjsd.config import ConfigError  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ConfigError, match="dynamic_prior is mmjsd's"):
+    tiny_config(method="mvae", dynamic_prior="moe")
+  with pytest.raises(ConfigError, match="missing_rate must lie in"):
+    tiny_config(missing_rate=0.7)
+  assert sorted(methods.DYNAMIC_PRIORS) == sorted(divergences.PRIOR_KLS)
