@@ -128,12 +128,6 @@ class NonFiniteGuard:
       return None
     return int(self.bad_step.numpy()), self.names_of(self.bad_terms.numpy())
 
-  def reset(self):
-    """Forgets a failure (a fresh process resumes with a clean guard)."""
-    self.bad_step.assign(-1)
-    self.bad_terms.assign(0)
-    self.in_a_row.assign(0)
-
 
 def apply_if(apply, ok, grads):
   """Runs `apply(grads)` (which applies the gradients) only where `ok`

@@ -214,8 +214,11 @@ def _legacy_checkpoint_of(model, optimizer=None, with_state=False,
 
 def is_legacy(path):
   """True for a checkpoint written by tf_mmjsd 0.1.0 (weights by position)."""
-  return any(name.startswith("weights/")
-             for name, _ in tf.train.list_variables(path))
+  return _legacy_names([name for name, _ in tf.train.list_variables(path)])
+
+
+def _legacy_names(names):
+  return any(name.startswith("weights/") for name in names)
 
 
 def restore(model, path, optimizer=None):
@@ -229,8 +232,7 @@ def restore(model, path, optimizer=None):
     names = [name for name, _ in tf.train.list_variables(path)]
   except (tf.errors.OpError, OSError, IndexError, ValueError) as e:
     raise _unreadable(path, e) from e
-  make = (_legacy_checkpoint_of if any(n.startswith("weights/") for n in names)
-          else checkpoint_of)
+  make = _legacy_checkpoint_of if _legacy_names(names) else checkpoint_of
   # Checkpoints before tf_mmjsd 0.2 have no training state: the step is
   # then the optimizer's count of updates.
   # Entries of the training state newer than the checkpoint keep their
