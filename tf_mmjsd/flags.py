@@ -117,8 +117,17 @@ def define_flags():
       flags.DEFINE_string(name, default, help_text)
   flags.DEFINE_multi_string(
       "modality", [], "With --dataset=npz, one per modality: "
-      "name:shape:likelihood:network[:weight[:activation]], e.g. "
-      "image:28x28x1:laplace:mlp:3.9:sigmoid or tags:8x71:categorical:text.")
+      "name:shape:likelihood:network[:weight[:activation]][:key=value ...], "
+      "e.g. image:28x28x1:laplace:mlp:3.9:sigmoid, "
+      "scan:64x64x1:laplace:conv:width=64, report:200x40:categorical:sequence "
+      "or labs:30:normal:mlp:scale=learned:hidden=128,64. Likelihoods: "
+      + ", ".join(specs_lib.LIKELIHOODS) + "; networks: "
+      + ", ".join(specs_lib.NETWORKS) + "; fields: "
+      + "; ".join(f"{k}: {v}" for k, v in specs_lib.FIELDS.items()) + ".")
+  flags.DEFINE_string(
+      "modalities_file", "", "With --dataset=npz, instead of --modality: a "
+      "JSON list of modalities, each an object with name, shape, likelihood, "
+      "network and any of the --modality fields.")
 
 
 def config_from_flags(require_model_dir=True):
@@ -126,15 +135,23 @@ def config_from_flags(require_model_dir=True):
   values = {name: getattr(FLAGS, name) for name in _DEFAULTS}
   if require_model_dir and not values["model_dir"]:
     raise ConfigError("--model_dir is required")
-  if FLAGS.modality and values["dataset"] != "npz":
-    raise ConfigError("--modality describes the arrays of --dataset=npz; "
-                      f"{values['dataset']} defines its own modalities")
+  described = FLAGS.modality or FLAGS.modalities_file
+  if described and values["dataset"] != "npz":
+    raise ConfigError("--modality and --modalities_file describe the arrays "
+                      f"of --dataset=npz; {values['dataset']} defines its own "
+                      "modalities")
   if values["dataset"] == "npz":
-    if not FLAGS.modality:
+    if not described:
       raise ConfigError("--dataset=npz needs one --modality=name:shape:"
-                        "likelihood:network per modality")
+                        "likelihood:network per modality (or "
+                        "--modalities_file)")
+    if FLAGS.modality and FLAGS.modalities_file:
+      raise ConfigError("give --modality or --modalities_file, not both")
     try:
-      modalities = tuple(specs_lib.parse_modality(t) for t in FLAGS.modality)
+      if FLAGS.modalities_file:
+        modalities = specs_lib.load_modalities_file(FLAGS.modalities_file)
+      else:
+        modalities = tuple(specs_lib.parse_modality(t) for t in FLAGS.modality)
     except ValueError as e:
       raise ConfigError(str(e)) from e
   else:
@@ -158,9 +175,9 @@ def config_from_model_dir():
                       "(config.json missing); train one with bin/train")
   with open(path) as f:
     stored = json.load(f)
-  if FLAGS.modality:
-    raise ConfigError("--modality cannot change: the modalities come from "
-                      f"{path}")
+  if FLAGS.modality or FLAGS.modalities_file:
+    raise ConfigError("--modality and --modalities_file cannot change: the "
+                      f"modalities come from {path}")
   given = {n: getattr(FLAGS, n) for n in _DEFAULTS if FLAGS[n].present}
   fixed = {n: v for n, v in given.items()
            if n not in RESUMABLE and stored.get(n, _DEFAULTS[n]) != v}
@@ -178,6 +195,8 @@ def flags_text():
   """A flagfile that reproduces the parsed training flags."""
   lines = [f"--{name}={getattr(FLAGS, name)}\n" for name in _DEFAULTS]
   lines += [f"--modality={m}\n" for m in FLAGS.modality]
+  if FLAGS.modalities_file:
+    lines.append(f"--modalities_file={FLAGS.modalities_file}\n")
   return "".join(lines)
 
 

@@ -279,6 +279,12 @@ class MultimodalVAE(keras.Model):
     the N(0, I) factor and pulls samples to the origin)."""
     return self.method_entry.decoding
 
+  def log_prob(self, name, x, params):
+    """[B] log p(x | params) of modality `name` (x [B, *shape]; params the
+    decoder's output), with the decoder's learned scale where it has one."""
+    return likelihoods.log_prob(self.spec_of[name], x, params,
+                                self.decoders[name].likelihood_scale)
+
   def _means(self, params):
     return {m: likelihoods.mean(self.spec_of[m], p) for m, p in params.items()}
 
@@ -445,8 +451,7 @@ class MultimodalVAE(keras.Model):
         styles = {m: tf.where(from_prior, noise.normal(s), s)
                   for m, s in styles.items()}
       params = self.decode(content, styles, names)
-      return {m: likelihoods.log_prob(self.spec_of[m], inputs[m], params[m])
-              for m in names}
+      return {m: self.log_prob(m, inputs[m], params[m]) for m in names}
 
     return self.objective(posteriors, present, log_likelihood, self.settings,
                           noise)

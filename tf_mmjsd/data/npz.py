@@ -1,14 +1,21 @@
-"""Bring-your-own data: one .npz file with arrays per modality and split.
+"""Bring-your-own data: arrays per modality and split, in one .npz file or
+in a folder of .npy files (memory-mapped: for data larger than memory).
 
-Keys (modality names come from the experiment's modality specs):
+Keys (file names without .npy in a folder; modality names come from the
+experiment's modality specs):
 
   train_<m>, test_<m>       examples of modality m, [N, *shape]; uint8 values
-                            are scaled by 1/255, other dtypes cast to float32
+                            are scaled by 1/255, other dtypes cast to float32;
+                            a categorical modality [L, C] may instead hold
+                            integer tokens [N, L] in [0, C) (one-hot encoded
+                            batch by batch: C times less memory)
   train_labels, test_labels optional int [N] classes (for the latent probe)
   train_mask_<m>, ...       optional bool [N] presence of modality m
 
 Every modality's arrays of a split hold the same N examples in the same
-order (row i of every array is example i).
+order (row i of every array is example i). An .npz file is read into memory
+when loaded; the example arrays of a folder stay on disk (np.load with
+mmap_mode="r") and the input pipeline reads the rows of each batch.
 """
 
 import os
@@ -21,17 +28,40 @@ from tf_mmjsd.data.split import DataError, DataUnavailableError, Split
 NO_LABEL = -1
 
 
+class _Folder:
+  """The .npy files of a folder as a mapping like np.load's NpzFile."""
+
+  def __init__(self, path):
+    self.path = path
+    self.files = [f[:-4] for f in os.listdir(path) if f.endswith(".npy")]
+
+  def __getitem__(self, key):
+    return np.load(os.path.join(self.path, key + ".npy"), mmap_mode="r",
+                   allow_pickle=False)
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    return False
+
+
 def load_npz(path, specs):
-  """(train, test) `Split`s from an .npz file laid out as described above."""
+  """(train, test) `Split`s from an .npz file or a folder of .npy files
+  laid out as described above."""
   if not path:
-    raise DataUnavailableError("--dataset=npz needs --data_path=FILE.npz")
-  if not os.path.isfile(path):
-    raise DataUnavailableError(f"--data_path={path}: no such file")
-  try:
-    data = np.load(path, allow_pickle=False)
-  except (OSError, ValueError, zipfile.BadZipFile) as e:
-    raise DataError(f"--data_path={path} is not a readable .npz file: "
-                    f"{e}") from e
+    raise DataUnavailableError("--dataset=npz needs --data_path=FILE.npz "
+                               "(or a folder of .npy files)")
+  if os.path.isdir(path):
+    data = _Folder(path)
+  elif not os.path.isfile(path):
+    raise DataUnavailableError(f"--data_path={path}: no such file or folder")
+  else:
+    try:
+      data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+      raise DataError(f"--data_path={path} is not a readable .npz file: "
+                      f"{e}") from e
   with data:
     keys = set(data.files)
     names = [s.name for s in specs]
@@ -41,7 +71,8 @@ def load_npz(path, specs):
       if missing:
         raise DataError(f"{path} lacks arrays {missing}; it has "
                         f"{sorted(keys)}")
-      pools = {m: _array(data, f"{split}_{m}", path) for m in names}
+      pools = {m: _array(data, f"{split}_{m}", path, memmap=True)
+               for m in names}
       sizes = {m: len(v) for m, v in pools.items()}
       if len(set(sizes.values())) != 1:
         raise DataError(f"{path}: the {split} arrays disagree on the number "
@@ -70,11 +101,14 @@ def load_npz(path, specs):
   return tuple(out)
 
 
-def _array(data, key, path, kinds="biuf"):
+def _array(data, key, path, kinds="biuf", memmap=False):
   """data[key] as an array of at least one dimension whose dtype kind is
-  in `kinds` (numpy's: bool, signed, unsigned, float)."""
+  in `kinds` (numpy's: bool, signed, unsigned, float); with `memmap`, a
+  memory-mapped .npy stays mapped, otherwise it is read into memory."""
   try:
-    value = np.asarray(data[key])
+    value = data[key]
+    value = value if memmap and isinstance(value, np.memmap) else np.asarray(
+        value)
   except (ValueError, OSError, zipfile.BadZipFile) as e:
     raise DataError(f"{path}: array {key} cannot be read ({e})") from e
   if value.ndim < 1:

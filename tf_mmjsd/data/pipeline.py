@@ -4,13 +4,16 @@ A batch is a dict:
   {"inputs": {modality: float32 [B, *shape]},
    "masks":  {modality: bool [B]},
    "labels": int32 [B]}
-Absent modalities (mask False) have all-zero inputs.
+Absent modalities (mask False) have all-zero inputs. Integer tokens of a
+categorical modality are one-hot encoded here; a memory-mapped pool is read
+batch by batch (only the rows of the batch are touched).
 """
 
 import numpy as np
 import tensorflow as tf
 
 from tf_mmjsd.data import text
+from tf_mmjsd.data.split import is_tokens
 
 
 def epoch_order(num_examples, num_steps, batch_size, rng):
@@ -24,12 +27,26 @@ def epoch_order(num_examples, num_steps, batch_size, rng):
 
 
 class Pipeline:
-  """Builds batches of one split; the pools are copied to TF once."""
+  """Builds batches of one split; in-memory pools are copied to TF once,
+  memory-mapped ones (np.memmap) stay on disk."""
 
   def __init__(self, split, specs):
     self.split = split
     self.specs = tuple(specs)
-    self._pools = {name: tf.constant(pool) for name, pool in split.pools.items()}
+    self._pools = {name: pool if isinstance(pool, np.memmap) else
+                   tf.constant(pool) for name, pool in split.pools.items()}
+    self._tokens = {s.name for s in self.specs if s.name in split.pools
+                    and is_tokens(s, split.pools[s.name])}
+
+  def _rows(self, name, index):
+    """pool[index] of modality `name`: [B, *pool shape[1:]]."""
+    pool = self._pools[name]
+    if not isinstance(pool, np.memmap):
+      return tf.gather(pool, index)
+    rows = tf.numpy_function(lambda i: np.asarray(pool[i]), [index],
+                             tf.as_dtype(pool.dtype), stateful=False)
+    rows.set_shape([None] + list(pool.shape[1:]))
+    return rows
 
   def _slices(self, order, starts):
     split = self.split
@@ -53,8 +70,10 @@ class Pipeline:
         symbols = text.digit_symbols(sl["labels"], sl["starts"])
         x = tf.one_hot(symbols, text.ALPHABET_SIZE, dtype=tf.float32)
       else:
-        x = tf.gather(self._pools[spec.name], sl["index"][spec.name])
-        if x.dtype == tf.uint8:
+        x = self._rows(spec.name, sl["index"][spec.name])
+        if spec.name in self._tokens:
+          x = tf.one_hot(x, spec.shape[-1], dtype=tf.float32)
+        elif x.dtype == tf.uint8:
           x = tf.cast(x, tf.float32) * (1.0 / 255.0)
         else:
           x = tf.cast(x, tf.float32)

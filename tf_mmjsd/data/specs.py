@@ -2,14 +2,49 @@
 
 A model is built from a tuple of `ModalitySpec`; nothing downstream knows how
 many modalities there are or what they are called.
+
+A modality is described on the command line as
+
+  name:shape:likelihood:network[:weight[:activation]][:key=value ...]
+
+(`parse_modality`), or as one JSON object per modality in a file
+(`load_modalities_file`). The optional fields are in `FIELDS`.
 """
 
 import dataclasses
+import json
+import math
+import os
 from typing import Any
 
-LIKELIHOODS = ("laplace", "categorical")
-NETWORKS = ("mlp", "conv", "text")
+LIKELIHOODS = ("laplace", "normal", "bernoulli", "categorical")
+NETWORKS = ("mlp", "conv", "sequence")
+# Older names of a network family, accepted everywhere and stored as the new.
+NETWORK_ALIASES = {"text": "sequence"}
 ACTIVATIONS = ("linear", "sigmoid")
+# Likelihoods with a scale parameter (fixed or learned per dimension).
+SCALED = ("laplace", "normal")
+# Default widths of the families that take `width`.
+DEFAULT_WIDTH = {"conv": 32, "sequence": 128}
+DEFAULT_HIDDEN = (400,)
+
+# The optional fields of a modality description, and what each one sets.
+FIELDS = {
+    "weight": "reconstruction weight w_m (default 1)",
+    "activation": "linear or sigmoid: applied to the decoder output to get "
+                  "the mean (laplace, normal only; default linear)",
+    "scale": "the likelihood's scale (laplace, normal): a number (fixed, "
+             "default 0.75) or 'learned' (one learned scale per dimension, "
+             "starting at 0.75) or 'learned@S' (starting at S)",
+    "style_weight": "weight of this modality's style KL (default 1)",
+    "width": "channels of the first conv stage (conv, default 32) or of "
+             "every layer (sequence, default 128)",
+    "hidden": "hidden layer sizes of an mlp, e.g. 256,128 (default 400)",
+}
+
+
+class SpecError(ValueError):
+  """A modality description is wrong; the message names the field."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,15 +54,21 @@ class ModalitySpec:
   Attributes:
     name: dictionary key of the modality everywhere (batches, networks, loss
       terms, metric names).
-    shape: shape of one example, e.g. (28, 28, 1) or (8, 71).
-    likelihood: "laplace" (fixed scale) or "categorical" (on logits, one-hot
-      data of shape [length, classes]).
-    network: encoder/decoder family: "mlp" (flatten + dense), "conv" (32x32
-      convolutional), "text" (1-D convolutional, length 8).
+    shape: shape of one example, e.g. (28, 28, 1), (30,) or (8, 71).
+    likelihood: "laplace" or "normal" (a loc per dimension; scale fixed or
+      learned), "bernoulli" (on logits; data in [0, 1]), "categorical" (on
+      logits; one-hot data of shape [length, classes]).
+    network: encoder/decoder family: "mlp" (flatten + dense, any shape),
+      "conv" (2-D convolutional, [H, W, C] of any size), "sequence" (1-D
+      convolutional, [L, C] of any length; "text" is an older name).
     weight: reconstruction weight w_m of the objective.
-    likelihood_scale: fixed scale of the Laplace likelihood.
-    output_activation: applied to the decoder output to get the Laplace loc.
+    likelihood_scale: scale of a Laplace or normal likelihood (the initial
+      value when learned).
+    learned_scale: learn one scale per dimension (laplace, normal).
+    output_activation: applied to the decoder output to get the loc.
     style_weight: beta_{m,style}, the weight of this modality's style KL.
+    width: channels of the conv/sequence family (0: its default).
+    hidden: hidden layer sizes of the mlp family (empty: (400,)).
   """
 
   name: str
@@ -38,34 +79,68 @@ class ModalitySpec:
   likelihood_scale: float = 0.75
   output_activation: str = "linear"
   style_weight: float = 1.0
+  learned_scale: bool = False
+  width: int = 0
+  hidden: tuple[int, ...] = ()
 
   def __post_init__(self):
-    object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
+    set_ = lambda k, v: object.__setattr__(self, k, v)
+    set_("shape", tuple(int(d) for d in self.shape))
+    set_("hidden", tuple(int(d) for d in self.hidden))
+    set_("network", NETWORK_ALIASES.get(self.network, self.network))
+    where = f"modality {self.name!r}"
     if not self.name or not self.name.replace("_", "").isalnum():
-      raise ValueError(
+      raise SpecError(
           f"modality name must be a non-empty identifier, got {self.name!r}")
     if self.likelihood not in LIKELIHOODS:
-      raise ValueError(f"modality {self.name!r}: likelihood must be one of "
-                       f"{LIKELIHOODS}, got {self.likelihood!r}")
+      raise SpecError(f"{where}: likelihood must be one of {LIKELIHOODS}, "
+                      f"got {self.likelihood!r}")
     if self.network not in NETWORKS:
-      raise ValueError(f"modality {self.name!r}: network must be one of "
-                       f"{NETWORKS}, got {self.network!r}")
+      raise SpecError(f"{where}: network must be one of {NETWORKS}, got "
+                      f"{self.network!r}")
     if self.output_activation not in ACTIVATIONS:
-      raise ValueError(f"modality {self.name!r}: output_activation must be "
-                       f"one of {ACTIVATIONS}")
-    if any(d < 1 for d in self.shape) or not self.shape:
-      raise ValueError(f"modality {self.name!r}: bad shape {self.shape}")
+      raise SpecError(f"{where}: field 'activation' must be one of "
+                      f"{ACTIVATIONS}, got {self.output_activation!r}")
+    if self.output_activation != "linear" and self.likelihood not in SCALED:
+      raise SpecError(f"{where}: field 'activation' applies to the laplace "
+                      f"and normal likelihoods; {self.likelihood} works on "
+                      "logits")
+    if not self.shape or any(d < 1 for d in self.shape):
+      raise SpecError(f"{where}: bad shape {self.shape}")
     if self.likelihood == "categorical" and len(self.shape) != 2:
-      raise ValueError(f"modality {self.name!r}: a categorical modality has "
-                       f"shape [length, classes], got {self.shape}")
+      raise SpecError(f"{where}: a categorical modality has shape "
+                      f"[length, classes], got {_text(self.shape)}")
     _check_network_shape(self)
-    if self.weight <= 0 or self.likelihood_scale <= 0:
-      raise ValueError(
-          f"modality {self.name!r}: weight and likelihood_scale must be > 0")
+    if not self.weight > 0 or not self.style_weight > 0:
+      raise SpecError(f"{where}: fields 'weight' and 'style_weight' must be "
+                      "> 0")
+    if not self.likelihood_scale > 0:
+      raise SpecError(f"{where}: field 'scale' must be > 0")
+    if self.learned_scale and self.likelihood not in SCALED:
+      raise SpecError(f"{where}: field 'scale' applies to the laplace and "
+                      f"normal likelihoods, not {self.likelihood}")
+    if self.width and self.network not in DEFAULT_WIDTH:
+      raise SpecError(f"{where}: field 'width' applies to networks "
+                      f"{tuple(DEFAULT_WIDTH)}, not {self.network}")
+    if self.width < 0:
+      raise SpecError(f"{where}: field 'width' must be a positive integer")
+    if self.hidden and self.network != "mlp":
+      raise SpecError(f"{where}: field 'hidden' applies to network mlp, "
+                      f"not {self.network}")
+    if any(h < 1 for h in self.hidden):
+      raise SpecError(f"{where}: field 'hidden' needs positive sizes")
+
+  @property
+  def network_options(self) -> dict[str, Any]:
+    """Keyword arguments of the network family (networks.build_*)."""
+    if self.network == "mlp":
+      return {"hidden_units": list(self.hidden or DEFAULT_HIDDEN)}
+    return {"width": self.width or DEFAULT_WIDTH[self.network]}
 
   def to_dict(self) -> dict[str, Any]:
     out = dataclasses.asdict(self)
     out["shape"] = list(self.shape)
+    out["hidden"] = list(self.hidden)
     return out
 
   @classmethod
@@ -73,38 +148,150 @@ class ModalitySpec:
     return cls(**values)
 
 
+def _text(shape):
+  return "x".join(map(str, shape))
+
+
 def _check_network_shape(spec):
-  """Raises ValueError where the network family cannot take the shape."""
+  """Raises SpecError where the network family cannot take the shape."""
   shape, network = spec.shape, spec.network
-  if network == "conv" and (len(shape) != 3 or shape[:2] != (32, 32)):
-    raise ValueError(
-        f"modality {spec.name!r}: network 'conv' takes 32x32xC images, the "
-        f"shape is {'x'.join(map(str, shape))}; resize the images to 32x32 "
-        "or use network 'mlp'")
-  if network == "text" and (len(shape) != 2 or shape[0] != 8):
-    raise ValueError(
-        f"modality {spec.name!r}: network 'text' takes sequences of length 8 "
-        f"([8, C] one-hot), the shape is {'x'.join(map(str, shape))}; use "
-        "network 'mlp' for other lengths")
+  if network == "conv" and len(shape) != 3:
+    raise SpecError(
+        f"modality {spec.name!r}: network 'conv' takes [H, W, C] images, the "
+        f"shape is {_text(shape)}; use network 'mlp' for other shapes")
+  if network == "sequence" and len(shape) != 2:
+    raise SpecError(
+        f"modality {spec.name!r}: network 'sequence' takes [L, C] sequences, "
+        f"the shape is {_text(shape)}; use network 'mlp' for other shapes")
+
+
+def _number(where, key, value, kind=float):
+  try:
+    out = kind(value)
+  except (TypeError, ValueError):
+    raise SpecError(f"{where}: field {key!r} must be a "
+                    f"{'number' if kind is float else 'positive integer'}, "
+                    f"got {value!r}") from None
+  if kind is float and not math.isfinite(out):
+    raise SpecError(f"{where}: field {key!r} must be finite, got {value!r}")
+  return out
+
+
+def _shape(where, value):
+  if isinstance(value, str):
+    value = value.lower().split("x")
+  try:
+    return tuple(int(d) for d in value)
+  except (TypeError, ValueError):
+    raise SpecError(f"{where}: field 'shape' must look like 64x64x1 (or a "
+                    f"list of sizes), got {value!r}") from None
+
+
+def _fields(where, values):
+  """ModalitySpec keyword arguments of the optional fields `values`."""
+  out = {}
+  for key, value in values.items():
+    if key not in FIELDS:
+      raise SpecError(f"{where}: unknown field {key!r}; the fields are "
+                      f"{', '.join(FIELDS)}")
+    if key in ("weight", "style_weight"):
+      out[key] = _number(where, key, value)
+    elif key == "activation":
+      out["output_activation"] = str(value)
+    elif key == "scale":
+      text = str(value)
+      if text.startswith("learned"):
+        out["learned_scale"] = True
+        if text != "learned":
+          if not text.startswith("learned@"):
+            raise SpecError(f"{where}: field 'scale' must be a number, "
+                            f"'learned' or 'learned@S', got {value!r}")
+          out["likelihood_scale"] = _number(where, key, text[8:])
+      else:
+        out["likelihood_scale"] = _number(where, key, value)
+    elif key == "width":
+      out["width"] = _number(where, key, value, int)
+      if out["width"] < 1:
+        raise SpecError(f"{where}: field 'width' must be a positive "
+                        f"integer, got {value!r}")
+    elif key == "hidden":
+      sizes = value if isinstance(value, (list, tuple)) else str(
+          value).replace("x", ",").split(",")
+      out["hidden"] = tuple(_number(where, key, v, int) for v in sizes)
+  return out
 
 
 def parse_modality(text):
-  """A spec from "name:shape:likelihood:network[:weight[:activation]]".
+  """A spec from "name:shape:likelihood:network[:weight[:activation]]"
+  followed by any optional "key=value" fields (`FIELDS`).
 
-  Example: "image:28x28x1:laplace:mlp:3.9:sigmoid", "tags:8x71:categorical:text".
+  Examples: "image:28x28x1:laplace:mlp:3.9:sigmoid",
+  "scan:64x64x1:laplace:conv:width=64", "report:200x40:categorical:sequence",
+  "labs:30:normal:mlp:scale=learned:hidden=128,64".
+
+  Raises:
+    SpecError: the message names the modality and the bad field.
   """
   parts = text.split(":")
-  if not 4 <= len(parts) <= 6:
-    raise ValueError(f"modality {text!r}: expected "
-                     "name:shape:likelihood:network[:weight[:activation]]")
+  positional = [p for p in parts if "=" not in p]
+  named = [p for p in parts if "=" in p]
+  where = f"modality {text!r}"
+  if not 4 <= len(positional) <= 6 or parts[:len(positional)] != positional:
+    raise SpecError(f"{where}: expected name:shape:likelihood:network"
+                    "[:weight[:activation]][:key=value ...]")
+  values = {}
+  for part in named:
+    key, value = part.split("=", 1)
+    if key in values:
+      raise SpecError(f"{where}: field {key!r} is given twice")
+    values[key] = value
+  for key, value in zip(("weight", "activation"), positional[4:]):
+    if key in values:
+      raise SpecError(f"{where}: field {key!r} is given twice")
+    values[key] = value
+  where = f"modality {positional[0]!r}"
+  return ModalitySpec(positional[0], _shape(where, positional[1]),
+                      positional[2], positional[3], **_fields(where, values))
+
+
+def load_modalities_file(path):
+  """Specs from a JSON file: a list of objects with "name", "shape" (a list
+  or "64x64x1"), "likelihood", "network" and any optional fields (`FIELDS`).
+
+  Raises:
+    SpecError: the file is missing or not such a list, or an entry is wrong
+      (the message names the file, the entry and the field).
+  """
+  if not os.path.isfile(path):
+    raise SpecError(f"--modalities_file={path}: no such file")
   try:
-    shape = tuple(int(d) for d in parts[1].lower().split("x"))
-    weight = float(parts[4]) if len(parts) > 4 else 1.0
-  except ValueError as e:
-    raise ValueError(f"modality {text!r}: bad shape or weight ({e})") from e
-  return ModalitySpec(parts[0], shape, parts[2], parts[3], weight=weight,
-                      output_activation=parts[5] if len(parts) > 5 else
-                      "linear")
+    with open(path) as f:
+      entries = json.load(f)
+  except (OSError, ValueError) as e:
+    raise SpecError(f"--modalities_file={path} is not readable JSON: {e}"
+                    ) from e
+  if not isinstance(entries, list) or not entries:
+    raise SpecError(f"{path}: expected a non-empty JSON list of modalities")
+  out = []
+  for i, entry in enumerate(entries):
+    where = f"{path}, modality {i}"
+    if not isinstance(entry, dict):
+      raise SpecError(f"{where}: expected an object, got {entry!r}")
+    entry = dict(entry)
+    missing = [k for k in ("name", "shape", "likelihood", "network")
+               if k not in entry]
+    if missing:
+      raise SpecError(f"{where}: missing field(s) {', '.join(missing)}")
+    name = entry.pop("name")
+    where = f"{path}, modality {name!r}"
+    shape = _shape(where, entry.pop("shape"))
+    likelihood, network = entry.pop("likelihood"), entry.pop("network")
+    try:
+      out.append(ModalitySpec(str(name), shape, likelihood, network,
+                              **_fields(where, entry)))
+    except SpecError as e:
+      raise SpecError(f"{path}: {e}") from None
+  return tuple(out)
 
 
 def mnist_svhn_text_specs() -> tuple[ModalitySpec, ...]:
@@ -121,6 +308,6 @@ def mnist_svhn_text_specs() -> tuple[ModalitySpec, ...]:
                    weight=3072.0 / 784.0, output_activation="sigmoid"),
       ModalitySpec("svhn", (32, 32, 3), "laplace", "conv", weight=1.0),
       ModalitySpec("text", (text.TEXT_LENGTH, text.ALPHABET_SIZE),
-                   "categorical", "text", weight=3072.0 / text.TEXT_LENGTH,
+                   "categorical", "sequence", weight=3072.0 / text.TEXT_LENGTH,
                    style_weight=5.0),
   )

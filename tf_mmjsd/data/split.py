@@ -22,7 +22,9 @@ class Split:
 
   Attributes:
     pools: {modality: array [N_m, *shape]} raw examples (uint8 images in
-      [0, 255] or float32 values), shared by many tuples.
+      [0, 255] or float32 values), shared by many tuples; a categorical
+      modality may hold integer tokens [N_m, L] instead of one-hot
+      [N_m, L, C] (`is_tokens`); a pool may be an np.memmap (read by batch).
     indices: {modality: int [N]} row of each example in its modality's pool.
     labels: int32 [N] class of each example (for probes and coherence).
     text_modality: name of a modality made from `labels` as digit words
@@ -105,10 +107,13 @@ class Split:
                           f"spec says {spec.shape}")
         continue
       pool = self.pools[spec.name]
-      if tuple(pool.shape[1:]) != spec.shape:
+      if tuple(pool.shape[1:]) != spec.shape and not is_tokens(spec, pool):
+        tokens = (f" (or integer tokens {spec.shape[:1]})"
+                  if spec.likelihood == "categorical" else "")
         raise DataError(
             f"modality {spec.name!r} of the {split_name} split has examples "
-            f"of shape {tuple(pool.shape[1:])}, the spec says {spec.shape}")
+            f"of shape {tuple(pool.shape[1:])}, the spec says {spec.shape}"
+            + tokens)
       idx = self.indices[spec.name]
       if idx.shape != (n,):
         raise DataError(f"modality {spec.name!r}: {idx.shape[0]} indices "
@@ -135,6 +140,14 @@ class Split:
                         "present; every example needs at least one")
 
 
+def is_tokens(spec, pool):
+  """True where `pool` holds a categorical modality [L, C] as integer tokens
+  [N, L] (values in [0, C)); the input pipeline one-hot encodes them."""
+  return (spec.likelihood == "categorical" and pool.ndim == 2
+          and tuple(pool.shape[1:]) == spec.shape[:1]
+          and np.asarray(pool[:0]).dtype.kind in "iu")
+
+
 def drop_probability(rate, num_modalities):
   """The per-entry drop probability p whose draws, repeated for examples
   that would lose all M modalities, leave a fraction `rate` of the entries
@@ -152,12 +165,12 @@ def drop_probability(rate, num_modalities):
   return (low + high) / 2
 
 
-def _bad_rows(pool, row_test, chunk_elements=1 << 24):
-  """bool [len(pool)]: row_test(rows as float32 [k, ...]) -> bool [k] is
-  False, evaluated in chunks so a large pool needs little extra memory."""
+def _bad_rows(pool, row_test, scale, chunk_elements=1 << 24):
+  """bool [len(pool)]: row_test(rows * scale as float32 [k, ...]) -> bool [k]
+  is False, evaluated in chunks so a large (or memory-mapped) pool needs
+  little extra memory."""
   per_row = max(1, int(np.prod(pool.shape[1:])))
   step = max(1, chunk_elements // per_row)
-  scale = 1.0 / 255.0 if pool.dtype == np.uint8 else 1.0
   out = np.zeros(len(pool), bool)
   for start in range(0, len(pool), step):
     rows = np.asarray(pool[start:start + step], np.float32) * scale
@@ -169,12 +182,17 @@ def _all_but_first(x):
   return tuple(range(1, x.ndim))
 
 
+def _in_unit_interval(x):
+  return ((x >= 0) & (x <= 1)).all(_all_but_first(x))
+
+
 def check_values(spec, pool, indices, present, split_name):
   """Raises DataError where a present example of modality `spec` is not
   numeric, has NaN or infinite values, or lies outside the support of the
-  likelihood (one-hot rows for "categorical"; [0, 1] for a Laplace
-  modality whose mean goes through a sigmoid). uint8 pools are read as
-  value / 255, as the input pipeline does.
+  likelihood: one-hot rows (or integer tokens in [0, C)) for "categorical";
+  [0, 1] for "bernoulli" and for a Laplace or normal modality whose mean
+  goes through a sigmoid. uint8 pools are read as value / 255, as the input
+  pipeline does (so 0/255 binary images suit "bernoulli").
 
   Args:
     pool: [N_pool, *shape] examples; indices: int [N] rows of the examples;
@@ -186,25 +204,35 @@ def check_values(spec, pool, indices, present, split_name):
   if dtype.kind not in "biuf":
     raise DataError(f"{where}: the values have dtype {dtype}, not numbers; "
                     "store bool, integer or float arrays")
+  scale = 1.0 / 255.0 if dtype == np.uint8 else 1.0
   checks = []
   if dtype.kind == "f":
     checks.append((lambda x: np.isfinite(x).all(_all_but_first(x)),
                    "have NaN or infinite values (mark absent entries with a "
                    "mask instead)"))
-  if spec.likelihood == "categorical":
+  if is_tokens(spec, pool):
+    scale, classes = 1.0, spec.shape[-1]
+    checks.append((lambda x: ((x >= 0) & (x < classes)).all(1),
+                   f"hold tokens outside [0, {classes}) (integer tokens "
+                   f"index the {classes} classes of each position)"))
+  elif spec.likelihood == "categorical":
     hint = ("; uint8 arrays are read as value / 255, so store one-hot data "
-            "as bool or float32" if dtype == np.uint8 else "")
+            "as bool or float32, or integer tokens [N, L]"
+            if dtype == np.uint8 else "")
     checks.append((lambda x: (((x == 0) | (x == 1)).all(_all_but_first(x))
                               & (x.sum(-1) == 1).all(_all_but_first(x)[:-1])),
                    "are not one-hot (each position needs exactly one 1 "
                    f"among {spec.shape[-1]} zeros and ones){hint}"))
-  elif (spec.likelihood == "laplace" and spec.output_activation == "sigmoid"
-        and dtype != np.uint8):
-    checks.append((lambda x: ((x >= 0) & (x <= 1)).all(_all_but_first(x)),
+  elif spec.likelihood == "bernoulli":
+    checks.append((_in_unit_interval,
+                   "lie outside [0, 1], the support of the bernoulli "
+                   "likelihood"))
+  elif spec.output_activation == "sigmoid" and dtype != np.uint8:
+    checks.append((_in_unit_interval,
                    "lie outside [0, 1], the range of the sigmoid mean of "
                    "this modality's likelihood"))
   for test, problem in checks:
-    bad = _bad_rows(pool, test)[indices]
+    bad = _bad_rows(pool, test, scale)[indices]
     if present is not None:
       bad &= present
     if bad.any():

@@ -18,7 +18,7 @@ import math
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_mmjsd import likelihoods, posteriors as post
+from tf_mmjsd import posteriors as post
 
 tfd = tfp.distributions
 
@@ -77,7 +77,7 @@ def log_likelihood(model, inputs, subset, fusion_kind, num_samples):
       x = tf.tile(inputs[m], tf.concat([[num_samples],
                                         tf.ones_like(tf.shape(inputs[m])[1:])],
                                        0))
-      total += tf.reshape(likelihoods.log_prob(model.spec_of[m], x, p),
+      total += tf.reshape(model.log_prob(m, x, p),
                           [num_samples, batch])
     return total
 

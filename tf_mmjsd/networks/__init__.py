@@ -14,27 +14,33 @@ from tf_mmjsd.networks.gaussian_encoder import GaussianEncoder
 from tf_mmjsd.networks.image_classifier import ImageClassifier
 from tf_mmjsd.networks.mlp_decoder import MLPDecoder
 from tf_mmjsd.networks.mlp_encoder import MLPEncoder
-from tf_mmjsd.networks.text_decoder import TextDecoder
+from tf_mmjsd.networks.sequence_decoder import SequenceDecoder
+from tf_mmjsd.networks.sequence_encoder import SequenceEncoder
 from tf_mmjsd.networks.text_classifier import TextClassifier
-from tf_mmjsd.networks.text_encoder import TextEncoder
 from tf_mmjsd.networks.vector_classifier import VectorClassifier
 
-_ENCODERS = {"mlp": MLPEncoder, "conv": ConvEncoder, "text": TextEncoder}
-_DECODERS = {"mlp": MLPDecoder, "conv": ConvDecoder, "text": TextDecoder}
+_ENCODERS = {"mlp": MLPEncoder, "conv": ConvEncoder,
+             "sequence": SequenceEncoder}
+_DECODERS = {"mlp": MLPDecoder, "conv": ConvDecoder,
+             "sequence": SequenceDecoder}
 
 
 def build_encoder(spec, latent_dim, style_dim=0):
-  """The encoder of `spec.network`, named after the modality."""
+  """The encoder of `spec.network` (with the spec's width or hidden
+  sizes), named after the modality."""
   return _ENCODERS[spec.network](
       data_shape=spec.shape, latent_dim=latent_dim, style_dim=style_dim,
-      name=f"encoder_{spec.name}")
+      name=f"encoder_{spec.name}", **spec.network_options)
 
 
 def build_decoder(spec, latent_dim, style_dim=0):
-  """The decoder of `spec.network`, named after the modality."""
+  """The decoder of `spec.network`, named after the modality; it holds
+  the likelihood's learned scale where the spec asks for one."""
   return _DECODERS[spec.network](
       data_shape=spec.shape, latent_dim=latent_dim, style_dim=style_dim,
-      output_activation=spec.output_activation, name=f"decoder_{spec.name}")
+      output_activation=spec.output_activation,
+      learned_scale=spec.learned_scale, initial_scale=spec.likelihood_scale,
+      name=f"decoder_{spec.name}", **spec.network_options)
 
 
 def build_classifier(spec, num_classes):

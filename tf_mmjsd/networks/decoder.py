@@ -1,6 +1,11 @@
 """Base class of decoders: z = [s_m, c] -> likelihood parameters."""
 
+import math
+
 import keras
+
+# The learned scale of a Laplace or normal likelihood never falls below this.
+MIN_SCALE = 1e-3
 
 
 @keras.saving.register_keras_serializable(package="tf_mmjsd")
@@ -8,20 +13,41 @@ class Decoder(keras.Model):
   """Subclasses set `self.body`, a list of layers applied in order.
 
   Call: z [B, style_dim + latent_dim] (style first) -> [B, *data_shape]:
-  the Laplace loc (after `output_activation`) or categorical logits. The
-  last layer computes in float32 under any mixed-precision policy, so the
-  likelihood parameters are float32.
+  the loc of a Laplace or normal likelihood (after `output_activation`), or
+  Bernoulli / categorical logits. The last layer computes in float32 under
+  any mixed-precision policy, so the likelihood parameters are float32.
+
+  With `learned_scale`, the decoder also holds one log-scale per data
+  dimension (float32 [*data_shape], starting at log(initial_scale));
+  `likelihood_scale` is max(exp(log_scale), MIN_SCALE), the same for every
+  example. Otherwise `likelihood_scale` is None (the spec's fixed scale).
   """
 
   def __init__(self, data_shape, latent_dim, style_dim=0,
-               output_activation="linear", **kwargs):
+               output_activation="linear", learned_scale=False,
+               initial_scale=0.75, **kwargs):
     super().__init__(**kwargs)
     self.data_shape = tuple(data_shape)
     self.latent_dim = latent_dim
     self.style_dim = style_dim
     self.output_activation = output_activation
+    self.learned_scale = bool(learned_scale)
+    self.initial_scale = float(initial_scale)
     self.input_dim = latent_dim + style_dim
     self.body = []
+    if self.learned_scale:
+      self.log_scale = self.add_weight(
+          shape=self.data_shape, dtype="float32", autocast=False,
+          initializer=keras.initializers.Constant(
+              math.log(max(self.initial_scale, MIN_SCALE))),
+          name="log_scale")
+
+  @property
+  def likelihood_scale(self):
+    """float32 [*data_shape] learned scale, or None (fixed scale)."""
+    if not self.learned_scale:
+      return None
+    return keras.ops.maximum(keras.ops.exp(self.log_scale), MIN_SCALE)
 
   def call(self, z):
     h = z
@@ -35,5 +61,7 @@ class Decoder(keras.Model):
     config = super().get_config()
     config.update(data_shape=list(self.data_shape), latent_dim=self.latent_dim,
                   style_dim=self.style_dim,
-                  output_activation=self.output_activation)
+                  output_activation=self.output_activation,
+                  learned_scale=self.learned_scale,
+                  initial_scale=self.initial_scale)
     return config
