@@ -129,3 +129,79 @@ def test_nan_marks_absent_entries_and_is_refused_where_present(tmp_path):
   with pytest.raises(DataError, match=r"modality 'vec', train split: 1 "
                      r"example have NaN.*the first is example 5"):
     npz.load_npz(path, SPECS)
+
+
+def _batches(split, specs, seed=3):
+  from tf_mmjsd.data.pipeline import Pipeline  # pylint: disable=g-import-not-at-top
+  pipe = Pipeline(split, specs)
+  return (list(pipe.train_dataset(32, 4, seed, epoch=0)) +
+          list(pipe.eval_dataset(50)))
+
+
+def _assert_same_batches(got, want):
+  assert len(got) == len(want)
+  for a, b in zip(got, want):
+    for m in b["inputs"]:
+      np.testing.assert_array_equal(a["inputs"][m], b["inputs"][m])
+      np.testing.assert_array_equal(a["masks"][m], b["masks"][m])
+    np.testing.assert_array_equal(a["labels"], b["labels"])
+
+
+def test_integer_tokens_give_the_batches_of_one_hot_storage(tmp_path):
+  one_hot = write_npz(tmp_path / "one_hot.npz")
+  arrays = dict(np.load(one_hot))
+  tokens = {k: (v.argmax(-1).astype(np.int16) if k.endswith("_tags") else v)
+            for k, v in arrays.items()}
+  np.savez(tmp_path / "tokens.npz", **tokens)
+  want, _ = npz.load_npz(one_hot, SPECS)
+  got, _ = npz.load_npz(str(tmp_path / "tokens.npz"), SPECS)
+  assert got.pools["tags"].shape == (256, 8)  # 71 times smaller
+  _assert_same_batches(_batches(got, SPECS), _batches(want, SPECS))
+
+
+def test_tokens_outside_the_vocabulary_are_refused(tmp_path):
+  tokens = np.zeros((256, 8), np.int32)
+  tokens[17, 3] = 71
+  path = write_npz(tmp_path / "d.npz", train_tags=tokens)
+  with pytest.raises(DataError, match=r"modality 'tags', train split: 1 "
+                     r"example hold tokens outside \[0, 71\).*example 17"):
+    npz.load_npz(path, SPECS)
+  path = write_npz(tmp_path / "e.npz", train_tags=np.zeros((256, 9), np.int32))
+  with pytest.raises(DataError, match=r"shape \(9,\), the spec says \(8, 71\) "
+                     r"\(or integer tokens \(8,\)\)"):
+    npz.load_npz(path, SPECS)
+
+
+def test_a_folder_of_npy_files_is_memory_mapped_and_reads_the_same(tmp_path):
+  path = write_npz(tmp_path / "d.npz")
+  folder = tmp_path / "arrays"
+  folder.mkdir()
+  for key, value in np.load(path).items():
+    np.save(folder / f"{key}.npy", value)
+  want, want_test = npz.load_npz(path, SPECS)
+  got, got_test = npz.load_npz(str(folder), SPECS)
+  assert isinstance(got.pools["vec"], np.memmap)
+  assert isinstance(got_test.pools["tags"], np.memmap)
+  _assert_same_batches(_batches(got, SPECS), _batches(want, SPECS))
+  _assert_same_batches(_batches(got_test, SPECS), _batches(want_test, SPECS))
+  (folder / "test_vec.npy").unlink()
+  with pytest.raises(DataError, match=r"lacks arrays \['test_vec'\]"):
+    npz.load_npz(str(folder), SPECS)
+
+
+def test_bernoulli_and_normal_values(tmp_path):
+  specs = (parse_modality("flags:5:bernoulli:mlp"),
+           parse_modality("labs:3:normal:mlp"))
+  rng = np.random.default_rng(0)
+  arrays = {}
+  for split, n in (("train", 40), ("test", 10)):
+    arrays[f"{split}_flags"] = rng.random((n, 5)) < 0.5  # bool is fine
+    arrays[f"{split}_labs"] = rng.normal(0, 50, (n, 3))  # any real value
+  np.savez(tmp_path / "ok.npz", **arrays)
+  train, _ = npz.load_npz(str(tmp_path / "ok.npz"), specs)
+  assert len(train) == 40
+  arrays["test_flags"] = arrays["test_flags"] * 2.0
+  np.savez(tmp_path / "bad.npz", **arrays)
+  with pytest.raises(DataError, match=r"'flags', test split: \d+ examples "
+                     r"lie outside \[0, 1\], the support of the bernoulli"):
+    npz.load_npz(str(tmp_path / "bad.npz"), specs)

@@ -72,7 +72,8 @@ class Pipeline:
       else:
         x = self._rows(spec.name, sl["index"][spec.name])
         if spec.name in self._tokens:
-          x = tf.one_hot(x, spec.shape[-1], dtype=tf.float32)
+          x = tf.one_hot(tf.cast(x, tf.int32), spec.shape[-1],
+                         dtype=tf.float32)
         elif x.dtype == tf.uint8:
           x = tf.cast(x, tf.float32) * (1.0 / 255.0)
         else:

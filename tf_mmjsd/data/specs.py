@@ -165,15 +165,16 @@ def _check_network_shape(spec):
         f"the shape is {_text(shape)}; use network 'mlp' for other shapes")
 
 
-def _number(where, key, value, kind=float):
+def _number(where, key, value, kind=float, shown=None):
+  shown = value if shown is None else shown
   try:
     out = kind(value)
   except (TypeError, ValueError):
     raise SpecError(f"{where}: field {key!r} must be a "
                     f"{'number' if kind is float else 'positive integer'}, "
-                    f"got {value!r}") from None
+                    f"got {shown!r}") from None
   if kind is float and not math.isfinite(out):
-    raise SpecError(f"{where}: field {key!r} must be finite, got {value!r}")
+    raise SpecError(f"{where}: field {key!r} must be finite, got {shown!r}")
   return out
 
 
@@ -206,7 +207,8 @@ def _fields(where, values):
           if not text.startswith("learned@"):
             raise SpecError(f"{where}: field 'scale' must be a number, "
                             f"'learned' or 'learned@S', got {value!r}")
-          out["likelihood_scale"] = _number(where, key, text[8:])
+          out["likelihood_scale"] = _number(where, key, text[8:],
+                                            shown=text)
       else:
         out["likelihood_scale"] = _number(where, key, value)
     elif key == "width":
