@@ -44,7 +44,7 @@ class EvaluationError(UsageError):
 
 def _image_names(model):
   return [s.name for s in model.specs
-          if len(s.shape) == 3 and s.likelihood == "laplace"]
+          if len(s.shape) == 3 and s.likelihood != "categorical"]
 
 
 class Evaluator:
