@@ -28,6 +28,7 @@ import numpy as np
 
 from tf_mmjsd import run_dir
 from tf_mmjsd.config import ConfigError, ExperimentConfig
+from tf_mmjsd.data import registry
 
 # (table title, fn(results) -> {column: value}), in the order of the report.
 METRICS = (
@@ -189,8 +190,8 @@ def markdown(summary, settings):
   """The report: one table per metric, groups as rows."""
   lines = [f"# Method comparison: {settings['dataset']}", ""]
   if settings["synthetic"]:
-    lines += ["**Synthetic data** (synthetic_mst): these are not "
-              "MNIST/SVHN numbers.", ""]
+    lines += [f"**Synthetic data** ({settings['dataset']}): these are not "
+              "numbers of the real data set.", ""]
   seeds = settings["seeds"]
   lines += [f"Mean ± standard deviation over {len(seeds)} seed(s) "
             f"({', '.join(map(str, seeds))}); {settings['epochs']} epochs per "
@@ -291,7 +292,7 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
         "metrics": {title: {k: float(v) for k, v in fn(results).items()}
                     for title, fn in METRICS}})
   settings = {"dataset": base.dataset,
-              "synthetic": base.dataset == "synthetic_mst",
+              "synthetic": registry.get(base.dataset).synthetic,
               "methods": list(methods), "styles": list(styles),
               "missing_rates": list(missing_rates), "seeds": list(seeds),
               "epochs": base.epochs, "style_overrides": style_overrides,

@@ -10,10 +10,11 @@ import json
 from typing import Any
 
 from tf_mmjsd import methods
+from tf_mmjsd.data import registry
 from tf_mmjsd.data.specs import ModalitySpec
 from tf_mmjsd.errors import UsageError
 
-DATASETS = ("synthetic_mst", "mnist_svhn_text", "npz")
+DATASETS = registry.names()
 METHODS = tuple(methods.METHODS)
 DISTRIBUTIONS = ("auto", "default", "one_device", "mirrored",
                  "multi_worker")
@@ -22,7 +23,8 @@ ON_NONFINITE = ("stop", "skip_batch")
 # Settings that may change between a run and its resumption or evaluation.
 RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
              "probe_train_examples", "num_sample_columns", "model_dir",
-             "data_dir", "mnist_dir", "svhn_dir", "distribution",
+             "data_dir", "mnist_dir", "svhn_dir", "celeba_dir",
+             "distribution",
              "jit_compile", "steps_per_execution", "collective_timeout",
              "on_nonfinite", "max_consecutive_skips",
              "eval_every_epochs", "eval_batch_size", "eval_examples",
@@ -84,6 +86,7 @@ class ExperimentConfig:
   data_path: str = ""
   mnist_dir: str = ""
   svhn_dir: str = ""
+  celeba_dir: str = ""
   data_multiplication: int = 20
   synthetic_train_size: int = 60000
   synthetic_test_size: int = 10000

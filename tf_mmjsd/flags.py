@@ -15,7 +15,7 @@ import sys
 from absl import flags
 
 from tf_mmjsd.config import RESUMABLE, ConfigError, ExperimentConfig
-from tf_mmjsd.data import specs as specs_lib
+from tf_mmjsd.data import registry, specs as specs_lib
 from tf_mmjsd.errors import UsageError
 
 FLAGS = flags.FLAGS
@@ -24,17 +24,24 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
 
 _HELP = {
     "dataset": "synthetic_mst (offline, synthetic), mnist_svhn_text "
-               "(TFDS, or raw files with --mnist_dir/--svhn_dir), or npz "
-               "(your arrays: --data_path and one --modality per modality).",
+               "(TFDS, or raw files with --mnist_dir/--svhn_dir), celeba "
+               "(TFDS, or --celeba_dir), synthetic_celeba (offline stand-in "
+               "faces, not CelebA), or npz (your arrays: --data_path and "
+               "--modality or --modalities_file).",
     "data_path": "The .npz file of --dataset=npz (see tf_mmjsd/data/npz.py).",
     "data_dir": "TFDS data_dir, or the cache of the synthetic set "
                 "(default ~/.cache/tf_mmjsd or $TF_MMJSD_CACHE).",
     "mnist_dir": "Directory with the raw MNIST *-idx?-ubyte.gz files.",
     "svhn_dir": "Directory with train_32x32.mat and test_32x32.mat.",
+    "celeba_dir": "Directory with CelebA's img_align_celeba/, "
+                  "list_attr_celeba.txt and list_eval_partition.txt "
+                  "(--dataset=celeba without TFDS).",
     "data_multiplication": "Times each image is paired with a random "
                            "partner of the same digit.",
-    "synthetic_train_size": "Training images per modality of synthetic_mst.",
-    "synthetic_test_size": "Test images per modality of synthetic_mst.",
+    "synthetic_train_size": "Training examples of synthetic_mst (images "
+                            "per modality) or synthetic_celeba.",
+    "synthetic_test_size": "Test examples of synthetic_mst or "
+                           "synthetic_celeba.",
     "method": "Objective: mmjsd, mmvae, mvae or mopoe (methods.py).",
     "dynamic_prior": "mmjsd's dynamic prior: poe (geometric mean, the "
                      "paper's) or moe (arithmetic mean, Monte-Carlo KLs).",
@@ -124,6 +131,10 @@ def define_flags():
       + ", ".join(specs_lib.LIKELIHOODS) + "; networks: "
       + ", ".join(specs_lib.NETWORKS) + "; fields: "
       + "; ".join(f"{k}: {v}" for k, v in specs_lib.FIELDS.items()) + ".")
+  flags.DEFINE_integer(
+      "network_width", 0, "Width of every modality's network that takes one "
+      "(conv, sequence, residual_conv, residual_sequence), replacing the "
+      "data set's or --modality's (0: keep them).")
   flags.DEFINE_string(
       "modalities_file", "", "With --dataset=npz, instead of --modality: a "
       "JSON list of modalities, each an object with name, shape, likelihood, "
@@ -154,8 +165,18 @@ def config_from_flags(require_model_dir=True):
         modalities = tuple(specs_lib.parse_modality(t) for t in FLAGS.modality)
     except ValueError as e:
       raise ConfigError(str(e)) from e
+  elif values["dataset"] in registry.names():
+    modalities = registry.get(values["dataset"]).specs()
   else:
-    modalities = specs_lib.mnist_svhn_text_specs()
+    raise ConfigError(f"dataset must be one of {registry.names()}, got "
+                      f"{values['dataset']!r}")
+  if FLAGS.network_width < 0:
+    raise ConfigError(f"network_width must be >= 0, got "
+                      f"{FLAGS.network_width}")
+  if FLAGS.network_width:
+    modalities = tuple(
+        dataclasses.replace(m, width=FLAGS.network_width)
+        if m.network in specs_lib.DEFAULT_WIDTH else m for m in modalities)
   return ExperimentConfig(modalities=modalities, **values)
 
 
@@ -175,9 +196,9 @@ def config_from_model_dir():
                       "(config.json missing); train one with bin/train")
   with open(path) as f:
     stored = json.load(f)
-  if FLAGS.modality or FLAGS.modalities_file:
-    raise ConfigError("--modality and --modalities_file cannot change: the "
-                      f"modalities come from {path}")
+  if FLAGS.modality or FLAGS.modalities_file or FLAGS.network_width:
+    raise ConfigError("--modality, --modalities_file and --network_width "
+                      f"cannot change: the modalities come from {path}")
   given = {n: getattr(FLAGS, n) for n in _DEFAULTS if FLAGS[n].present}
   fixed = {n: v for n, v in given.items()
            if n not in RESUMABLE and stored.get(n, _DEFAULTS[n]) != v}
@@ -197,6 +218,8 @@ def flags_text():
   lines += [f"--modality={m}\n" for m in FLAGS.modality]
   if FLAGS.modalities_file:
     lines.append(f"--modalities_file={FLAGS.modalities_file}\n")
+  if FLAGS.network_width:
+    lines.append(f"--network_width={FLAGS.network_width}\n")
   return "".join(lines)
 
 

@@ -252,13 +252,14 @@ class MultimodalVAE(keras.Model):
     return fusion.sample_mixture(locs, scales, fusion.normalize_weights(mask),
                                  normal, uniform[:, :len(content)])
 
-  def decode(self, content, styles=None, names=None):
+  def decode(self, content, styles=None, names=None, training=False):
     """Likelihood parameters {m: [B, *shape_m]} of one latent sample.
 
     Args:
       content: c [B, latent_dim].
       styles: {m: s_m [B, style_dim]}; missing styles are drawn from N(0, I).
       names: modalities to decode (default: all).
+      training: run the decoders in training mode (dropout, batch norm).
     """
     out = {}
     for m in names or self.names:
@@ -268,7 +269,7 @@ class MultimodalVAE(keras.Model):
         if s is None:
           s = tf.random.normal([tf.shape(content)[0], self.style_dim])
         z = tf.concat([s, content], axis=-1)
-      out[m] = self.decoders[m](z)
+      out[m] = self.decoders[m](z, training=training)
     return out
 
   @property
@@ -450,7 +451,7 @@ class MultimodalVAE(keras.Model):
       if from_prior is not None and styles:
         styles = {m: tf.where(from_prior, noise.normal(s), s)
                   for m, s in styles.items()}
-      params = self.decode(content, styles, names)
+      params = self.decode(content, styles, names, training=training)
       return {m: self.log_prob(m, inputs[m], params[m]) for m in names}
 
     return self.objective(posteriors, present, log_likelihood, self.settings,

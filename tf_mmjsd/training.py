@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from tf_mmjsd import data as data_lib, distribution, fusion, guard, run_dir
 from tf_mmjsd.config import ExperimentConfig
+from tf_mmjsd.data import registry
 from tf_mmjsd.data.pipeline import Pipeline
 from tf_mmjsd.evaluation import figures, latents
 from tf_mmjsd.model import MultimodalVAE
@@ -395,7 +396,7 @@ def run(config: ExperimentConfig, log=print, flags_text=None, callbacks=()):
         "or evaluate an earlier checkpoint with bin/evaluate --checkpoint")
   summary = {
       "dataset": config.dataset,
-      "synthetic": config.dataset == "synthetic_mst",
+      "synthetic": registry.get(config.dataset).synthetic,
       "method": config.method,
       "steps": trainer.step,
       "epochs": config.epochs,
@@ -415,7 +416,9 @@ def run(config: ExperimentConfig, log=print, flags_text=None, callbacks=()):
                        json.dumps(summary, indent=2))
   poe = summary["latent_probe"].get("poe")
   if poe:
-    log("Latent probe accuracy (PoE, test split): " +
+    metric = ("mean average precision" if summary["latent_probe"].get(
+        "metric") == "mean_ap" else "accuracy")
+    log(f"Latent probe {metric} (PoE, test split): " +
         ", ".join(f"{k} {v:.3f}" for k, v in poe.items()))
   log(f"Wrote {os.path.join(config.model_dir, 'summary.json')}")
   return summary

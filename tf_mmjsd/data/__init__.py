@@ -1,4 +1,7 @@
-"""Data sets as dictionaries of modalities, with labels and presence masks."""
+"""Data sets as dictionaries of modalities, with labels and presence masks.
+
+Each data set registers itself in `registry` (specs, loader, label kind).
+"""
 
 import os
 
@@ -13,23 +16,9 @@ def default_cache_dir():
 
 def load_splits(config, log=print):
   """(train, test) `Split`s of the configured data set, validated."""
-  from tf_mmjsd.data import mnist_svhn_text  # pylint: disable=g-import-not-at-top
-  if config.dataset == "synthetic_mst":
-    pools = mnist_svhn_text.load_synthetic(
-        config.data_dir or default_cache_dir(), config.synthetic_train_size,
-        config.synthetic_test_size, config.seed, log=log)
-  elif config.dataset == "mnist_svhn_text":
-    if config.mnist_dir:
-      pools = mnist_svhn_text.load_raw(config.mnist_dir, config.svhn_dir)
-    else:
-      pools = mnist_svhn_text.load_tfds(config.data_dir, log=log)
-  elif config.dataset == "npz":
-    from tf_mmjsd.data import npz  # pylint: disable=g-import-not-at-top
-    return npz.load_npz(config.data_path, config.modalities)
-  else:
-    raise DataError(f"unknown dataset {config.dataset!r}")
-  train, test = mnist_svhn_text.splits_from_pools(
-      pools, config.data_multiplication, config.seed)
-  train.validate(config.modalities, "train")
-  test.validate(config.modalities, "test")
-  return train, test
+  from tf_mmjsd.data import registry  # pylint: disable=g-import-not-at-top
+  try:
+    dataset = registry.get(config.dataset)
+  except KeyError as e:
+    raise DataError(str(e.args[0])) from None
+  return dataset.load(config, log=log)

@@ -15,7 +15,7 @@ import socket
 
 import numpy as np
 
-from tf_mmjsd.data import pairing
+from tf_mmjsd.data import pairing, registry
 from tf_mmjsd.data.split import DataError, DataUnavailableError, Split
 
 TEXT = "text"
@@ -158,3 +158,41 @@ def load_synthetic(cache_dir, train_size, test_size, seed, log=print):
                          arrays[f"{split}/labels_{name}"])
                   for name in ("mnist", "svhn")}
           for split in ("train", "test")}
+
+
+def _validated(train, test, config):
+  train.validate(config.modalities, "train")
+  test.validate(config.modalities, "test")
+  return train, test
+
+
+def _load_synthetic_splits(config, log=print):
+  from tf_mmjsd import data  # pylint: disable=g-import-not-at-top
+  pools = load_synthetic(config.data_dir or data.default_cache_dir(),
+                         config.synthetic_train_size,
+                         config.synthetic_test_size, config.seed, log=log)
+  return _validated(*splits_from_pools(pools, config.data_multiplication,
+                                       config.seed), config)
+
+
+def _load_real_splits(config, log=print):
+  if config.mnist_dir:
+    pools = load_raw(config.mnist_dir, config.svhn_dir)
+  else:
+    pools = load_tfds(config.data_dir, log=log)
+  return _validated(*splits_from_pools(pools, config.data_multiplication,
+                                       config.seed), config)
+
+
+def _specs():
+  from tf_mmjsd.data import specs  # pylint: disable=g-import-not-at-top
+  return specs.mnist_svhn_text_specs()
+
+
+registry.register(registry.Dataset(
+    "synthetic_mst", _load_synthetic_splits, _specs, synthetic=True,
+    description="offline synthetic stand-in of MNIST-SVHN-Text"))
+registry.register(registry.Dataset(
+    "mnist_svhn_text", _load_real_splits, _specs,
+    description="MNIST-SVHN-Text (TFDS, or raw files with "
+                "--mnist_dir/--svhn_dir)"))

@@ -23,6 +23,7 @@ import zipfile
 
 import numpy as np
 
+from tf_mmjsd.data import registry
 from tf_mmjsd.data.split import DataError, DataUnavailableError, Split
 
 NO_LABEL = -1
@@ -119,3 +120,10 @@ def _array(data, key, path, kinds="biuf", memmap=False):
     raise DataError(f"{path}: {key} has dtype {value.dtype}; expected "
                     + " or ".join(names[k] for k in kinds) + " values")
   return value
+
+
+registry.register(registry.Dataset(
+    "npz", lambda config, log=print: load_npz(config.data_path,
+                                              config.modalities),
+    None, description="your arrays: --data_path and --modality or "
+                      "--modalities_file"))

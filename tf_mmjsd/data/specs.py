@@ -18,14 +18,15 @@ import os
 from typing import Any
 
 LIKELIHOODS = ("laplace", "normal", "bernoulli", "categorical")
-NETWORKS = ("mlp", "conv", "sequence")
+NETWORKS = ("mlp", "conv", "sequence", "residual_conv", "residual_sequence")
 # Older names of a network family, accepted everywhere and stored as the new.
 NETWORK_ALIASES = {"text": "sequence"}
 ACTIVATIONS = ("linear", "sigmoid")
 # Likelihoods with a scale parameter (fixed or learned per dimension).
 SCALED = ("laplace", "normal")
 # Default widths of the families that take `width`.
-DEFAULT_WIDTH = {"conv": 32, "sequence": 128}
+DEFAULT_WIDTH = {"conv": 32, "sequence": 128, "residual_conv": 128,
+                 "residual_sequence": 128}
 DEFAULT_HIDDEN = (400,)
 
 # The optional fields of a modality description, and what each one sets.
@@ -37,8 +38,9 @@ FIELDS = {
              "default 0.75) or 'learned' (one learned scale per dimension, "
              "starting at 0.75) or 'learned@S' (starting at S)",
     "style_weight": "weight of this modality's style KL (default 1)",
-    "width": "channels of the first conv stage (conv, default 32) or of "
-             "every layer (sequence, default 128)",
+    "width": "channels of the first conv stage (conv, default 32), of "
+             "every layer (sequence, default 128) or the base width of a "
+             "residual network (default 128)",
     "hidden": "hidden layer sizes of an mlp, e.g. 256,128 (default 400)",
 }
 
@@ -163,6 +165,16 @@ def _check_network_shape(spec):
     raise SpecError(
         f"modality {spec.name!r}: network 'sequence' takes [L, C] sequences, "
         f"the shape is {_text(shape)}; use network 'mlp' for other shapes")
+  if network == "residual_conv" and (len(shape) != 3 or shape[:2] != (64, 64)):
+    raise SpecError(
+        f"modality {spec.name!r}: network 'residual_conv' (the CelebA "
+        f"network) takes 64x64xC images, the shape is {_text(shape)}; use "
+        "network 'conv' for other sizes")
+  if network == "residual_sequence" and (len(shape) != 2 or shape[0] != 256):
+    raise SpecError(
+        f"modality {spec.name!r}: network 'residual_sequence' (the CelebA "
+        f"text network) takes [256, C] sequences, the shape is "
+        f"{_text(shape)}; use network 'sequence' for other lengths")
 
 
 def _number(where, key, value, kind=float, shown=None):

@@ -26,7 +26,9 @@ class Split:
       modality may hold integer tokens [N_m, L] instead of one-hot
       [N_m, L, C] (`is_tokens`); a pool may be an np.memmap (read by batch).
     indices: {modality: int [N]} row of each example in its modality's pool.
-    labels: int32 [N] class of each example (for probes and coherence).
+    labels: int [N] class of each example, or int8 [N, K] of 0/1 for K
+      binary attributes (registry label kinds; -1: unknown), for probes and
+      coherence.
     text_modality: name of a modality made from `labels` as digit words
       (data/text.py), or None.
     text_starts: int32 [N] fixed start positions of the words, or None to
@@ -44,6 +46,12 @@ class Split:
 
   def __len__(self):
     return len(self.labels)
+
+  def labelled(self):
+    """bool [N]: True where the example's label (every attribute) is known."""
+    labels = np.asarray(self.labels)
+    known = labels >= 0
+    return known if labels.ndim == 1 else known.all(axis=1)
 
   def complete(self):
     """bool [N]: True where every modality of the example is present."""

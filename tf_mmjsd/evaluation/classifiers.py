@@ -12,9 +12,11 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tf_mmjsd import networks
 from tf_mmjsd.errors import UsageError
+from tf_mmjsd.evaluation import average_precision
 from tf_mmjsd.run_dir import write_atomic
 from tf_mmjsd.data.pipeline import Pipeline
 
@@ -43,7 +45,7 @@ def data_signature(config):
 
 def _rows(split, name, cap, rng):
   """Labelled rows where `name` is present, one per distinct example."""
-  keep = split.labels >= 0
+  keep = split.labelled()
   if split.masks is not None and name in split.masks:
     keep &= np.asarray(split.masks[name], bool)
   rows = np.flatnonzero(keep)
@@ -56,16 +58,36 @@ def _rows(split, name, cap, rng):
 
 
 def _dataset(pipe, name, rows, batch_size):
+  attributes = np.ndim(pipe.split.labels) == 2
   return pipe.eval_dataset(batch_size, rows).map(
-      lambda b: (b["inputs"][name], b["labels"]))
+      lambda b: (b["inputs"][name], tf.cast(b["labels"], tf.float32)
+                 if attributes else b["labels"]))
 
 
 def num_classes_of(train_split):
-  labels = train_split.labels[train_split.labels >= 0]
+  """Classes of the labels [N], or the K attributes of labels [N, K]."""
+  labels = train_split.labels[train_split.labelled()]
   if not len(labels):
     raise ClassifierError("the training split has no labels; coherence "
                           "needs labelled data")
+  if labels.ndim == 2:
+    return max(labels.shape[1], 2)
   return max(int(labels.max()) + 1, 2)
+
+
+def _test_scores(model, dataset, attributes):
+  """{"test_accuracy": ...} and, for attributes, "test_mean_ap" too."""
+  if not attributes:
+    return {"test_accuracy": float(model.evaluate(
+        dataset, verbose=0, return_dict=True)["accuracy"])}
+  labels, scores = [], []
+  for x, y in dataset:
+    labels.append(y.numpy())
+    scores.append(model(x, training=False).numpy())
+  labels, scores = np.concatenate(labels), np.concatenate(scores)
+  return {"test_accuracy": float(np.mean((scores > 0) == (labels > 0.5))),
+          "test_mean_ap": average_precision.mean_average_precision(
+              labels, scores)}
 
 
 def train(config, train_split, test_split, out_dir, epochs, log=print,
@@ -76,6 +98,7 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
     the metadata written to classifiers.json.
   """
   num_classes = num_classes_of(train_split)
+  attributes = np.ndim(train_split.labels) == 2
   os.makedirs(out_dir, exist_ok=True)
   rng = np.random.default_rng([config.seed, 11])
   meta = {"data": data_signature(config), "num_classes": num_classes,
@@ -91,10 +114,14 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
     order = np.concatenate([rng.permutation(train_rows) for _ in
                             range(epochs)])
     model = networks.build_classifier(spec, num_classes)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(
-                      from_logits=True),
-                  metrics=["accuracy"])
+    if attributes:  # one sigmoid per attribute
+      loss = keras.losses.BinaryCrossentropy(from_logits=True)
+      metric = keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")
+    else:
+      loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+      metric = "accuracy"
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss,
+                  metrics=[metric])
     log(f"Training the {spec.name} classifier ({type(model).__name__}) on "
         f"{len(train_rows)} examples for {epochs} epoch(s) ...")
     model.fit(_dataset(pipe, spec.name, order, batch_size), epochs=epochs,
@@ -105,15 +132,15 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
                       f"  epoch {e + 1}: train accuracy "
                       f"{logs['accuracy']:.4f}"))])
     test = _dataset(Pipeline(test_split, [spec]), spec.name, test_rows, 1000)
-    accuracy = float(model.evaluate(test, verbose=0, return_dict=True)[
-        "accuracy"])
-    log(f"  {spec.name} classifier test accuracy: {accuracy:.4f} "
-        f"({len(test_rows)} test examples)")
+    scores = _test_scores(model, test, attributes)
+    log(f"  {spec.name} classifier test " + ", ".join(
+        f"{k[5:]} {v:.4f}" for k, v in scores.items())
+        + f" ({len(test_rows)} test examples)")
     tmp = os.path.join(out_dir, f"{spec.name}.tmp.keras")
     model.save(tmp)
     os.replace(tmp, os.path.join(out_dir, f"{spec.name}.keras"))
     meta["modalities"][spec.name] = {
-        "class": type(model).__name__, "test_accuracy": accuracy,
+        "class": type(model).__name__, **scores,
         "train_examples": int(len(train_rows)),
         "test_examples": int(len(test_rows))}
   write_atomic(os.path.join(out_dir, METADATA), json.dumps(meta, indent=2))

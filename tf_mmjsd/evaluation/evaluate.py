@@ -28,10 +28,12 @@ import numpy as np
 import tensorflow as tf
 
 from tf_mmjsd import data as data_lib, fusion, run_dir
+from tf_mmjsd.data import registry
 from tf_mmjsd.data.pipeline import Pipeline
 from tf_mmjsd.errors import UsageError
 from tf_mmjsd.model import MultimodalVAE
-from tf_mmjsd.evaluation import (classifiers as classifiers_lib, coherence,
+from tf_mmjsd.evaluation import (average_precision,
+                                 classifiers as classifiers_lib, coherence,
                                  features as features_lib, figures, latents,
                                  likelihood, quality, report)
 
@@ -72,7 +74,8 @@ class Evaluator:
     self.rows = rows
     self.complete_rows = rows[test_split.complete()[rows]]
     self.labelled_rows = self.complete_rows[
-        test_split.labels[self.complete_rows] >= 0]
+        test_split.labelled()[self.complete_rows]]
+    self.attributes = np.ndim(test_split.labels) == 2
 
   # --- latent probe -----------------------------------------------------
 
@@ -95,6 +98,12 @@ class Evaluator:
       return {"skipped": reason}, {"skipped": reason}
     conditions = [s for s in fusion.subsets(names) if len(s) < len(names)]
     clf = self.classifiers
+    attributes = self.attributes
+
+    def judge(classifier, x):
+      """The predicted class [B], or attribute probabilities [B, K]."""
+      logits = classifier(x)
+      return tf.sigmoid(logits) if attributes else tf.argmax(logits, -1)
 
     @tf.function
     def conditional_step(inputs):
@@ -104,7 +113,7 @@ class Evaluator:
         gen = model.generate({m: inputs[m] for m in subset}, names=missing)
         for m, x in gen.items():
           key = f"{m}|{latents.subset_key(subset)}"
-          preds[key] = tf.argmax(clf[m](x), axis=-1)
+          preds[key] = judge(clf[m], x)
           if m in images:
             feats[key] = feature_fn(m, x)
       for m in images:
@@ -114,7 +123,7 @@ class Evaluator:
     @tf.function
     def random_step():
       samples = model.sample(cfg.eval_batch_size)
-      preds = {m: tf.argmax(clf[m](x), axis=-1) for m, x in samples.items()}
+      preds = {m: judge(clf[m], x) for m, x in samples.items()}
       feats = {f"{m}|random": feature_fn(m, samples[m]) for m in images}
       return preds, feats
 
@@ -135,9 +144,15 @@ class Evaluator:
     conditional = {m: {} for m in names}
     for key, p in preds.items():
       m, subset = key.split("|")
-      conditional[m][subset] = coherence.conditional(p, labels)
+      conditional[m][subset] = (
+          average_precision.mean_average_precision(labels, p) if attributes
+          else coherence.conditional(p, labels))
+    # Random coherence (all modalities predict one class) has no meaning
+    # for many attributes; the original's CelebA version was a bug.
     coh = {"examples": int(len(rows)), "fusion": model.default_fusion,
-           "random": coherence.random(random_preds),
+           "metric": "mean_ap" if attributes else "accuracy",
+           "random": (float("nan") if attributes else
+                      coherence.random(random_preds)),
            "conditional": conditional}
 
     per_modality = {}
@@ -222,7 +237,14 @@ class Evaluator:
         "classifiers": {
             "test_accuracy": {m: v["test_accuracy"] for m, v in
                               self.classifier_meta["modalities"].items()}},
+        "attribute_names": list(registry.get(
+            self.config.dataset).attribute_names),
         "latent_probe": timed("latent probe", self.latent_probe)}
+    mean_ap = {m: v["test_mean_ap"] for m, v in
+               self.classifier_meta["modalities"].items()
+               if "test_mean_ap" in v}
+    if mean_ap:
+      results["classifiers"]["test_mean_ap"] = mean_ap
     results["coherence"], results["sample_quality"] = timed(
         "coherence and sample quality", self.generation, feature_name,
         feature_fn)
@@ -324,7 +346,7 @@ def evaluate_and_write(model, config, train_split, test_split, out_dir, step,
                               meta, log=log).evaluate()
   results = {"model_dir": config.model_dir, "checkpoint": checkpoint,
              "step": step, "dataset": config.dataset,
-             "synthetic": config.dataset == "synthetic_mst",
+             "synthetic": registry.get(config.dataset).synthetic,
              "method": config.method, **results}
   results["classifiers"]["dir"] = run_dir.classifier_dir(config)
   text = write_outputs(results, images, out_dir, model.names, writer, step)

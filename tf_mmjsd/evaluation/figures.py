@@ -1,5 +1,7 @@
 """PNG grids of generated samples; text is drawn as strings."""
 
+import textwrap
+
 import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw, ImageFont
@@ -9,12 +11,23 @@ from tf_mmjsd.data import text as text_lib
 
 TILE = 64
 GAP = 2
+LONG_TEXT = 16  # texts longer than this are wrapped in small print
 
 
 def tiles(spec, values):
   """uint8 RGB tiles [N, TILE, TILE, 3] showing examples of one modality."""
   values = np.asarray(values)
   out = np.zeros((len(values), TILE, TILE, 3), np.uint8)
+  if spec.likelihood == "categorical" and spec.shape[0] > LONG_TEXT:
+    font = ImageFont.load_default(size=8)
+    for i, v in enumerate(values):
+      img = Image.new("RGB", (TILE, TILE), (255, 255, 255))
+      lines = textwrap.wrap(long_text(v), 13)[:7]
+      ImageDraw.Draw(img).multiline_text((2, 1), "\n".join(lines),
+                                         fill=(0, 0, 0), font=font,
+                                         spacing=1)
+      out[i] = np.asarray(img)
+    return out
   if spec.likelihood == "categorical":
     font = ImageFont.load_default(size=12)
     for i, v in enumerate(values):
@@ -33,6 +46,12 @@ def tiles(spec, values):
     pil = Image.fromarray((img * 255).astype(np.uint8), "RGB")
     out[i] = np.asarray(pil.resize((TILE, TILE), Image.NEAREST))
   return out
+
+
+def long_text(one_hot):
+  """The string of a long [length, 71] one-hot text without its padding
+  ("*", spaces); what a tile shows of it is the start."""
+  return text_lib.decode(one_hot).replace("\n", " ").strip("* ")
 
 
 def _symbols(one_hot):

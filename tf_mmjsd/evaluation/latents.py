@@ -47,10 +47,12 @@ def probe_subsets(model, train, test, fusions=("poe", "mixture")):
     train, test: (content, present, labels) from `encode_split`.
 
   Returns:
-    {fusion: {"a+b": accuracy}}; single modalities appear under both fusions
-    (the fusions differ only by the prior factor there).
+    {fusion: {"a+b": score}}: accuracy for class labels, mean average
+    precision for attribute labels (then also {"per_attribute": {fusion:
+    {"a+b": [K] APs}}}); single modalities appear under both fusions (the
+    fusions differ only by the prior factor there).
   """
-  out = {}
+  out, per_attribute = {}, {}
   for kind in fusions:
     out[kind] = {}
     for subset in fusion.subsets(model.names):
@@ -60,8 +62,12 @@ def probe_subsets(model, train, test, fusions=("poe", "mixture")):
         continue  # no example observes any modality of the subset
       train_x = subset_means(model, *train_part[:2], subset, kind)
       test_x = subset_means(model, *test_part[:2], subset, kind)
-      out[kind][subset_key(subset)] = probe.accuracy(
-          train_x, train_part[2], test_x, test_part[2])
+      value, per = probe.score(train_x, train_part[2], test_x, test_part[2])
+      out[kind][subset_key(subset)] = value
+      if per is not None:
+        per_attribute.setdefault(kind, {})[subset_key(subset)] = per
+  if per_attribute:
+    out["per_attribute"] = per_attribute
   return out
 
 
@@ -79,16 +85,17 @@ def run_probe(model, train_pipe, test_pipe, num_train, seed, test_rows=None,
   rng = np.random.default_rng([seed, 3])
   n = min(num_train, len(train_labels))
   rows = np.sort(rng.choice(len(train_labels), n, replace=False))
-  rows = rows[train_labels[rows] >= 0]
+  rows = rows[train_pipe.split.labelled()[rows]]
   if test_rows is None:
     test_rows = np.arange(len(test_pipe.split))
-  test_rows = test_rows[test_pipe.split.labels[test_rows] >= 0]
+  test_rows = test_rows[test_pipe.split.labelled()[test_rows]]
   if not len(rows) or not len(test_rows):
     return {"skipped": "the data set has no labels"}
   train = encode_split(model, train_pipe, batch_size, rows)
   test = encode_split(model, test_pipe, batch_size, test_rows)
+  metric = "accuracy" if train_labels.ndim == 1 else "mean_ap"
   return {"train_examples": len(rows), "test_examples": len(test_rows),
-          **probe_subsets(model, train, test)}
+          "metric": metric, **probe_subsets(model, train, test)}
 
 
 def _rows_with_any(encoded, subset):

@@ -34,40 +34,66 @@ def markdown(results, names):
   out = [f"# Evaluation of {results['model_dir']} (step {results['step']})",
          ""]
   if results.get("synthetic"):
-    out += ["Data: **synthetic_mst**, a synthetic stand-in. These numbers are "
-            "not MNIST/SVHN results.", ""]
+    out += [f"Data: **{results['dataset']}**, a synthetic stand-in. These "
+            "numbers are not results on the real data set.", ""]
   out += [f"Method {results['method']}, data set {results['dataset']}, "
           f"{results['test_examples']} test examples.", ""]
 
   probe = results["latent_probe"]
-  out += ["## Latent representation: linear-probe accuracy", ""]
+  attributes = probe.get("metric") == "mean_ap"
+  metric = "mean average precision" if attributes else "accuracy"
+  out += [f"## Latent representation: linear-probe {metric}", ""]
   if "skipped" in probe:
     out += [f"Skipped: {probe['skipped']}.", ""]
   else:
-    out += [f"Logistic regression on posterior means, trained on "
+    what = ("one logistic regression per attribute, average precision "
+            "averaged over the attributes" if attributes else
+            "logistic regression")
+    out += [f"Posterior means, {what}; trained on "
             f"{probe['train_examples']} training examples, tested on "
             f"{probe['test_examples']}.", ""]
     rows = [[kind] + [_fmt(probe[kind].get(k)) for k in subsets]
             for kind in ("poe", "mixture")]
     out += [_table(["posterior"] + [_label(k) for k in subsets], rows), ""]
+    per = probe.get("per_attribute", {}).get("poe")
+    if per and results.get("attribute_names"):
+      out += ["Average precision per attribute (PoE posterior):", ""]
+      rows = [[name.replace("_", " ").lower()] + [_fmt(per[k][i]) for k in subsets
+                                          if k in per]
+              for i, name in enumerate(results["attribute_names"])]
+      out += [_table(["attribute"] + [_label(k) for k in subsets if k in per],
+                     rows), ""]
 
   coh = results["coherence"]
   out += ["## Coherence of generated samples", ""]
   if "skipped" in coh:
     out += [f"Skipped: {coh['skipped']}.", ""]
   else:
-    header, row = ["random"], [_fmt(coh["random"])]
+    coh_attributes = coh.get("metric") == "mean_ap"
+    header, row = ([], []) if coh_attributes else (["random"],
+                                                   [_fmt(coh["random"])])
     for m in names:
       for key, value in coh["conditional"][m].items():
         header.append(f"{m} ← {_label(key)}")
         row.append(_fmt(value))
-    out += [f"Fraction of {coh['examples']} samples classified as the "
-            f"input's label (conditional; {coh['fusion']} posterior) or on "
-            "which all modalities agree (random).", "",
-            _table(header, [row]), ""]
+    if coh_attributes:
+      out += [f"Mean average precision over the attributes of the "
+              f"classifiers' scores on {coh['examples']} conditionally "
+              f"generated samples ({coh['fusion']} posterior), against the "
+              "input's attributes. (Random coherence is not defined for "
+              "attributes.)", ""]
+    else:
+      out += [f"Fraction of {coh['examples']} samples classified as the "
+              f"input's label (conditional; {coh['fusion']} posterior) or on "
+              "which all modalities agree (random).", ""]
+    out += [_table(header, [row]), ""]
     acc = results["classifiers"]["test_accuracy"]
     out += ["Classifier test accuracy (real test data): " + ", ".join(
         f"{m} {_fmt(acc[m], 4)}" for m in names), ""]
+    ap = results["classifiers"].get("test_mean_ap")
+    if ap:
+      out += ["Classifier test mean average precision (real test data): "
+              + ", ".join(f"{m} {_fmt(ap[m], 4)}" for m in names), ""]
 
   lik = results["likelihood"]
   out += ["## Test log-likelihood log p(X)", "",
@@ -108,7 +134,8 @@ def scalars(results):
       out[f"eval/probe_{kind}/{k}"] = v
   coh = results["coherence"]
   if "random" in coh:
-    out["eval/coherence/random"] = coh["random"]
+    if not math.isnan(coh["random"]):
+      out["eval/coherence/random"] = coh["random"]
     for m, per in coh["conditional"].items():
       for k, v in per.items():
         out[f"eval/coherence/{m}_from_{k}"] = v

@@ -14,15 +14,24 @@ from tf_mmjsd.networks.gaussian_encoder import GaussianEncoder
 from tf_mmjsd.networks.image_classifier import ImageClassifier
 from tf_mmjsd.networks.mlp_decoder import MLPDecoder
 from tf_mmjsd.networks.mlp_encoder import MLPEncoder
+from tf_mmjsd.networks.residual_block import ResidualBlock
+from tf_mmjsd.networks.residual_conv_decoder import ResidualConvDecoder
+from tf_mmjsd.networks.residual_conv_encoder import ResidualConvEncoder
+from tf_mmjsd.networks.residual_sequence_decoder import ResidualSequenceDecoder
+from tf_mmjsd.networks.residual_sequence_encoder import ResidualSequenceEncoder
 from tf_mmjsd.networks.sequence_decoder import SequenceDecoder
 from tf_mmjsd.networks.sequence_encoder import SequenceEncoder
 from tf_mmjsd.networks.text_classifier import TextClassifier
 from tf_mmjsd.networks.vector_classifier import VectorClassifier
 
 _ENCODERS = {"mlp": MLPEncoder, "conv": ConvEncoder,
-             "sequence": SequenceEncoder}
+             "sequence": SequenceEncoder,
+             "residual_conv": ResidualConvEncoder,
+             "residual_sequence": ResidualSequenceEncoder}
 _DECODERS = {"mlp": MLPDecoder, "conv": ConvDecoder,
-             "sequence": SequenceDecoder}
+             "sequence": SequenceDecoder,
+             "residual_conv": ResidualConvDecoder,
+             "residual_sequence": ResidualSequenceDecoder}
 
 
 def build_encoder(spec, latent_dim, style_dim=0):

@@ -1,0 +1,74 @@
+"""Data sets register themselves here: their modality specs, their loader
+and the kind of labels they carry.
+
+  label kind "class":      labels int [N], one class per example (-1: none)
+  label kind "attributes": labels int8 [N, K] of 0/1, K binary attributes
+                           per example (CelebA's 40; -1: unknown)
+
+A data module calls `register(Dataset(...))` when imported; the built-in
+modules are imported on first use, so importing this module stays cheap
+(no TensorFlow), as config validation needs.
+"""
+
+import dataclasses
+import importlib
+from typing import Callable
+
+LABEL_KINDS = ("class", "attributes")
+_BUILTIN = ("tf_mmjsd.data.mnist_svhn_text", "tf_mmjsd.data.npz",
+            "tf_mmjsd.data.celeba")
+_DATASETS = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  """One registered data set.
+
+  Attributes:
+    name: the --dataset value.
+    load: load(config, log) -> (train, test) validated `Split`s.
+    specs: specs() -> the modality specs, or None where the user describes
+      the modalities (npz).
+    label_kind: one of LABEL_KINDS.
+    synthetic: True for generated stand-ins; their numbers are never real
+      data numbers.
+    attribute_names: the K attribute names of label kind "attributes".
+    description: one line for --help and reports.
+  """
+
+  name: str
+  load: Callable
+  specs: Callable | None
+  label_kind: str = "class"
+  synthetic: bool = False
+  attribute_names: tuple[str, ...] = ()
+  description: str = ""
+
+  def __post_init__(self):
+    if self.label_kind not in LABEL_KINDS:
+      raise ValueError(f"label_kind must be one of {LABEL_KINDS}")
+
+
+def register(dataset):
+  """Adds a data set (replacing one of the same name); returns it."""
+  _DATASETS[dataset.name] = dataset
+  return dataset
+
+
+def _builtins():
+  for module in _BUILTIN:
+    importlib.import_module(module)
+
+
+def names():
+  """The registered --dataset values."""
+  _builtins()
+  return tuple(_DATASETS)
+
+
+def get(name):
+  """The Dataset called `name`; KeyError names the registered ones."""
+  _builtins()
+  if name not in _DATASETS:
+    raise KeyError(f"unknown dataset {name!r}; registered: {names()}")
+  return _DATASETS[name]
