@@ -3,12 +3,12 @@ the layout of the standard CelebA files (numpy + Pillow, deterministic from
 a seed). A stand-in for trying the CelebA pipeline offline: it is not
 CelebA, and numbers measured on it are never CelebA numbers.
 
-Twelve attributes are drawn into the 148x148 region that the CelebA crop
-keeps (hair colour, bald, bangs, eyeglasses, smiling, mouth slightly open,
-mustache, beard (No_Beard = 0), wearing hat, wearing lipstick, pale skin,
-rosy cheeks); Male makes a beard and a mustache likelier, and the other
-attributes are random labels with no picture (a model cannot infer them
-from the image, only from the text).
+Fifteen attributes (`DRAWN`) are drawn into the 148x148 region that the
+CelebA crop keeps: four hair colours, bald, bangs, eyeglasses, smiling,
+mouth slightly open, mustache, beard (No_Beard = 0), wearing hat, wearing
+lipstick, pale skin, rosy cheeks. Male makes a beard and a mustache likelier
+and lipstick rarer; the other attributes are random labels with no picture
+(a model cannot infer them from the image, only from the text).
 """
 
 import os
