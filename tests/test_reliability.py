@@ -134,7 +134,8 @@ CASES = [
      r"--dataset=npz needs one --modality"),
     ("modality for a built-in data set", "train",
      ["--model_dir={tmp}/run", "--modality=a:6:laplace:mlp"], None, 2,
-     r"--modality describes the arrays of --dataset=npz"),
+     r"--modality and --modalities_file describe the arrays of "
+     r"--dataset=npz; synthetic_mst defines its own modalities"),
     ("bad modality shape", "train", ["--model_dir={tmp}/run",
                                      "--dataset=npz",
                                      "--modality=a:6y:laplace:mlp"], None, 2,
@@ -164,7 +165,7 @@ CASES = [
      ["--model_dir={tmp}/run", "--dataset=npz",
       "--modality=labs:30:normal:mlp:width=64"], None, 2,
      r"modality 'labs': field 'width' applies to networks \('conv', "
-     r"'sequence'\), not mlp"),
+     r"'sequence', 'residual_conv', 'residual_sequence'\), not mlp"),
     ("learned scale of a bernoulli", "train",
      ["--model_dir={tmp}/run", "--dataset=npz",
       "--modality=flags:12:bernoulli:mlp:scale=learned"], None, 2,

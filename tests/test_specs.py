@@ -65,7 +65,7 @@ def test_text_is_the_old_name_of_the_sequence_family():
     ("a:6x4:laplace:sequence:hidden=3", r"field 'hidden' applies to network "
      "mlp, not sequence"),
     ("a:6:laplace:transformer", r"network must be one of \('mlp', 'conv', "
-     r"'sequence'\)"),
+     r"'sequence', 'residual_conv', 'residual_sequence'\)"),
     ("a:6:laplace", r"expected name:shape:likelihood:network"),
     ("a:width=3:6:laplace:mlp", r"expected name:shape"),
     ("a:6x:laplace:mlp", r"field 'shape' must look like 64x64x1"),
