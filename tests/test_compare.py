@@ -46,7 +46,7 @@ def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
   for row in report["rows"]:
     assert os.path.isfile(os.path.join(row["model_dir"], "results.json"))
     assert row["train_minutes"] > 0
-    probe = row["metrics"]["Latent accuracy, PoE posterior"]
+    probe = row["metrics"]["Latent probe, PoE posterior"]
     assert len(probe) == 7 and all(0 <= v <= 1 for v in probe.values())
     coherence = row["metrics"]["Coherence"]
     assert len(coherence) == 10  # 3 targets x 3 subsets without it, random

@@ -32,9 +32,9 @@ from tf_mmjsd.data import registry
 
 # (table title, fn(results) -> {column: value}), in the order of the report.
 METRICS = (
-    ("Latent accuracy, PoE posterior",
+    ("Latent probe, PoE posterior",
      lambda r: r["latent_probe"].get("poe", {})),
-    ("Latent accuracy, mixture posterior",
+    ("Latent probe, mixture posterior",
      lambda r: r["latent_probe"].get("mixture", {})),
     ("Coherence", lambda r: {
         **{f"{source}→{target}": v for target, row in
@@ -196,7 +196,10 @@ def markdown(summary, settings):
   lines += [f"Mean ± standard deviation over {len(seeds)} seed(s) "
             f"({', '.join(map(str, seeds))}); {settings['epochs']} epochs per "
             "row; the rows of a seed share one set of coherence classifiers. "
-            "MS: modality-specific style subspaces.", ""]
+            "MS: modality-specific style subspaces. "
+            + ("Latent probes and coherence are mean average precisions over "
+               "the attributes." if settings.get("attributes") else
+               "Latent probes are accuracies."), ""]
   groups = list(summary)
   lines += ["## Training time (minutes)", "", "| run | minutes |", "|---|---|"]
   lines += [f"| {g} | {_cell(summary[g]['train_minutes'], 1)} |"
@@ -207,7 +210,7 @@ def markdown(summary, settings):
       columns += [c for c in summary[g][title] if c not in columns]
     if not columns:
       continue
-    digits = 3 if "accuracy" in title or "Coherence" in title or (
+    digits = 3 if "probe" in title or "Coherence" in title or (
         "PRD" in title) else 1
     lines += ["", f"## {title}", "", "| run | " + " | ".join(columns) + " |",
               "|---" * (len(columns) + 1) + "|"]
@@ -229,8 +232,8 @@ def plots(records, out_prefix):
   for key, title, exclude, label in (
       ("coherence", "Coherence", ("random",),
        "mean conditional coherence"),
-      ("latent_accuracy", "Latent accuracy, PoE posterior", (),
-       "mean latent accuracy (PoE)")):
+      ("latent_accuracy", "Latent probe, PoE posterior", (),
+       "mean latent probe score (PoE)")):
     series = {}
     for r in records:
       name = f"{r['method']}{' MS' if r['styles'] else ''}"
@@ -293,6 +296,8 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
                     for title, fn in METRICS}})
   settings = {"dataset": base.dataset,
               "synthetic": registry.get(base.dataset).synthetic,
+              "attributes": registry.get(base.dataset).label_kind
+                            == "attributes",
               "methods": list(methods), "styles": list(styles),
               "missing_rates": list(missing_rates), "seeds": list(seeds),
               "epochs": base.epochs, "style_overrides": style_overrides,
