@@ -62,14 +62,17 @@ class ModalitySpec:
       logits; one-hot data of shape [length, classes]).
     network: encoder/decoder family: "mlp" (flatten + dense, any shape),
       "conv" (2-D convolutional, [H, W, C] of any size), "sequence" (1-D
-      convolutional, [L, C] of any length; "text" is an older name).
+      convolutional, [L, C] of any length; "text" is an older name), or the
+      residual CelebA networks "residual_conv" ([64, 64, C]) and
+      "residual_sequence" ([256, C]).
     weight: reconstruction weight w_m of the objective.
     likelihood_scale: scale of a Laplace or normal likelihood (the initial
       value when learned).
     learned_scale: learn one scale per dimension (laplace, normal).
     output_activation: applied to the decoder output to get the loc.
     style_weight: beta_{m,style}, the weight of this modality's style KL.
-    width: channels of the conv/sequence family (0: its default).
+    width: channels of the conv, sequence and residual families (0: the
+      family's default, DEFAULT_WIDTH).
     hidden: hidden layer sizes of the mlp family (empty: (400,)).
   """
 

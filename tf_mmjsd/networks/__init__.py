@@ -3,8 +3,10 @@
 Encoders map x [B, *shape] to Gaussian posterior parameters; decoders map
 z = [s_m, c] [B, style_dim + latent_dim] to likelihood parameters
 [B, *shape]. `build_encoder` / `build_decoder` pick the family named by a
-`ModalitySpec`. Classifiers (for coherence and sample quality) map x to
-class logits; `build_classifier` picks one from the example's shape.
+`ModalitySpec`: mlp, conv and sequence for any shape (networks/geometry.py),
+residual_conv and residual_sequence for CelebA. Classifiers (for coherence
+and sample quality) map x to class (or attribute) logits;
+`build_classifier` picks one from the example's shape.
 """
 
 from tf_mmjsd.networks.classifier import Classifier
