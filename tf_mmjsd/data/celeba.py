@@ -23,7 +23,8 @@ import os
 import numpy as np
 
 from tf_mmjsd.data import registry, text as text_lib
-from tf_mmjsd.data.split import DataError, DataUnavailableError, Split
+from tf_mmjsd.data.split import (DataError, DataUnavailableError, Split,
+                                 validated)
 
 ATTRIBUTES = (
     "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes",
@@ -96,7 +97,6 @@ def text_tokens(attributes, seed, split_id):
   """int8 [N, 256] alphabet indices of every example's padded text; the
   starts are drawn once per example from (seed, split_id)."""
   rng = np.random.default_rng([seed, split_id, 13])
-  index = {ch: i for i, ch in reversed(list(enumerate(text_lib.ALPHABET)))}
   cache, out = {}, np.empty((len(attributes), TEXT_LENGTH), np.int8)
   for i, row in enumerate(np.asarray(attributes)):
     key = row.tobytes()
@@ -104,7 +104,7 @@ def text_tokens(attributes, seed, split_id):
       cache[key] = attribute_text(row)
     words = cache[key]
     line = padded_text(words, draw_start(len(words), rng))
-    out[i] = [index[ch] for ch in line]
+    out[i] = text_lib.symbol_ids(line)
   return out
 
 
@@ -292,7 +292,7 @@ def _load(config, log=print):
     pools = load_local(config.celeba_dir, cache, log=log)
   else:
     pools = load_tfds(config.data_dir, cache, log=log)
-  return _validated(splits_from_pools(pools, config.seed), config)
+  return validated(splits_from_pools(pools, config.seed), config.modalities)
 
 
 def _load_synthetic(config, log=print):
@@ -308,13 +308,7 @@ def _load_synthetic(config, log=print):
     synthetic_faces.write_folder(folder, config.synthetic_train_size,
                                  config.synthetic_test_size, config.seed)
   pools = load_local(folder, folder, log=log)
-  return _validated(splits_from_pools(pools, config.seed), config)
-
-
-def _validated(splits, config):
-  for split, name in zip(splits, SPLITS):
-    split.validate(config.modalities, name)
-  return splits
+  return validated(splits_from_pools(pools, config.seed), config.modalities)
 
 
 registry.register(registry.Dataset(

@@ -27,7 +27,7 @@ import os
 import numpy as np
 
 from tf_mmjsd.data import text
-from tf_mmjsd.data.split import drop_probability
+from tf_mmjsd.data.split import draw_presence, drop_probability
 
 NAMES = ("scan", "report", "labs")
 CLASSES = 4
@@ -73,8 +73,7 @@ def _reports(labels, rng):
   for i, (label, v) in enumerate(zip(labels, variant)):
     phrase = PHRASES[label][v]
     start = rng.integers(0, MAX_START + 1)
-    tokens[i, start:start + len(phrase)] = [text.ALPHABET.index(c)
-                                            for c in phrase]
+    tokens[i, start:start + len(phrase)] = text.symbol_ids(phrase)
   return tokens
 
 
@@ -89,12 +88,8 @@ def _labs(labels, rng):
 
 
 def _masks(n, missing_rate, rng):
-  p = drop_probability(missing_rate, len(NAMES))
-  keep = rng.random((n, len(NAMES))) >= p
-  empty = ~keep.any(axis=1)
-  while empty.any():
-    keep[empty] = rng.random((int(empty.sum()), len(NAMES))) >= p
-    empty = ~keep.any(axis=1)
+  keep = draw_presence(np.ones((n, len(NAMES)), bool),
+                       drop_probability(missing_rate, len(NAMES)), rng)
   return {m: keep[:, i] for i, m in enumerate(NAMES)}
 
 

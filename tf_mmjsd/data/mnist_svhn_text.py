@@ -16,7 +16,8 @@ import socket
 import numpy as np
 
 from tf_mmjsd.data import pairing, registry
-from tf_mmjsd.data.split import DataError, DataUnavailableError, Split
+from tf_mmjsd.data.split import (DataError, DataUnavailableError, Split,
+                                 validated)
 
 TEXT = "text"
 MNIST_FILES = {
@@ -160,19 +161,13 @@ def load_synthetic(cache_dir, train_size, test_size, seed, log=print):
           for split in ("train", "test")}
 
 
-def _validated(train, test, config):
-  train.validate(config.modalities, "train")
-  test.validate(config.modalities, "test")
-  return train, test
-
-
 def _load_synthetic_splits(config, log=print):
   from tf_mmjsd import data  # pylint: disable=g-import-not-at-top
   pools = load_synthetic(config.data_dir or data.default_cache_dir(),
                          config.synthetic_train_size,
                          config.synthetic_test_size, config.seed, log=log)
-  return _validated(*splits_from_pools(pools, config.data_multiplication,
-                                       config.seed), config)
+  return validated(splits_from_pools(pools, config.data_multiplication,
+                                     config.seed), config.modalities)
 
 
 def _load_real_splits(config, log=print):
@@ -180,8 +175,8 @@ def _load_real_splits(config, log=print):
     pools = load_raw(config.mnist_dir, config.svhn_dir)
   else:
     pools = load_tfds(config.data_dir, log=log)
-  return _validated(*splits_from_pools(pools, config.data_multiplication,
-                                       config.seed), config)
+  return validated(splits_from_pools(pools, config.data_multiplication,
+                                     config.seed), config.modalities)
 
 
 def _specs():

@@ -76,14 +76,8 @@ class Split:
     masks = self.masks or {}
     present = np.stack([np.asarray(masks[m], bool) if m in masks else
                         np.ones(len(self), bool) for m in names], axis=1)
-    p = drop_probability(rate, len(names))
-    rng = np.random.default_rng([seed, 23])
-    keep = present & (rng.random(present.shape) >= p)
-    empty = ~keep.any(axis=1)
-    while empty.any():
-      keep[empty] = present[empty] & (
-          rng.random((int(empty.sum()), len(names))) >= p)
-      empty = ~keep.any(axis=1)
+    keep = draw_presence(present, drop_probability(rate, len(names)),
+                         np.random.default_rng([seed, 23]))
     return dataclasses.replace(
         self, masks={m: keep[:, i] for i, m in enumerate(names)})
 
@@ -146,6 +140,26 @@ class Split:
         bad = int(np.argmin(present))
         raise DataError(f"{split_name} split: example {bad} has no modality "
                         "present; every example needs at least one")
+
+
+def validated(splits, specs):
+  """The (train, test) splits after `Split.validate` of each."""
+  for split, name in zip(splits, ("train", "test")):
+    split.validate(specs, name)
+  return tuple(splits)
+
+
+def draw_presence(present, p, rng):
+  """bool [N, M]: each True entry of `present` stays with probability
+  1 - p; an example whose draw leaves nothing draws again (so it keeps at
+  least one of its present modalities)."""
+  keep = present & (rng.random(present.shape) >= p)
+  empty = ~keep.any(axis=1)
+  while empty.any():
+    keep[empty] = present[empty] & (
+        rng.random((int(empty.sum()), present.shape[1])) >= p)
+    empty = ~keep.any(axis=1)
+  return keep
 
 
 def is_tokens(spec, pool):

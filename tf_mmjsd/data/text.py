@@ -12,6 +12,8 @@ ALPHABET = ("abcdefghijklmnopqrstuvwxyz0123456789"
 ALPHABET_SIZE = len(ALPHABET)  # 71; "-" occurs twice, lookup takes the first.
 TEXT_LENGTH = 8
 SPACE = ALPHABET.index(" ")
+# Symbol -> alphabet index; "-" maps to its first position.
+SYMBOL_ID = {ch: i for i, ch in reversed(list(enumerate(ALPHABET)))}
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven",
                "eight", "nine")
 assert ALPHABET_SIZE == 71 and SPACE == 69
@@ -25,14 +27,18 @@ for _d, _w in enumerate(DIGIT_WORDS):
 NUM_STARTS = TEXT_LENGTH - WORD_LENGTHS
 
 
+def symbol_ids(text: str) -> list[int]:
+  """Alphabet indices of a string's symbols; unknown symbols raise."""
+  try:
+    return [SYMBOL_ID[ch] for ch in text]
+  except KeyError as e:
+    raise ValueError(f"symbol {e.args[0]!r} is not in the 71-symbol "
+                     "alphabet") from None
+
+
 def encode(text: str) -> np.ndarray:
   """One-hot [len(text), 71] float32 of a string; unknown symbols raise."""
-  ids = []
-  for ch in text:
-    if ch not in ALPHABET:
-      raise ValueError(f"symbol {ch!r} is not in the 71-symbol alphabet")
-    ids.append(ALPHABET.index(ch))
-  return np.eye(ALPHABET_SIZE, dtype=np.float32)[ids]
+  return np.eye(ALPHABET_SIZE, dtype=np.float32)[symbol_ids(text)]
 
 
 def decode(one_hot_or_logits: np.ndarray) -> str:

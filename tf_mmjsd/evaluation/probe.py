@@ -11,6 +11,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_mmjsd.evaluation import average_precision as ap
+
 
 @tf.function(reduce_retracing=True)
 def _fit(x, y, l2, max_iterations, multi_label=False):
@@ -82,7 +84,6 @@ def score(train_x, train_y, test_x, test_y, **kwargs):
   [N], or the mean average precision over attributes for labels [N, K]."""
   if np.ndim(train_y) == 1:
     return accuracy(train_x, train_y, test_x, test_y, **kwargs), None
-  from tf_mmjsd.evaluation import average_precision as ap  # pylint: disable=g-import-not-at-top
   scores = fit_scores(train_x, train_y, test_x, **kwargs)
   values = ap.per_attribute(test_y, scores)
   return ap.mean_average_precision(test_y, scores), values.tolist()

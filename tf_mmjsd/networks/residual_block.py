@@ -80,10 +80,7 @@ class ResidualBlock(keras.layers.Layer):
     return 2.0 * short + 0.3 * main
 
   def compute_output_shape(self, input_shape):
-    shape = tuple(input_shape)
-    for layer in self.shortcut[:1]:
-      shape = layer.compute_output_shape(shape)
-    return shape
+    return self.shortcut[0].compute_output_shape(tuple(input_shape))
 
   def get_config(self):
     config = super().get_config()
