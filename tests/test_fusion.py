@@ -71,3 +71,21 @@ def test_subsets_enumerates_non_empty_subsets_in_order():
   assert fusion.subsets(("a", "b", "c")) == [
       ("a",), ("b",), ("c",), ("a", "b"), ("a", "c"), ("b", "c"),
       ("a", "b", "c")]
+
+
+def test_subset_products_mask_unavailable_subsets_with_a_finite_stand_in():
+  # Experts N(1, 1) and N(0, 0.5^2); example 1 lacks the second.
+  locs = tf.constant([[[1.0], [1.0]], [[0.0], [0.0]]])
+  scales = tf.constant([[[1.0], [1.0]], [[0.5], [0.5]]])
+  mask = tf.constant([[1.0, 1.0], [1.0, 0.0]])
+  out_locs, out_scales, available = fusion.subset_products(
+      locs, scales, mask, prior_joins=lambda s: len(s) == 2)
+  np.testing.assert_array_equal(available, [[True, True], [True, False],
+                                            [True, False]])
+  # {0}: N(1, 1); {1}: N(0, 0.25); {0, 1} with the prior: precision 6.
+  np.testing.assert_allclose(out_locs[:, 0, 0], [1.0, 0.0, 1 / 6], rtol=1e-5)
+  np.testing.assert_allclose(out_scales[:, 0, 0] ** 2, [1.0, 0.25, 1 / 6],
+                             rtol=1e-5)
+  # Unavailable subsets of example 1 are N(0, 1), not 0/0.
+  np.testing.assert_allclose(out_locs[1:, 1, 0], [0.0, 0.0], atol=1e-7)
+  np.testing.assert_allclose(out_scales[1:, 1, 0], [1.0, 1.0], rtol=1e-6)

@@ -98,6 +98,16 @@ def test_a_learned_scale_lives_in_the_decoder_and_gets_gradients():
   grad = tape.gradient(nll, dec.log_scale)
   # x ~ N(0, 1) is wider than 0.2: the likelihood wants larger scales.
   assert grad.shape == (4,) and (grad.numpy() < 0).all()
+  # Near and below the floor the scale keeps a gradient (1e-3 + exp(s)):
+  # at log-scale -8 a max() floor gave exactly 0.
+  dec.log_scale.assign(tf.fill([4], -8.0))
+  np.testing.assert_allclose(dec.likelihood_scale, [1e-3 + np.exp(-8.0)] * 4,
+                             rtol=1e-5)
+  with tf.GradientTape() as tape:
+    nll = -tf.reduce_mean(likelihoods.log_prob(spec, x, dec(tf.zeros([16, 3])),
+                                               dec.likelihood_scale))
+  grad = tape.gradient(nll, dec.log_scale).numpy()
+  assert (grad < 0).all() and np.isfinite(grad).all()
   fixed = networks.build_decoder(parse_modality("v:4:normal:mlp:scale=0.3"), 3)
   assert fixed.likelihood_scale is None
   assert not any("log_scale" in v.path for v in fixed.weights)

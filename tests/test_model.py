@@ -242,3 +242,59 @@ def test_style_warmup_decodes_prior_styles_and_keeps_the_style_kls():
         tf.reduce_mean(terms["kl_style_mnist"] + terms["kl_style_svhn"]
                        + 5.0 * terms["kl_style_text"]))
   assert all(float(tf.norm(g)) > 0 for g in tape.gradient(rec, style_heads))
+
+
+def _content(batch=2):
+  # q_mnist = N(1, 1), q_svhn = N(0, 0.5^2), q_text = N(-0.5, 2^2) per dim.
+  values = {"mnist": (1.0, 1.0), "svhn": (0.0, 0.5), "text": (-0.5, 2.0)}
+  return {m: (tf.fill([batch, 20], loc), tf.fill([batch, 20], scale))
+          for m, (loc, scale) in values.items()}, values
+
+
+def _plain_poe(values, members, prior):
+  precision = float(prior) + sum(values[m][1] ** -2 for m in members)
+  return (sum(values[m][0] * values[m][1] ** -2 for m in members)
+          / precision, precision ** -0.5)
+
+
+def test_mopoe_inference_follows_its_subset_rule():
+  model = MultimodalVAE(SPECS, method="mopoe")
+  content, values = _content()
+  ones = {m: tf.ones([2]) for m in content}
+  # All three present: the prior joins; a pair alone: no prior.
+  poe = model.fuse(content, ones, "poe")
+  loc, scale = _plain_poe(values, content, prior=True)
+  np.testing.assert_allclose(poe.mean()[:, 0], [loc, loc], rtol=1e-5)
+  np.testing.assert_allclose(poe.stddev()[:, 0], [scale, scale], rtol=1e-5)
+  pair = {m: content[m] for m in ("mnist", "svhn")}
+  loc, scale = _plain_poe(values, pair, prior=False)
+  np.testing.assert_allclose(
+      model.fuse(pair, ones, "poe").mean()[:, 0], [loc, loc], rtol=1e-5)
+  # The same pair as all three with text absent in example 1.
+  masked = dict(ones, text=tf.constant([1.0, 0.0]))
+  got = model.fuse(content, masked, "poe").mean()[:, 0].numpy()
+  assert got[1] == pytest.approx(loc, rel=1e-5)
+  # The "mixture" is MoPoE's joint posterior: the mean of its 7 (3 with
+  # text absent) subset products.
+  subsets = [("mnist",), ("svhn",), ("text",), ("mnist", "svhn"),
+             ("mnist", "text"), ("svhn", "text"), ("mnist", "svhn", "text")]
+  want = np.mean([_plain_poe(values, s, prior=len(s) == 3)[0]
+                  for s in subsets])
+  want_pair = np.mean([_plain_poe(values, s, prior=False)[0]
+                       for s in subsets[:2] + subsets[3:4]])
+  mixture = model.fuse(content, masked, "mixture")
+  np.testing.assert_allclose(mixture.mean()[:, 0], [want, want_pair],
+                             rtol=1e-5)
+  # Seeded sampling draws from the same components.
+  samples = model.generate({m: _batch(2)["inputs"][m] for m in content},
+                           fusion_kind="mixture", seed=[1, 2])
+  assert set(samples) == set(content)
+
+
+def test_mmjsd_inference_is_unchanged_by_the_mopoe_rule():
+  model = MultimodalVAE(SPECS, method="mmjsd")
+  content, values = _content()
+  pair = {m: content[m] for m in ("mnist", "svhn")}
+  mixture = model.fuse(pair, {m: tf.ones([2]) for m in pair}, "mixture")
+  np.testing.assert_allclose(mixture.mean()[:, 0], [0.5, 0.5], rtol=1e-6)
+  del values

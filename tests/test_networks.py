@@ -3,6 +3,7 @@
 import numpy as np
 import keras
 import pytest
+import tensorflow as tf
 
 from tf_mmjsd import networks
 from tf_mmjsd.data.specs import mnist_svhn_text_specs, parse_modality
@@ -192,3 +193,64 @@ def test_widths_and_hidden_sizes_change_the_networks():
   mlp = networks.build_decoder(parse_modality("v:30:normal:mlp:hidden=64,32"),
                                20)
   assert [l.units for l in mlp.body[:2]] == [32, 64]  # the encoder mirrored
+
+
+def _block_layers(encoder):
+  from tf_mmjsd.networks.residual_block import ResidualBlock  # pylint: disable=g-import-not-at-top
+  return [l for block in encoder.body if isinstance(block, ResidualBlock)
+          for l in block.main + block.shortcut]
+
+
+def _without_dropout(encoder):
+  for layer in _block_layers(encoder):
+    if isinstance(layer, keras.layers.Dropout):
+      layer.rate = 0.0
+  return encoder
+
+
+def _batch_norms(encoder):
+  from tf_mmjsd.networks.masked_batch_normalization import (  # pylint: disable=g-import-not-at-top
+      MaskedBatchNormalization)
+  norms = [l for l in _block_layers(encoder)
+           if isinstance(l, MaskedBatchNormalization)]
+  assert len(norms) >= 9
+  return norms
+
+
+@pytest.mark.parametrize("family,shape", [
+    ("residual_conv", (64, 64, 3)), ("residual_sequence", (256, 71))])
+def test_batch_norm_ignores_absent_rows_in_training(family, shape):
+  from tf_mmjsd.networks.residual_conv_encoder import ResidualConvEncoder  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.networks.residual_sequence_encoder import ResidualSequenceEncoder  # pylint: disable=g-import-not-at-top
+  cls = {"residual_conv": ResidualConvEncoder,
+         "residual_sequence": ResidualSequenceEncoder}[family]
+  rng = np.random.default_rng(0)
+  real = rng.random((4,) + shape).astype(np.float32)
+  padded = np.concatenate([real, np.zeros((4,) + shape, np.float32)])
+  present = tf.constant([True] * 4 + [False] * 4)
+  alone, mixed, unmasked = (cls(shape, 4, style_dim=2, width=8)
+                            for _ in range(3))
+  for encoder in (alone, mixed, unmasked):
+    encoder(real[:1])
+    encoder.set_weights(alone.get_weights())
+    _without_dropout(encoder)
+  want = alone(real, training=True)
+  got = mixed(padded, training=True, present=present)
+  for key in want:  # the present rows' encodings do not change
+    np.testing.assert_allclose(got[key][:4], want[key], rtol=2e-4,
+                               atol=2e-5)
+  for a, b in zip(_batch_norms(alone), _batch_norms(mixed)):
+    np.testing.assert_allclose(b.moving_mean, a.moving_mean, rtol=1e-4,
+                               atol=1e-6)
+    np.testing.assert_allclose(b.moving_variance, a.moving_variance,
+                               rtol=1e-4, atol=1e-6)
+  # Without the mask the zero rows move the statistics (the old behaviour).
+  leaked = unmasked(padded, training=True)
+  assert not np.allclose(leaked["content_loc"][:4], want["content_loc"],
+                         atol=1e-3)
+  # A batch with no present row keeps the moving averages.
+  before = [bn.moving_mean.numpy().copy() for bn in _batch_norms(mixed)]
+  out = mixed(padded, training=True, present=tf.zeros([8], tf.bool))
+  assert np.isfinite(out["content_loc"]).all()
+  for bn, b in zip(_batch_norms(mixed), before):
+    np.testing.assert_array_equal(bn.moving_mean, b)

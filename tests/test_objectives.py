@@ -22,19 +22,32 @@ def kl(mu_q, var_q, mu_p=0.0, var_p=1.0):
                 - 1.0)
 
 
-def poe(members):
-  """(mean, var) of N(0, 1) times q_m for m in members (unweighted)."""
-  precision = 1.0 + sum(SCALES[m] ** -2 for m in members)
+def poe(members, prior=True):
+  """(mean, var) of N(0, 1) (if `prior`) times q_m for m in members
+  (unweighted)."""
+  precision = float(prior) + sum(SCALES[m] ** -2 for m in members)
   mean = sum(LOCS[m] * SCALES[m] ** -2 for m in members) / precision
   return mean, 1.0 / precision
 
 
-def run(method, names=("a", "b"), b_present=(1.0, 1.0), prior="poe"):
+# Style posteriors N(0.5, 2^2) of every modality (KL 0.5 (4 + 0.25 - 1 -
+# log 4) = 0.93185 each).
+STYLE_KL = 0.5 * (4.0 + 0.25 - 1.0 - np.log(4.0))
+
+
+def run(method, names=("a", "b"), b_present=(1.0, 1.0), prior="poe",
+        styles=False, present=None):
   posteriors = {"content": {
       m: (tf.fill([2, 1], LOCS[m]), tf.fill([2, 1], SCALES[m]))
       for m in names}, "style": {}}
-  present = {m: tf.constant([1.0, 1.0]) for m in names}
-  present["b"] = tf.constant(b_present)
+  if styles:
+    posteriors["style"] = {m: (tf.fill([2, 1], 0.5), tf.fill([2, 1], 2.0))
+                           for m in names}
+  if present is None:
+    present = {m: tf.constant([1.0, 1.0]) for m in names}
+    present["b"] = tf.constant(b_present)
+  else:
+    present = {m: tf.constant(v, tf.float32) for m, v in present.items()}
   settings = objectives.ObjectiveSettings(
       names=names, rec_weights={m: 2.0 for m in names},
       style_weights={m: 1.0 for m in names}, beta=3.0, beta_style=1.0,
@@ -104,17 +117,77 @@ def test_mmjsd_moe_js_is_finite_positive_and_smaller_for_close_experts():
   assert 0.0 < terms["js"][1] < 0.5
 
 
-def test_mopoe_mixes_all_nonempty_subsets_and_drops_those_with_absent_ones():
+def test_mopoe_mixes_the_subset_products_with_the_prior_in_the_full_set():
+  # The authors' code: q_S = PoE(q_m, m in S); N(0, I) joins only the
+  # subset of all three modalities.
   names = ("a", "b", "c")
   subsets = [s for k in (1, 2, 3) for s in itertools.combinations(names, k)]
   assert len(subsets) == 2 ** 3 - 1
-  want = np.mean([kl(*poe(s)) for s in subsets])
-  without_b = np.mean([kl(*poe(s)) for s in subsets if "b" not in s])
+  want = np.mean([kl(*poe(s, prior=len(s) == 3)) for s in subsets])
+  # Without b: {a}, {c}, {a, c}, none of them with the prior.
+  without_b = np.mean([kl(*poe(s, prior=False)) for s in ("a", "c", "ac")])
+  assert kl(*poe("a", prior=False)) == pytest.approx(kl(1.0, 1.0))
   terms = run("mopoe", names=names, b_present=(1.0, 0.0))
   np.testing.assert_allclose(terms["kl"], [want, without_b], rtol=1e-5)
   np.testing.assert_allclose(terms["rec_b"], [1.0, 0.0])
   np.testing.assert_allclose(terms["loss"][1], 2 * 2 + 3 * without_b,
                              rtol=1e-5)
+
+
+def test_mopoe_with_one_present_modality_is_its_own_posterior():
+  # Only c present in example 0: every other subset has all or some
+  # members absent and is masked (its stand-in keeps the terms finite).
+  names = ("a", "b", "c")
+  terms = run("mopoe", names=names, present={
+      "a": [0.0, 1.0], "b": [0.0, 0.0], "c": [1.0, 0.0]})
+  np.testing.assert_allclose(terms["kl"], [kl(-0.5, 4.0), kl(1.0, 1.0)],
+                             rtol=1e-5)
+  assert np.isfinite(terms["loss"]).all()
+
+
+def test_mopoe_gradients_stay_finite_with_absent_subsets():
+  names = ("a", "b")
+  locs = {m: tf.Variable(tf.fill([2, 1], LOCS[m])) for m in names}
+  settings = objectives.ObjectiveSettings(
+      names=names, rec_weights={m: 1.0 for m in names},
+      style_weights={m: 1.0 for m in names}, beta=1.0, beta_style=1.0,
+      prior_weight=1 / 3)
+  with tf.GradientTape() as tape:
+    terms = objectives.mopoe(
+        {"content": {m: (locs[m], tf.fill([2, 1], SCALES[m]))
+                     for m in names}, "style": {}},
+        {"a": tf.constant([1.0, 0.0]), "b": tf.constant([0.0, 1.0])},
+        lambda c, s, decode: {m: -tf.reduce_sum(c ** 2, -1) for m in decode},
+        settings, noise.Noise(key=[0, 0]))
+    loss = tf.reduce_sum(terms["loss"])
+  grads = tape.gradient(loss, list(locs.values()))
+  for g in grads:
+    assert np.isfinite(g.numpy()).all()
+
+
+def test_mvae_counts_each_style_kl_in_the_joint_and_in_its_own_elbo():
+  plain = run("mvae", b_present=(1.0, 0.0))
+  ms = run("mvae", b_present=(1.0, 0.0), styles=True)
+  np.testing.assert_allclose(ms["kl_style_a"], [STYLE_KL, STYLE_KL],
+                             rtol=1e-5)
+  np.testing.assert_allclose(ms["kl_style_b"], [STYLE_KL, 0.0], rtol=1e-5)
+  # beta 3, beta_style 1, b_m 1: twice (joint + own ELBO) per present m.
+  np.testing.assert_allclose(
+      ms["loss"] - plain["loss"], [3 * 2 * 2 * STYLE_KL, 3 * 2 * STYLE_KL],
+      rtol=1e-4)
+  # The other methods count them once.
+  for method in ("mmjsd", "mmvae", "mopoe"):
+    diff = (run(method, b_present=(1.0, 0.0), styles=True)["loss"]
+            - run(method, b_present=(1.0, 0.0))["loss"])
+    np.testing.assert_allclose(diff, [3 * 2 * STYLE_KL, 3 * STYLE_KL],
+                               rtol=1e-4)
+
+
+@pytest.mark.parametrize("method", list(methods.METHODS))
+def test_every_method_refuses_an_example_with_no_present_modality(method):
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="at least one present modality"):
+    run(method, present={"a": [1.0, 0.0], "b": [1.0, 0.0]})
 
 
 @pytest.mark.parametrize("method", list(methods.METHODS))

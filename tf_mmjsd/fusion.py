@@ -58,6 +58,44 @@ def with_prior(locs, scales, present, prior_weight, num_modalities):
           normalize_weights(weights))
 
 
+def subset_products(locs, scales, mask, prior_joins):
+  """The PoE of every non-empty subset of K experts (MoPoE's subset
+  posteriors), as the MoPoE authors' code builds them.
+
+  q_S = prod_{k in S} q_k, unweighted; the N(0, I) expert joins a subset
+  only where `prior_joins` says so (the reference adds it to the subset of
+  all M modalities alone). A subset is available for an example when all
+  its members are present; an unavailable one is replaced by N(0, I), a
+  finite stand-in (its members' product could be 0/0) that callers mask.
+
+  Args:
+    locs, scales: [K, B, D] experts; mask: float [K, B], 1 where present.
+    prior_joins: fn(subset tuple of expert indices) -> bool.
+
+  Returns:
+    (locs [S, B, D], scales [S, B, D], available bool [S, B]), S = 2^K - 1
+    subsets in the order of `subsets(range(K))`.
+  """
+  num = locs.shape[0]
+  present = mask > 0
+  with_prior = (tf.concat([tf.zeros_like(locs[:1]), locs], 0),
+                tf.concat([tf.ones_like(scales[:1]), scales], 0))
+  out_locs, out_scales, available = [], [], []
+  for subset in subsets(tuple(range(num))):
+    ok = tf.reduce_all(tf.gather(present, list(subset)), axis=0)  # [B]
+    member = tf.constant([float(prior_joins(subset))]
+                         + [float(k in subset) for k in range(num)],
+                         mask.dtype)[:, None]  # [K + 1, 1]
+    stand_in = tf.one_hot(0, num + 1, dtype=mask.dtype)[:, None]
+    weights = tf.where(ok[None], member * tf.concat(
+        [tf.ones_like(mask[:1]), mask], 0), stand_in)  # [K + 1, B]
+    loc, scale = product_of_experts(*with_prior, weights)
+    out_locs.append(loc)
+    out_scales.append(scale)
+    available.append(ok)
+  return tf.stack(out_locs), tf.stack(out_scales), tf.stack(available)
+
+
 def sample_mixture(locs, scales, weights, normal, uniform):
   """One reparameterised sample per example of sum_k w_k N(loc_k, scale_k^2).
 

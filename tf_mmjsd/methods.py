@@ -31,9 +31,14 @@ class Method:
     name: the method's name; objectives.<name> is its objective function.
     divergence: the name of its divergence term ("js" or "kl").
     product: the PoE subset posterior of inference: "weighted" (mmJSD's
-      pi-weighted geometric mean of N(0, I) and the present q_m) or
-      "plain" (the unweighted product of N(0, I) and the present q_m, the
-      posterior MVAE and MoPoE train).
+      pi-weighted geometric mean of N(0, I) and the present q_m), "plain"
+      (the unweighted product of N(0, I) and the present q_m, the
+      posterior MVAE trains) or "subset" (MoPoE's: the unweighted product
+      of the present q_m, with N(0, I) only when all M are present).
+    mixture: the "mixture" posterior of inference: "unimodal" (the uniform
+      mixture of the present q_m) or "subsets" (MoPoE's joint posterior:
+      the uniform mixture of the "subset" PoEs of every non-empty subset of
+      the present modalities).
     decoding: the subset posterior whose samples the decoders are trained
       on, used for generation by default: "mixture" or "poe".
   """
@@ -42,6 +47,7 @@ class Method:
   divergence: str
   product: str
   decoding: str
+  mixture: str = "unimodal"
 
   @property
   def objective(self):
@@ -54,7 +60,8 @@ METHODS = {m.name: m for m in (
     Method("mmjsd", divergence="js", product="weighted", decoding="mixture"),
     Method("mmvae", divergence="kl", product="weighted", decoding="mixture"),
     Method("mvae", divergence="kl", product="plain", decoding="poe"),
-    Method("mopoe", divergence="kl", product="plain", decoding="poe"),
+    Method("mopoe", divergence="kl", product="subset", decoding="poe",
+           mixture="subsets"),
 )}
 
 DYNAMIC_PRIORS = ("poe", "moe")

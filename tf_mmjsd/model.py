@@ -145,11 +145,13 @@ class MultimodalVAE(keras.Model):
           raise ValueError(f"modality {spec.name!r}: expected examples of "
                            f"shape {spec.shape}, got {shape}")
 
-  def encode(self, inputs, training=False):
+  def encode(self, inputs, training=False, masks=None):
     """Unimodal posterior parameters of the given modalities.
 
     Args:
       inputs: {m: [B, *shape_m]} for any subset of the modalities.
+      masks: {m: bool [B]} (optional): the rows where m is present; in
+        training, batch normalisation uses only those rows' statistics.
 
     Returns:
       {"content": {m: (loc, scale) [B, latent_dim]},
@@ -160,7 +162,8 @@ class MultimodalVAE(keras.Model):
     for m in self.names:
       if m not in inputs:
         continue
-      params = self.encoders[m](inputs[m], training=training)
+      present = None if masks is None else masks.get(m)
+      params = self.encoders[m](inputs[m], training=training, present=present)
       out["content"][m] = (params["content_loc"], post.scale_from_log_var(
           params["content_log_var"]))
       if self.style_dim:
@@ -182,34 +185,57 @@ class MultimodalVAE(keras.Model):
   def subset_posterior(self, inputs, masks=None, fusion_kind="poe"):
     """Posterior of c given the modalities in `inputs` (and `masks`).
 
-    "poe": the pi-weighted product of N(0, I) and the present q_m
-    (renormalised pi), a tfd.MultivariateNormalDiag [B] x [latent_dim]; for
-    methods whose product is "plain" (mvae, mopoe) the unweighted product,
-    the posterior they train.
-    "mixture": the equal-weight mixture of the present q_m, a
-    tfd.MixtureSameFamily [B] x [latent_dim].
+    "poe": a tfd.MultivariateNormalDiag [B] x [latent_dim]: mmJSD's and
+    MMVAE's pi-weighted product of N(0, I) and the present q_m
+    (renormalised pi); MVAE's unweighted product of N(0, I) and the present
+    q_m; MoPoE's unweighted product of the present q_m, with N(0, I) only
+    where all M modalities are present (methods.Method.product).
+    "mixture": a tfd.MixtureSameFamily [B] x [latent_dim]: the
+    equal-weight mixture of the present q_m; for MoPoE its joint
+    posterior, the equal-weight mixture of the "poe" posteriors of every
+    non-empty subset of the present modalities (methods.Method.mixture).
     """
     return self.fuse(self.encode(inputs)["content"],
                      self._present(inputs, masks), fusion_kind)
 
   def _experts(self, content, present):
-    """(locs, scales [K, B, D], mask [K, B]) of the modalities in `content`,
-    asserting that every example has one present."""
+    """(locs, scales [K, B, D], mask [K, B], their names) of the modalities
+    in `content`, asserting that every example has one present."""
     names = [m for m in self.names if m in content]
     locs = tf.stack([content[m][0] for m in names])
     scales = tf.stack([content[m][1] for m in names])
     mask = tf.stack([tf.cast(present[m], locs.dtype) for m in names])
     with tf.control_dependencies([fusion.check_some_present(mask > 0)]):
       mask = tf.identity(mask)
-    return locs, scales, mask
+    return locs, scales, mask, names
 
-  def _product(self, locs, scales, mask):
-    """(loc, scale) [B, D] of the PoE subset posterior."""
+  def _product(self, locs, scales, mask, names):
+    """(loc, scale) [B, D] of the PoE subset posterior of the experts of
+    `names` (see methods.Method.product)."""
+    kind = self.method_entry.product
+    if kind == "subset":  # MoPoE's: N(0, I) only with all M present
+      complete = len(names) == len(self.names)
+      prior = tf.cast(tf.reduce_all(mask > 0, axis=0), mask.dtype)[None]
+      weights = tf.concat([prior if complete else tf.zeros_like(prior),
+                           mask], 0)
+      experts = fusion.with_prior(locs, scales, mask, 0.0, 1)[:2]
+      return fusion.product_of_experts(*experts, weights)
     experts = fusion.with_prior(locs, scales, mask, self.prior_weight,
                                 len(self.names))
-    if self.method_entry.product == "plain":  # MVAE's, MoPoE's posterior
+    if kind == "plain":  # MVAE's posterior
       experts = experts[:2] + (tf.concat([tf.ones_like(mask[:1]), mask], 0),)
     return fusion.product_of_experts(*experts)
+
+  def _mixture_components(self, locs, scales, mask, names):
+    """(locs, scales [K', B, D], weights [K', B]) of the "mixture"
+    posterior's components (see methods.Method.mixture)."""
+    if self.method_entry.mixture == "subsets":  # MoPoE's joint posterior
+      complete = len(names) == len(self.names)
+      locs, scales, available = fusion.subset_products(
+          locs, scales, mask, lambda subset: complete and
+          len(subset) == len(names))
+      mask = tf.cast(available, locs.dtype)
+    return locs, scales, fusion.normalize_weights(mask)
 
   def fuse(self, content, present, fusion_kind="poe"):
     """Subset posterior from unimodal parameters (see `subset_posterior`).
@@ -219,12 +245,13 @@ class MultimodalVAE(keras.Model):
       present: {m: float [B]} presence of each of those modalities.
     """
     _check_fusion(fusion_kind)
-    locs, scales, mask = self._experts(content, present)
+    locs, scales, mask, names = self._experts(content, present)
     if fusion_kind == "poe":
-      return post.approx_posterior(*self._product(locs, scales, mask))
-    probs = tf.transpose(fusion.normalize_weights(mask))  # [B, K]
+      return post.approx_posterior(*self._product(locs, scales, mask, names))
+    locs, scales, weights = self._mixture_components(locs, scales, mask,
+                                                     names)
     return tfd.MixtureSameFamily(
-        tfd.Categorical(probs=probs),
+        tfd.Categorical(probs=tf.transpose(weights)),  # [B, K']
         tfd.MultivariateNormalDiag(loc=tf.transpose(locs, [1, 0, 2]),
                                    scale_diag=tf.transpose(scales, [1, 0, 2])))
 
@@ -232,8 +259,11 @@ class MultimodalVAE(keras.Model):
     """Stateless noise of per-example seeds [B]: (content [B, D] and styles
     {m: [B, S]} from N(0, I), uniform [B, M] to pick mixture components)."""
     dim, sdim = self.latent_dim, self.style_dim
+    components = len(self.names)
+    if self.method_entry.mixture == "subsets":
+      components = 2 ** len(self.names) - 1
     normal, uniform = post.per_example_noise(
-        seeds, dim + len(self.names) * sdim, len(self.names))
+        seeds, dim + len(self.names) * sdim, components)
     styles = {m: normal[:, dim + i * sdim:dim + (i + 1) * sdim]
               for i, m in enumerate(self.names)} if sdim else None
     return normal[:, :dim], styles, uniform
@@ -244,13 +274,15 @@ class MultimodalVAE(keras.Model):
     if noise is None:
       return self.fuse(content, present, fusion_kind).sample()
     _check_fusion(fusion_kind)
-    locs, scales, mask = self._experts(content, present)
+    locs, scales, mask, names = self._experts(content, present)
     normal, _, uniform = noise
     if fusion_kind == "poe":
-      loc, scale = self._product(locs, scales, mask)
+      loc, scale = self._product(locs, scales, mask, names)
       return loc + scale * normal
-    return fusion.sample_mixture(locs, scales, fusion.normalize_weights(mask),
-                                 normal, uniform[:, :len(content)])
+    locs, scales, weights = self._mixture_components(locs, scales, mask,
+                                                     names)
+    return fusion.sample_mixture(locs, scales, weights, normal,
+                                 uniform[:, :weights.shape[0]])
 
   def decode(self, content, styles=None, names=None, training=False):
     """Likelihood parameters {m: [B, *shape_m]} of one latent sample.
@@ -437,7 +469,8 @@ class MultimodalVAE(keras.Model):
     if missing:
       raise ValueError(f"a training batch needs every modality (use masks "
                        f"for absent ones); missing {missing}")
-    posteriors = self.encode(inputs, training=training)
+    posteriors = self.encode(inputs, training=training,
+                             masks=batch.get("masks"))
     dtype = next(iter(posteriors["content"].values()))[0].dtype
     present = self._present(inputs, batch.get("masks"), dtype)
     if training:

@@ -17,23 +17,30 @@ and returns per-example terms: "loss" (minimised), "rec_<m>" (negative
 log-likelihood of modality m, unweighted), a divergence term and
 "kl_style_<m>". Nothing is reduced over the batch here; `train_step` does it.
 
-mmJSD (DESIGN.md section 6):
+mmJSD:
   L = sum_m w_m (-log p(x_m | c, s_m))
       + beta [ JS_pi(q_0 = N(0, I), q_1..q_M) + beta_style sum_m b_m KL_m^s ]
   with c drawn from the mixture of the present unimodal posteriors and the
   JS taken to the dynamic prior of `settings.dynamic_prior`.
 
+MVAE (Wu and Goodman, 2018): the joint ELBO under q = PoE(N(0, I), q_m
+for every present m) plus one ELBO per modality under PoE(N(0, I), q_m);
+each ELBO has the style KLs of the modalities it reconstructs.
+
 MoPoE (Sutter, Daunhawer, Vogt, ICLR 2021): the joint posterior is the
 uniform mixture over the non-empty subsets S of the present modalities of
-q_S = PoE(N(0, I), q_m for m in S); c is drawn from it and decoded by every
-decoder, and its KL to N(0, I) is bounded by the mean of KL(q_S || N(0, I)).
+q_S = PoE(q_m for m in S), with N(0, I) as one more expert of the subset of
+all M modalities only (the authors' code; the paper's q_S has no prior
+expert); c is drawn from it and decoded by every decoder, and its KL to
+N(0, I) is bounded by the mean of KL(q_S || N(0, I)).
+
+An example with no present modality is an error in every method.
 
 Each function here is the `objective` of the method of the same name in
 methods.py, the registry that says which terms and posteriors it has.
 """
 
 import dataclasses
-import itertools
 
 import tensorflow as tf
 
@@ -50,6 +57,14 @@ class ObjectiveSettings:
   beta_style: float
   prior_weight: float
   dynamic_prior: str = "poe"
+
+
+def _mask(present, names):
+  """float [M, B] presence, asserting every example has a present modality
+  (the one presence check of every method)."""
+  mask = tf.stack([present[m] for m in names])
+  with tf.control_dependencies([fusion.check_some_present(mask > 0)]):
+    return tf.identity(mask)
 
 
 def _stack(posteriors, names):
@@ -102,7 +117,7 @@ def _unimodal_reconstruction(posteriors, present, log_likelihood, settings,
                              noise, terms):
   """The mixture reconstruction over the present unimodal posteriors."""
   locs, scales = _stack(posteriors, settings.names)
-  available = tf.stack([present[m] > 0 for m in settings.names])
+  available = _mask(present, settings.names) > 0
   return _mixture_reconstruction(locs, scales, available, posteriors, present,
                                  log_likelihood, settings, noise, terms)
 
@@ -114,7 +129,7 @@ def mmjsd(posteriors, present, log_likelihood, settings, noise):
   rec = _unimodal_reconstruction(posteriors, present, log_likelihood,
                                  settings, noise, terms)
   locs, scales = _stack(posteriors, settings.names)
-  present_stack = tf.stack([present[m] for m in settings.names])
+  present_stack = _mask(present, settings.names)
   js = divergences.js_divergence(
       *fusion.with_prior(locs, scales, present_stack, settings.prior_weight,
                          len(settings.names)),
@@ -133,7 +148,7 @@ def mmvae(posteriors, present, log_likelihood, settings, noise):
                                  settings, noise, terms)
   kls = tf.stack([divergences.kl_to_standard_normal(*posteriors["content"][m])
                   for m in settings.names])
-  mask = tf.stack([present[m] for m in settings.names])
+  mask = _mask(present, settings.names)
   kl = tf.reduce_sum(kls * mask, 0) / tf.reduce_sum(mask, 0)
   terms["kl"] = kl
   style = _style_terms(posteriors, present, settings, terms)
@@ -143,12 +158,16 @@ def mmvae(posteriors, present, log_likelihood, settings, noise):
 
 def mvae(posteriors, present, log_likelihood, settings, noise):
   """MVAE: the joint ELBO with the PoE of the prior and all present q_m, plus
-  one ELBO per modality with the posterior PoE(prior, q_m)."""
+  one ELBO per modality with the posterior PoE(prior, q_m).
+
+  Each ELBO carries the style KLs of the modalities it reconstructs, as in
+  both reference implementations: modality m's KL(q(s_m|x_m) || N(0, I))
+  counts in the joint ELBO and again in m's own ELBO, twice in all."""
   terms = {}
   names = settings.names
   locs, scales = _stack(posteriors, names)
   prior_loc, prior_scale = post.standard_normal_like(locs[:1])
-  mask = tf.stack([present[m] for m in names])
+  mask = _mask(present, names)
   all_locs = tf.concat([prior_loc, locs], 0)
   all_scales = tf.concat([prior_scale, scales], 0)
   styles = {m: noise.reparameterized_sample(*p)
@@ -176,7 +195,10 @@ def mvae(posteriors, present, log_likelihood, settings, noise):
     kl_total += kl_m * present[m]
   terms["kl"] = kl_total
   style = _style_terms(posteriors, present, settings, terms)
-  terms["loss"] = rec + settings.beta * (kl_total + settings.beta_style * style)
+  # The joint ELBO's style KLs, and each present modality's again in its
+  # own ELBO (_style_terms already zeroes absent ones).
+  terms["loss"] = rec + settings.beta * (
+      kl_total + settings.beta_style * 2.0 * style)
   return terms
 
 
@@ -187,25 +209,9 @@ def mopoe(posteriors, present, log_likelihood, settings, noise):
   terms = {}
   names = settings.names
   locs, scales = _stack(posteriors, names)
-  mask = tf.stack([present[m] for m in names])  # [M, B]
-  prior_loc, prior_scale = post.standard_normal_like(locs[:1])
-  all_locs = tf.concat([prior_loc, locs], 0)
-  all_scales = tf.concat([prior_scale, scales], 0)
-  ones = tf.ones_like(mask[:1])
-  subset_locs, subset_scales, available = [], [], []
-  for size in range(1, len(names) + 1):
-    for subset in itertools.combinations(range(len(names)), size):
-      member = tf.constant([[1.0]] + [[float(i in subset)]
-                                      for i in range(len(names))],
-                           mask.dtype)  # [M + 1, 1]
-      loc, scale = fusion.product_of_experts(
-          all_locs, all_scales, member * tf.concat([ones, mask], 0))
-      subset_locs.append(loc)
-      subset_scales.append(scale)
-      available.append(tf.reduce_all(
-          tf.stack([mask[i] > 0 for i in subset]), axis=0))
-  locs_s, scales_s = tf.stack(subset_locs), tf.stack(subset_scales)
-  available = tf.stack(available)  # [2^M - 1, B]
+  mask = _mask(present, names)
+  locs_s, scales_s, available = fusion.subset_products(
+      locs, scales, mask, mopoe_prior_joins(len(names)))  # [2^M - 1, B, D]
   rec = _mixture_reconstruction(locs_s, scales_s, available, posteriors,
                                 present, log_likelihood, settings, noise,
                                 terms)
@@ -216,3 +222,9 @@ def mopoe(posteriors, present, log_likelihood, settings, noise):
   style = _style_terms(posteriors, present, settings, terms)
   terms["loss"] = rec + settings.beta * (kl + settings.beta_style * style)
   return terms
+
+
+def mopoe_prior_joins(num_modalities):
+  """MoPoE's rule for the N(0, I) expert: it joins the product of the
+  subset of all `num_modalities` modalities only (the authors' code)."""
+  return lambda subset: len(subset) == num_modalities

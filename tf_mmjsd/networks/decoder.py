@@ -4,7 +4,9 @@ import math
 
 import keras
 
-# The learned scale of a Laplace or normal likelihood never falls below this.
+# The learned scale of a Laplace or normal likelihood is MIN_SCALE +
+# exp(log_scale): never below MIN_SCALE, and with a gradient everywhere
+# (a max() floor has none below it, so a scale could stick there).
 MIN_SCALE = 1e-3
 
 
@@ -19,8 +21,10 @@ class Decoder(keras.Model):
 
   With `learned_scale`, the decoder also holds one log-scale per data
   dimension (float32 [*data_shape], starting at log(initial_scale));
-  `likelihood_scale` is max(exp(log_scale), MIN_SCALE), the same for every
-  example. Otherwise `likelihood_scale` is None (the spec's fixed scale).
+  `likelihood_scale` is MIN_SCALE + exp(log_scale), the same for every
+  example. (Runs before version 0.2 used max(exp(log_scale), MIN_SCALE);
+  their checkpoints load unchanged and their scales move by at most
+  MIN_SCALE.) Otherwise `likelihood_scale` is None (the spec's fixed scale).
   """
 
   def __init__(self, data_shape, latent_dim, style_dim=0,
@@ -39,7 +43,7 @@ class Decoder(keras.Model):
       self.log_scale = self.add_weight(
           shape=self.data_shape, dtype="float32", autocast=False,
           initializer=keras.initializers.Constant(
-              math.log(max(self.initial_scale, MIN_SCALE))),
+              math.log(max(self.initial_scale - MIN_SCALE, MIN_SCALE))),
           name="log_scale")
 
   @property
@@ -47,7 +51,7 @@ class Decoder(keras.Model):
     """float32 [*data_shape] learned scale, or None (fixed scale)."""
     if not self.learned_scale:
       return None
-    return keras.ops.maximum(keras.ops.exp(self.log_scale), MIN_SCALE)
+    return MIN_SCALE + keras.ops.exp(self.log_scale)
 
   def call(self, z):
     h = z

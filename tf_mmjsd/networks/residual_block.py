@@ -3,15 +3,23 @@
 import keras
 
 from tf_mmjsd.networks import initializers
+from tf_mmjsd.networks.masked_batch_normalization import (
+    MaskedBatchNormalization)
 
 _CONV = {(1, False): keras.layers.Conv1D, (1, True): keras.layers.Conv1DTranspose,
          (2, False): keras.layers.Conv2D, (2, True): keras.layers.Conv2DTranspose}
 
 
 def batch_norm(name=None):
-  """PyTorch's BatchNorm defaults (momentum 0.1, eps 1e-5) in Keras terms."""
-  return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5,
-                                         name=name)
+  """PyTorch's BatchNorm defaults (momentum 0.1, eps 1e-5) in Keras terms,
+  with statistics over the present examples only."""
+  return MaskedBatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+
+
+def _apply(layer, x, training, present):
+  if isinstance(layer, MaskedBatchNormalization):
+    return layer(x, training=training, present=present)
+  return layer(x, training=training)
 
 
 @keras.saving.register_keras_serializable(package="tf_mmjsd")
@@ -71,12 +79,14 @@ class ResidualBlock(keras.layers.Layer):
       shape = layer.compute_output_shape(shape)
     super().build(input_shape)
 
-  def call(self, x, training=None):
+  def call(self, x, training=None, present=None):
+    """`present` (bool [B], optional): the rows whose statistics batch
+    normalisation may use in training (absent modalities are zero rows)."""
     main, short = x, x
     for layer in self.main:
-      main = layer(main, training=training)
+      main = _apply(layer, main, training, present)
     for layer in self.shortcut:
-      short = layer(short, training=training)
+      short = _apply(layer, short, training, present)
     return 2.0 * short + 0.3 * main
 
   def compute_output_shape(self, input_shape):
