@@ -31,6 +31,8 @@ setuptools.setup(
         "numpy>=1.26",
         "absl-py>=2.1",
         "pillow>=10.1",
+        # bin/compare's plots (grouped bars, lines with the seed spread).
+        "matplotlib>=3.8",
         # tf.summary needs it for the scalars and images of --model_dir; TF 2.21
         # no longer installs it.
         "tensorboard>=2.20",

@@ -75,6 +75,9 @@ def test_worked_example_trains_and_evaluates(tmp_path, cache_dir):
   assert set(probe) == subsets
   assert probe["labs"] > 0.6  # labs dimension k codes class k
   coherence = results["coherence"]
+  assert set(coherence["conditional"]["poe"]["labs"]) == {"scan+report"}
+  coherence = dict(coherence,
+                   conditional=coherence["conditional"][coherence["fusion"]])
   assert coherence["conditional"]["labs"].keys() == {"scan", "report",
                                                      "scan+report"}
   assert set(coherence["conditional"]) == {"scan", "report", "labs"}

@@ -29,6 +29,39 @@ def test_the_grid_and_its_overrides():
   for bad in ("style_dim", "no_such=1", "style_dim=four"):
     with pytest.raises(ConfigError, match="--x"):
       compare.parse_overrides([bad], "--x")
+  assert compare.parse_method_overrides(
+      ["mopoe:learning_rate=0.001", "mopoe:epochs=200"],
+      ["mmjsd", "mopoe"]) == {"mopoe": {"learning_rate": 0.001,
+                                        "epochs": 200}}
+  for bad in ("vae:beta=1", "mopoe", "mopoe:beta"):
+    with pytest.raises(ConfigError, match="--method_settings"):
+      compare.parse_method_overrides([bad], ["mmjsd", "mopoe"])
+
+
+def _record(method, styles, rate, seed, coherence, probe):
+  return {"method": method, "styles": styles, "missing_rate": rate,
+          "seed": seed, "default_fusion": "mixture",
+          "metrics": {"Coherence, mixture posterior": {"a→b": coherence},
+                      "Latent probe, PoE posterior": {"a": probe}}}
+
+
+def test_plots_show_the_seed_spread_as_bars_or_lines(tmp_path):
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  records = [_record(m, s, 0.0, seed, c + 0.01 * seed, 0.9)
+             for m, c in (("mmjsd", 0.8), ("mmvae", 0.79))
+             for s in (False, True) for seed in (0, 1)]
+  paths = compare.plots(records, str(tmp_path / "one"))
+  assert [os.path.basename(p) for p in paths] == [
+      "one_coherence.png", "one_latent_accuracy.png"]
+  bars = np.asarray(Image.open(paths[0]).convert("RGB"))
+  assert bars.shape[0] > 400 and bars.std() > 10  # drawn, not blank
+  records += [_record(m, True, 0.3, seed, 0.7, 0.8)
+              for m in ("mmjsd", "mmvae") for seed in (0, 1)]
+  lines = compare.plots(records, str(tmp_path / "sweep"))
+  assert len(lines) == 2 and all(os.path.isfile(p) for p in lines)
+  # One missing rate: grouped bars; several: lines. Different pictures.
+  assert not np.array_equal(
+      np.asarray(Image.open(lines[0]).convert("RGB"))[:50], bars[:50])
 
 
 def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
@@ -36,7 +69,8 @@ def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
   args = [f"--flagfile={REPO}/configs/base.flags"] + TINY + EVAL + [
       "--epochs=1", f"--compare_dir={out_dir}", "--methods=mmjsd,mopoe",
       "--styles=off", "--missing_rates=0,0.3", "--seeds=0",
-      "--shared_settings=latent_dim=8,style_dim=0"]
+      "--shared_settings=latent_dim=8,style_dim=0",
+      "--method_settings=mopoe:learning_rate=0.002"]
   first = run_bin("compare", args, cache_dir)
   assert first.returncode == 0, first.stderr[-3000:]
   report = json.loads((out_dir / "comparison.json").read_text())
@@ -48,11 +82,25 @@ def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
     assert row["train_minutes"] > 0
     probe = row["metrics"]["Latent probe, PoE posterior"]
     assert len(probe) == 7 and all(0 <= v <= 1 for v in probe.values())
-    coherence = row["metrics"]["Coherence"]
-    assert len(coherence) == 10  # 3 targets x 3 subsets without it, random
-    assert "mnist+svhn→text" in coherence and "random" in coherence
+    # The method's own posterior for every proper subset (3 targets x 3),
+    # the other for the pairs (3 targets x 1).
+    own = {"mmjsd": "mixture", "mopoe": "poe"}[row["method"]]
+    other = {"mixture": "poe", "poe": "mixture"}[own]
+    assert row["default_fusion"] == own
+    coherence = row["metrics"][f"Coherence, {own} posterior".replace(
+        "poe", "PoE")]
+    assert len(coherence) == 9 and "mnist→text" in coherence
+    pairs = row["metrics"][f"Coherence, {other} posterior".replace(
+        "poe", "PoE")]
+    assert sorted(pairs) == ["mnist+svhn→text", "mnist+text→svhn",
+                             "svhn+text→mnist"]
+    assert "random" in row["metrics"]["Random coherence"]
   with open(os.path.join(report["rows"][2]["model_dir"], "config.json")) as f:
     assert json.load(f)["missing_rate"] == 0.3
+  with open(os.path.join(report["rows"][1]["model_dir"], "config.json")) as f:
+    assert json.load(f)["learning_rate"] == 0.002  # mopoe's own setting
+  assert report["settings"]["method_overrides"] == {
+      "mopoe": {"learning_rate": 0.002}}
   # One set of classifiers for the seed.
   assert sorted(p for p in os.listdir(out_dir) if "classifiers" in p) == [
       "classifiers_seed0"]
@@ -64,7 +112,7 @@ def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
   assert report["plots"] == ["comparison_coherence.png",
                              "comparison_latent_accuracy.png"]
   for plot in report["plots"]:
-    assert Image.open(out_dir / plot).size == (640, 420)
+    assert Image.open(out_dir / plot).size == (840, 504)
   again = run_bin("compare", args, cache_dir)
   assert again.returncode == 0, again.stderr[-3000:]
   assert again.stdout.count(": reused") == 4
@@ -77,7 +125,9 @@ def test_bad_comparisons_fail_before_training(tmp_path, cache_dir):
       (["--methods=mmjsd", "--styles=maybe"], "--styles takes off and on"),
       (["--methods=vae"], "method must be one of"),
       (["--methods=mmjsd", "--seeds=x"], "--missing_rates or --seeds"),
-      (["--methods=mmjsd", "--ms_settings=size=3"], "--ms_settings")):
+      (["--methods=mmjsd", "--ms_settings=size=3"], "--ms_settings"),
+      (["--methods=mmjsd", "--method_settings=mopoe:beta=1"],
+       "--method_settings")):
     out = run_bin("compare", [f"--compare_dir={tmp_path}/c"] + args,
                   cache_dir)
     assert out.returncode == 2, out.stderr

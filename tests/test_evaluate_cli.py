@@ -47,12 +47,17 @@ def _check_results(res, test_examples):
     assert all(0.0 <= v <= 1.0 for v in probe[kind].values())
   coh = res["coherence"]
   assert coh["fusion"] == "mixture" and 0.0 <= coh["random"] <= 1.0
-  assert {m: sorted(v) for m, v in coh["conditional"].items()} == {
+  # Both posteriors, keyed by fusion: the mixture (mmJSD's own) for every
+  # proper subset, the PoE for the pairs.
+  assert {m: sorted(v) for m, v in coh["conditional"]["mixture"].items()} == {
       "mnist": ["svhn", "svhn+text", "text"],
       "svhn": ["mnist", "mnist+text", "text"],
       "text": ["mnist", "mnist+svhn", "svhn"]}
-  for per in coh["conditional"].values():
-    assert all(0.0 <= v <= 1.0 for v in per.values())
+  assert {m: sorted(v) for m, v in coh["conditional"]["poe"].items()} == {
+      "mnist": ["svhn+text"], "svhn": ["mnist+text"], "text": ["mnist+svhn"]}
+  for kind in ("mixture", "poe"):
+    for per in coh["conditional"][kind].values():
+      assert all(0.0 <= v <= 1.0 for v in per.values())
   assert set(res["classifiers"]["test_accuracy"]) == {"mnist", "svhn", "text"}
   lik = res["likelihood"]
   for kind in ("poe", "mixture"):
@@ -60,6 +65,7 @@ def _check_results(res, test_examples):
     assert all(np.isfinite(v) and v < 0 for v in lik[kind].values())
   quality = res["sample_quality"]
   assert quality["features"] == "classifier" and quality["examples"] == 200
+  assert quality["clipped_to"] == {"mnist": [0.0, 1.0], "svhn": [0.0, 1.0]}
   assert sorted(quality["modalities"]) == ["mnist", "svhn"]  # images only
   for per in quality["modalities"].values():
     assert len(per) == 4  # 3 conditioning subsets and random
@@ -106,14 +112,17 @@ def test_bin_evaluate_writes_every_table_figure_and_summary(model_dir,
   for heading in ("linear-probe accuracy", "Coherence", "log-likelihood",
                   "Sample quality"):
     assert heading in md
-  assert "synthetic stand-in" in md and "| poe | " in md
-  assert "mnist ← svhn,text" in md
+  assert "synthetic stand-in" in md and "| PoE | " in md
+  assert "mnist ← svhn,text" in md and "| mixture | " in md
+  assert "clipped to the data's range" in md
   tags = set()
   for path in glob.glob(os.path.join(model_dir, "tensorboard", "events.*")):
     for record in tf.data.TFRecordDataset(path):
       event = tf.compat.v1.Event.FromString(record.numpy())
       tags.update(v.tag for v in event.summary.value)
   assert {"eval/coherence/random", "eval/probe_poe/mnist+svhn+text",
+          "eval/coherence_poe/text_from_mnist+svhn",
+          "eval/coherence_mixture/text_from_mnist",
           "eval/log_likelihood_mixture/svhn", "eval/fid/svhn_from_random",
           "eval/from_text"} <= tags
 

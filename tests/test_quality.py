@@ -68,6 +68,26 @@ def test_kmeans_recovers_separated_clusters():
     assert len(set(truth[labels == k])) == 1
 
 
+def test_kmeans_keeps_the_best_of_its_starts():
+  rng = np.random.default_rng(5)
+  points = rng.normal(size=(300, 3))  # no clear clusters: starts differ
+  once = [quality.inertia(points, quality.kmeans_once(
+      points, 6, np.random.default_rng([7, i]))) for i in range(10)]
+  assert max(once) > min(once)
+  # kmeans draws its 10 starts from one generator in turn.
+  rng_a, rng_b = np.random.default_rng(8), np.random.default_rng(8)
+  runs = [quality.inertia(points, quality.kmeans_once(points, 6, rng_a))
+          for _ in range(quality.KMEANS_STARTS)]
+  best = quality.kmeans(points, 6, rng_b)
+  assert quality.inertia(points, best) == pytest.approx(min(runs))
+  assert quality.inertia(points, best) < np.mean(runs)
+
+
+def test_inertia_closed_form():
+  points = np.array([[0.0], [2.0], [10.0]])
+  assert quality.inertia(points, np.array([0, 0, 1])) == pytest.approx(2.0)
+
+
 def test_fid_closed_form():
   rng = np.random.default_rng(4)
   x = rng.normal(size=(20000, 4))
@@ -85,3 +105,47 @@ def test_prd_rejects_bad_features():
     quality.prd(np.zeros((5, 2)), np.zeros((5, 2)))
   with pytest.raises(ValueError, match="one D"):
     quality.prd(np.zeros((50, 2)), np.zeros((50, 3)))
+
+
+def test_generated_images_reach_the_feature_network_clipped(tiny_config):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import data as data_lib  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.model import MultimodalVAE  # pylint: disable=g-import-not-at-top
+  config = tiny_config(eval_examples=64, quality_examples=64, prd_runs=1,
+                       prd_angles=11, eval_batch_size=32)
+  train, test = data_lib.load_splits(config, log=lambda *_: None)
+  model = MultimodalVAE.from_experiment(config)
+  assert evaluate.clip_ranges(test, ["svhn"]) == {"svhn": (0.0, 1.0)}
+  # The untrained linear svhn decoder leaves [0, 1].
+  raw = model.sample(64)["svhn"].numpy()
+  assert raw.min() < 0.0 or raw.max() > 1.0
+  seen = []
+
+  def spy(name, x):
+    def record(low, high):
+      seen.append((name, float(low), float(high)))
+      return 0.0
+    tf.py_function(record, [tf.reduce_min(x), tf.reduce_max(x)], tf.float32)
+    return tf.random.stateless_normal([tf.shape(x)[0], 4], [1, 2])
+
+  clfs = {m: (lambda x: tf.zeros([tf.shape(x)[0], 10])) for m in model.names}
+  ev = evaluate.Evaluator(model, config, train, test, clfs,
+                          {"modalities": {}}, log=lambda *_: None)
+  coh, qual = ev.generation("spy", spy)
+  assert qual["clipped_to"] == {"mnist": [0.0, 1.0], "svhn": [0.0, 1.0]}
+  assert {name for name, _, _ in seen} == {"mnist", "svhn"}
+  assert all(0.0 <= low and high <= 1.0 for _, low, high in seen)
+  assert set(coh["conditional"]) == {"poe", "mixture"}
+
+
+def test_float_data_are_clipped_to_their_own_range():
+  from tf_mmjsd.data.split import Split  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  pool = np.array([[[[-2.0]]], [[[3.0]]], [[[np.nan]]], [[[9.0]]]],
+                  np.float32)
+  split = Split(pools={"x": pool}, indices={"x": np.array([0, 1, 2, 3])},
+                labels=np.zeros(4, int),
+                masks={"x": np.array([True, True, False, False])})
+  # Absent rows (NaN, 9) are not data.
+  assert evaluate.clip_ranges(split, ["x"]) == {"x": (-2.0, 3.0)}

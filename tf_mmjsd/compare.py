@@ -36,12 +36,11 @@ METRICS = (
      lambda r: r["latent_probe"].get("poe", {})),
     ("Latent probe, mixture posterior",
      lambda r: r["latent_probe"].get("mixture", {})),
-    ("Coherence", lambda r: {
-        **{f"{source}→{target}": v for target, row in
-           r["coherence"].get("conditional", {}).items()
-           for source, v in row.items()},
-        **({"random": r["coherence"]["random"]}
-           if "random" in r["coherence"] else {})}),
+    ("Coherence, PoE posterior", lambda r: _coherence(r, "poe")),
+    ("Coherence, mixture posterior", lambda r: _coherence(r, "mixture")),
+    ("Random coherence", lambda r: (
+        {"random": r["coherence"]["random"]}
+        if "random" in r["coherence"] else {})),
     ("Test log-likelihood, PoE proposal",
      lambda r: r["likelihood"].get("poe", {})),
     ("Test log-likelihood, mixture proposal",
@@ -50,6 +49,13 @@ METRICS = (
     ("Sample quality: PRD recall", lambda r: _quality(r, "recall")),
     ("Sample quality: FID", lambda r: _quality(r, "fid")),
 )
+
+
+def _coherence(results, kind):
+  """{"source→target": value} of one fusion's conditional coherence."""
+  per_target = results["coherence"].get("conditional", {}).get(kind, {})
+  return {f"{source}→{target}": v for target, row in per_target.items()
+          for source, v in row.items()}
 
 
 def _quality(results, key):
@@ -88,17 +94,33 @@ def grid(methods, styles, missing_rates, seeds):
           for s in styles for seed in seeds]
 
 
-def row_config(base, row, compare_dir, style_overrides, shared_overrides):
+def row_config(base, row, compare_dir, style_overrides, shared_overrides,
+               method_overrides=None):
   """The ExperimentConfig of a row: `base` (an ExperimentConfig) with the
-  row's method, seed and missing rate, and the overrides of its styles
-  setting ({setting: value})."""
+  row's method, seed and missing rate, the overrides of its styles setting
+  ({setting: value}), then those of its method ({method: {setting:
+  value}}, e.g. a method's reference learning rate)."""
   values = base.to_dict()
   values.update(style_overrides if row.styles else shared_overrides)
+  values.update((method_overrides or {}).get(row.method, {}))
   values.update(
       method=row.method, seed=row.seed, missing_rate=row.missing_rate,
       model_dir=os.path.join(compare_dir, "runs", row.name),
       classifier_dir=os.path.join(compare_dir, f"classifiers_seed{row.seed}"))
   return ExperimentConfig.from_dict(values)
+
+
+def parse_method_overrides(items, methods, flag="--method_settings"):
+  """{method: {setting: value}} from ["method:name=value", ...] for
+  methods of the comparison."""
+  out = {}
+  for item in items:
+    method, sep, setting = item.partition(":")
+    if not sep or method not in methods:
+      raise ConfigError(f"{flag}: {item!r} is not method:setting=value of "
+                        f"a compared method ({', '.join(methods)})")
+    out.setdefault(method, {}).update(parse_overrides([setting], flag))
+  return out
 
 
 def parse_overrides(items, flag):
@@ -193,9 +215,16 @@ def markdown(summary, settings):
     lines += [f"**Synthetic data** ({settings['dataset']}): these are not "
               "numbers of the real data set.", ""]
   seeds = settings["seeds"]
+  per_method = "; ".join(
+      f"{m}: " + ", ".join(f"{k}={v}" for k, v in o.items())
+      for m, o in settings.get("method_overrides", {}).items())
   lines += [f"Mean ± standard deviation over {len(seeds)} seed(s) "
             f"({', '.join(map(str, seeds))}); {settings['epochs']} epochs per "
-            "row; the rows of a seed share one set of coherence classifiers. "
+            "row" + (f" (per method: {per_method})" if per_method else "")
+            + "; the rows of a seed share one set of coherence classifiers. "
+            "MVAE's PoE includes N(0, I); MoPoE's includes it only for all "
+            "modalities, and its mixture posterior is the mixture of its "
+            "subset PoEs (its joint posterior). "
             "MS: modality-specific style subspaces. "
             + ("Latent probes and coherence are mean average precisions over "
                "the attributes." if settings.get("attributes") else
@@ -210,7 +239,7 @@ def markdown(summary, settings):
       columns += [c for c in summary[g][title] if c not in columns]
     if not columns:
       continue
-    digits = 3 if "probe" in title or "Coherence" in title or (
+    digits = 3 if "probe" in title or "oherence" in title or (
         "PRD" in title) else 1
     lines += ["", f"## {title}", "", "| run | " + " | ".join(columns) + " |",
               "|---" * (len(columns) + 1) + "|"]
@@ -220,40 +249,65 @@ def markdown(summary, settings):
   return "\n".join(lines) + "\n"
 
 
-def _average(metrics, title, exclude=()):
-  values = [v for k, v in metrics[title].items() if k not in exclude]
+def _own_coherence(record):
+  """Mean conditional coherence under the row's default fusion (the
+  posterior its decoders were trained on), or None."""
+  title = {"poe": "Coherence, PoE posterior",
+           "mixture": "Coherence, mixture posterior"}.get(
+               record.get("default_fusion"))
+  values = list(record["metrics"].get(title, {}).values()) if title else []
   return float(np.mean(values)) if values else None
 
 
-def plots(records, out_prefix):
-  """PNG line plots against the missing rate; returns their paths."""
+def _mean_probe(record):
+  values = list(record["metrics"]["Latent probe, PoE posterior"].values())
+  return float(np.mean(values)) if values else None
+
+
+def plots(records, out_prefix, attributes=False):
+  """PNG plots of the mean conditional coherence (under each method's own
+  posterior) and the mean latent probe score (PoE), with the spread over
+  seeds: grouped bars (methods x styles) for one missing rate, lines
+  against the missing rate for several. Returns their paths."""
   from tf_mmjsd.evaluation import plots as plots_lib  # pylint: disable=g-import-not-at-top
+  metric = "mean AP" if attributes else "accuracy"
   paths = []
-  for key, title, exclude, label in (
-      ("coherence", "Coherence", ("random",),
-       "mean conditional coherence"),
-      ("latent_accuracy", "Latent probe, PoE posterior", (),
-       "mean latent probe score (PoE)")):
-    series = {}
-    for r in records:
-      name = f"{r['method']}{' MS' if r['styles'] else ''}"
-      value = _average(r["metrics"], title, exclude)
-      if value is not None:
-        series.setdefault(name, {}).setdefault(r["missing_rate"], []).append(
-            value)
-    if not series:
-      continue
-    lines = {name: sorted((x, float(np.mean(v))) for x, v in points.items())
-             for name, points in series.items()}
-    image = plots_lib.line_plot(lines, "missing rate (training)", label)
+  rates = sorted({r["missing_rate"] for r in records})
+  for key, value_of, label in (
+      ("coherence", _own_coherence,
+       "mean conditional coherence (own posterior)"),
+      ("latent_accuracy", _mean_probe, f"mean latent probe {metric} (PoE)")):
     path = f"{out_prefix}_{key}.png"
-    image.save(path)
+    title = f"{label}; mean ± sd over seeds, dots: seeds"
+    if len(rates) == 1:
+      groups = {}
+      for r in records:
+        value = value_of(r)
+        if value is not None:
+          groups.setdefault(r["method"], {}).setdefault(
+              "MS" if r["styles"] else "shared", []).append(value)
+      if not groups:
+        continue
+      plots_lib.grouped_bars(groups, label, title, path)
+    else:
+      series = {}
+      for r in records:
+        value = value_of(r)
+        if value is not None:
+          name = f"{r['method']}{' MS' if r['styles'] else ''}"
+          series.setdefault(name, {}).setdefault(r["missing_rate"],
+                                                 []).append(value)
+      if not series:
+        continue
+      plots_lib.lines_against(series, "missing rate (training)", label,
+                              title, path)
     paths.append(path)
   return paths
 
 
 def run(base, compare_dir, methods, styles, missing_rates, seeds,
-        style_overrides, shared_overrides, report="comparison", log=print):
+        style_overrides, shared_overrides, report="comparison", log=print,
+        method_overrides=None):
   """Trains and evaluates every row, then writes the report.
 
   Args:
@@ -264,6 +318,7 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
     missing_rates: floats; seeds: ints.
     style_overrides, shared_overrides: {setting: value} for rows with and
       without modality-specific styles.
+    method_overrides: {method: {setting: value}} applied after those.
     report: the name of the report files.
 
   Returns:
@@ -274,7 +329,8 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
     raise ConfigError("the comparison has no rows: give at least one "
                       "method, styles setting, missing rate and seed")
   configs = [row_config(base, r, compare_dir, style_overrides,
-                        shared_overrides) for r in rows]  # all checked first
+                        shared_overrides, method_overrides)
+             for r in rows]  # all checked first
   os.makedirs(compare_dir, exist_ok=True)
   records = []
   for i, (row, config) in enumerate(zip(rows, configs)):
@@ -292,6 +348,7 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
         "styles": row.styles, "missing_rate": row.missing_rate,
         "seed": row.seed, "model_dir": config.model_dir,
         "train_minutes": minutes,
+        "default_fusion": results["coherence"].get("fusion"),
         "metrics": {title: {k: float(v) for k, v in fn(results).items()}
                     for title, fn in METRICS}})
   settings = {"dataset": base.dataset,
@@ -301,11 +358,13 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
               "methods": list(methods), "styles": list(styles),
               "missing_rates": list(missing_rates), "seeds": list(seeds),
               "epochs": base.epochs, "style_overrides": style_overrides,
-              "shared_overrides": shared_overrides}
+              "shared_overrides": shared_overrides,
+              "method_overrides": method_overrides or {}}
   summary = summarise(records)
   prefix = os.path.join(compare_dir, report)
   out = {"settings": settings, "rows": records, "groups": summary,
-         "plots": [os.path.basename(p) for p in plots(records, prefix)]}
+         "plots": [os.path.basename(p) for p in
+                   plots(records, prefix, settings["attributes"])]}
   run_dir.write_atomic(prefix + ".json", json.dumps(out, indent=2))
   run_dir.write_atomic(prefix + ".md", markdown(summary, settings))
   log(f"Wrote {prefix}.json, {prefix}.md and {len(out['plots'])} plot(s)")

@@ -87,8 +87,22 @@ class Evaluator:
 
   # --- coherence and sample quality (one generation pass) ---------------
 
+  def coherence_conditions(self):
+    """{fusion: [subsets]} generated from: every proper subset under the
+    method's default fusion; under the other fusion, those of two or more
+    modalities (for one modality the two differ only by the prior)."""
+    default = self.model.default_fusion
+    proper = [s for s in fusion.subsets(self.names)
+              if len(s) < len(self.names)]
+    return {kind: [s for s in proper if kind == default or len(s) > 1]
+            for kind in FUSIONS}
+
   def generation(self, feature_name, feature_fn):
-    """(coherence, sample_quality) dicts from one pass over the test rows."""
+    """(coherence, sample_quality) dicts from one pass over the test rows.
+
+    Coherence is reported for both fusions (`coherence_conditions`);
+    sample quality for the default fusion's samples, clipped to the data's
+    range before the feature network (`clip_ranges`)."""
     model, names, cfg = self.model, self.names, self.config
     images = _image_names(model)
     rows = self.labelled_rows
@@ -96,26 +110,33 @@ class Evaluator:
       reason = ("no labelled test example has every modality" if len(names)
                 > 1 else "coherence needs two modalities")
       return {"skipped": reason}, {"skipped": reason}
-    conditions = [s for s in fusion.subsets(names) if len(s) < len(names)]
+    conditions = self.coherence_conditions()
+    default = model.default_fusion
     clf = self.classifiers
     attributes = self.attributes
+    ranges = clip_ranges(self.test_split, images)
 
     def judge(classifier, x):
       """The predicted class [B], or attribute probabilities [B, K]."""
       logits = classifier(x)
       return tf.sigmoid(logits) if attributes else tf.argmax(logits, -1)
 
+    def features(m, x):
+      return feature_fn(m, tf.clip_by_value(x, *ranges[m]))
+
     @tf.function
     def conditional_step(inputs):
       preds, feats = {}, {}
-      for subset in conditions:
-        missing = [m for m in names if m not in subset]
-        gen = model.generate({m: inputs[m] for m in subset}, names=missing)
-        for m, x in gen.items():
-          key = f"{m}|{latents.subset_key(subset)}"
-          preds[key] = judge(clf[m], x)
-          if m in images:
-            feats[key] = feature_fn(m, x)
+      for kind, subsets in conditions.items():
+        for subset in subsets:
+          missing = [m for m in names if m not in subset]
+          gen = model.generate({m: inputs[m] for m in subset}, names=missing,
+                               fusion_kind=kind)
+          for m, x in gen.items():
+            key = f"{m}|{latents.subset_key(subset)}"
+            preds[f"{kind}|{key}"] = judge(clf[m], x)
+            if m in images and kind == default:
+              feats[key] = features(m, x)
       for m in images:
         feats[f"{m}|real"] = feature_fn(m, inputs[m])
       return preds, feats
@@ -124,7 +145,7 @@ class Evaluator:
     def random_step():
       samples = model.sample(cfg.eval_batch_size)
       preds = {m: judge(clf[m], x) for m, x in samples.items()}
-      feats = {f"{m}|random": feature_fn(m, samples[m]) for m in images}
+      feats = {f"{m}|random": features(m, samples[m]) for m in images}
       return preds, feats
 
     preds, feats = _Collector(), _Collector(cap=cfg.quality_examples)
@@ -141,15 +162,15 @@ class Evaluator:
         random_preds.arrays())
 
     labels = self.test_split.labels[rows]
-    conditional = {m: {} for m in names}
+    conditional = {kind: {m: {} for m in names} for kind in conditions}
     for key, p in preds.items():
-      m, subset = key.split("|")
-      conditional[m][subset] = (
+      kind, m, subset = key.split("|")
+      conditional[kind][m][subset] = (
           average_precision.mean_average_precision(labels, p) if attributes
           else coherence.conditional(p, labels))
     # Random coherence (all modalities predict one class) has no meaning
     # for many attributes; the original's CelebA version was a bug.
-    coh = {"examples": int(len(rows)), "fusion": model.default_fusion,
+    coh = {"examples": int(len(rows)), "fusion": default,
            "metric": "mean_ap" if attributes else "accuracy",
            "random": (float("nan") if attributes else
                       coherence.random(random_preds)),
@@ -172,7 +193,10 @@ class Evaluator:
     qual = {"features": feature_name,
             "examples": int(min(len(rows), cfg.quality_examples)),
             "prd": f"{cfg.prd_clusters} clusters, {cfg.prd_angles} angles, "
-                   f"{cfg.prd_runs} runs",
+                   f"{cfg.prd_runs} runs of k-means with "
+                   f"{quality.KMEANS_STARTS} starts each",
+            "fusion": default,
+            "clipped_to": {m: list(r) for m, r in ranges.items()},
             "modalities": per_modality}
     return coh, qual
 
@@ -252,6 +276,28 @@ class Evaluator:
     images = timed("figures", self.figures)
     results["seconds"] = seconds
     return results, images
+
+
+def clip_ranges(split, names):
+  """{m: (low, high)}: the range of modality m's data in `split`, to which
+  generated images are clipped before the feature network (a linear
+  decoder's means leave it). 8-bit images are [0, 1]; float data give
+  their own minimum and maximum over the present examples."""
+  out = {}
+  for m in names:
+    pool = split.pools[m]
+    if pool.dtype == np.uint8:
+      out[m] = (0.0, 1.0)
+      continue
+    rows = np.unique(split.indices[m] if split.masks is None or m not in
+                     split.masks else split.indices[m][split.masks[m]])
+    low, high = np.inf, -np.inf
+    for start in range(0, len(rows), 4096):
+      part = np.asarray(pool[rows[start:start + 4096]], np.float32)
+      low = min(low, float(np.nanmin(part)))
+      high = max(high, float(np.nanmax(part)))
+    out[m] = (low, high)
+  return out
 
 
 class _Collector:

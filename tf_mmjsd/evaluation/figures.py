@@ -122,17 +122,19 @@ def _shared_noise_rows(model, inputs, subset, num_rows, fusion_kind, rng):
 
   Row r decodes loc + scale * eps_r with one eps_r (and one style s_r per
   modality) shared by all N columns; with the mixture, each column first
-  picks one of its subset's unimodal posteriors at random.
+  picks one of its components at random (a unimodal posterior, or for
+  MoPoE a subset product).
   """
   encoded = model.encode({m: inputs[m] for m in subset})["content"]
   num = len(next(iter(inputs.values())))
-  if fusion_kind == "mixture":
-    pick = rng.integers(len(subset), size=num)
-    locs = np.stack([encoded[m][0].numpy() for m in subset])
-    scales = np.stack([encoded[m][1].numpy() for m in subset])
-    loc, scale = locs[pick, np.arange(num)], scales[pick, np.arange(num)]
+  dist = model.fuse(encoded, {m: tf.ones([num]) for m in subset}, fusion_kind)
+  if fusion_kind == "mixture":  # each column picks one component
+    probs = dist.mixture_distribution.probs_parameter().numpy()  # [N, K]
+    pick = [rng.choice(probs.shape[1], p=p / p.sum()) for p in probs]
+    components = dist.components_distribution
+    locs, scales = components.mean().numpy(), components.stddev().numpy()
+    loc, scale = locs[np.arange(num), pick], scales[np.arange(num), pick]
   else:
-    dist = model.fuse(encoded, {m: tf.ones([num]) for m in subset}, "poe")
     loc, scale = dist.mean().numpy(), dist.stddev().numpy()
   out = {m: [] for m in model.names}
   for _ in range(num_rows):

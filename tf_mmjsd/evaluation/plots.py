@@ -1,58 +1,84 @@
-"""Line plots as PIL images (no plotting library needed)."""
+"""The comparison's plots, drawn with matplotlib (the Agg backend, no
+display needed).
 
-from PIL import Image, ImageDraw
+Both plots take values per seed and show their spread: the mean as a bar or
+a line, one standard deviation as an error bar, and every seed's value as a
+dot, so close methods stay readable and one seed's luck is visible.
+"""
 
-COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40),
-           (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127))
+import matplotlib
+
+matplotlib.use("Agg")  # files only; must precede pyplot
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np  # pylint: disable=g-import-not-at-top
 
 
-def line_plot(lines, x_label, y_label, size=(640, 420)):
-  """A plot of {name: [(x, y), ...]} with axes, ticks and a legend.
+def _spread(values):
+  values = np.asarray(values, float)
+  return values.mean(), (values.std(ddof=1) if len(values) > 1 else 0.0)
 
-  The y axis spans the data (at least 0.1 wide); each line has its own
-  colour and marks its points.
-  """
-  width, height = size
-  left, right, top, bottom = 70, 190, 20, 50
-  image = Image.new("RGB", size, "white")
-  draw = ImageDraw.Draw(image)
-  xs = sorted({x for points in lines.values() for x, _ in points})
-  ys = [y for points in lines.values() for _, y in points]
-  y_low, y_high = min(ys), max(ys)
-  if y_high - y_low < 0.1:
-    middle = (y_high + y_low) / 2
-    y_low, y_high = middle - 0.05, middle + 0.05
-  x_low, x_high = xs[0], xs[-1]
-  if x_high == x_low:
-    x_low, x_high = x_low - 0.5, x_high + 0.5
 
-  def at(x, y):
-    px = left + (x - x_low) / (x_high - x_low) * (width - left - right)
-    py = top + (y_high - y) / (y_high - y_low) * (height - top - bottom)
-    return px, py
+def grouped_bars(groups, y_label, title, path):
+  """Bars of {group: {bar: [value per seed]}}: one cluster per group (for
+  example a method), one bar per member (styles off / on) with its mean,
+  ± one standard deviation and the seeds as dots. Writes a PNG to path."""
+  members = []
+  for bars in groups.values():
+    members += [b for b in bars if b not in members]
+  width = 0.8 / max(len(members), 1)
+  fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 2.5, 4.2))
+  colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+  for j, member in enumerate(members):
+    xs, means, sds = [], [], []
+    for i, bars in enumerate(groups.values()):
+      if member not in bars:
+        continue
+      x = i - 0.4 + width * (j + 0.5)
+      mean, sd = _spread(bars[member])
+      xs.append(x)
+      means.append(mean)
+      sds.append(sd)
+      ax.scatter([x] * len(bars[member]), bars[member], s=12, zorder=3,
+                 color="black")
+    ax.bar(xs, means, width * 0.9, yerr=sds, capsize=3, label=member,
+           color=colours[j % len(colours)], alpha=0.85)
+    for x, mean in zip(xs, means):
+      ax.annotate(f"{mean:.3f}", (x, mean), ha="center", va="bottom",
+                  fontsize=7, xytext=(0, 2), textcoords="offset points")
+  ax.set_xticks(range(len(groups)), list(groups))
+  ax.set_ylabel(y_label)
+  ax.set_title(title, fontsize=10)
+  ax.legend(fontsize=8)
+  ax.grid(axis="y", alpha=0.3)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
 
-  draw.rectangle([left, top, width - right, height - bottom], outline="black")
-  for x in xs:
-    px, py = at(x, y_low)
-    draw.line([px, py, px, py + 5], fill="black")
-    draw.text((px - 10, py + 8), f"{x:g}", fill="black")
-  for i in range(5):
-    y = y_low + i * (y_high - y_low) / 4
-    px, py = at(x_low, y)
-    draw.line([px - 5, py, px, py], fill="black")
-    draw.text((5, py - 6), f"{y:.3g}", fill="black")
-  draw.text((left + (width - left - right) // 2 - 50, height - 20), x_label,
-            fill="black")
-  draw.text((5, 3), y_label, fill="black")
-  for i, (name, points) in enumerate(lines.items()):
-    colour = COLOURS[i % len(COLOURS)]
-    pixels = [at(x, y) for x, y in points]
-    if len(pixels) > 1:
-      draw.line(pixels, fill=colour, width=2)
-    for px, py in pixels:
-      draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
-    legend_y = top + 16 * i
-    draw.line([width - right + 10, legend_y + 6, width - right + 30,
-               legend_y + 6], fill=colour, width=2)
-    draw.text((width - right + 35, legend_y), name, fill="black")
-  return image
+
+def lines_against(series, x_label, y_label, title, path):
+  """Lines of {name: {x: [value per seed]}}: the mean per x with ± one
+  standard deviation, the seeds as dots, each line shifted a little along
+  x so that equal values stay visible. Writes a PNG to path."""
+  xs = sorted({x for points in series.values() for x in points})
+  span = (xs[-1] - xs[0]) if len(xs) > 1 else 1.0
+  shift = 0.012 * span
+  fig, ax = plt.subplots(figsize=(7, 4.2))
+  for i, (name, points) in enumerate(series.items()):
+    offset = (i - (len(series) - 1) / 2) * shift
+    keys = sorted(points)
+    stats = [_spread(points[x]) for x in keys]
+    line = ax.errorbar([x + offset for x in keys], [m for m, _ in stats],
+                       yerr=[s for _, s in stats], marker="o", capsize=3,
+                       label=name)
+    for x in keys:
+      ax.scatter([x + offset] * len(points[x]), points[x], s=10,
+                 color=line[0].get_color(), alpha=0.6)
+  ax.set_xticks(xs)
+  ax.set_xlabel(x_label)
+  ax.set_ylabel(y_label)
+  ax.set_title(title, fontsize=10)
+  ax.legend(fontsize=8)
+  ax.grid(alpha=0.3)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)

@@ -7,8 +7,15 @@ the subset it was generated from.
 
 import math
 
-from tf_mmjsd import fusion
+from tf_mmjsd import fusion, methods
 from tf_mmjsd.evaluation.latents import subset_key
+
+
+def fusion_label(kind, method):
+  """How a report names a method's "poe" or "mixture" posterior."""
+  if kind == "mixture" and methods.get(method).mixture == "subsets":
+    return "mixture of subset PoEs"
+  return {"poe": "PoE", "mixture": "mixture"}.get(kind, kind)
 
 
 def _fmt(value, digits=3):
@@ -52,7 +59,8 @@ def markdown(results, names):
     out += [f"Posterior means, {what}; trained on "
             f"{probe['train_examples']} training examples, tested on "
             f"{probe['test_examples']}.", ""]
-    rows = [[kind] + [_fmt(probe[kind].get(k)) for k in subsets]
+    rows = [[fusion_label(kind, results["method"])]
+            + [_fmt(probe[kind].get(k)) for k in subsets]
             for kind in ("poe", "mixture")]
     out += [_table(["posterior"] + [_label(k) for k in subsets], rows), ""]
     per = probe.get("per_attribute", {}).get("poe")
@@ -70,23 +78,34 @@ def markdown(results, names):
     out += [f"Skipped: {coh['skipped']}.", ""]
   else:
     coh_attributes = coh.get("metric") == "mean_ap"
-    header, row = ([], []) if coh_attributes else (["random"],
-                                                   [_fmt(coh["random"])])
-    for m in names:
-      for key, value in coh["conditional"][m].items():
-        header.append(f"{m} ← {_label(key)}")
-        row.append(_fmt(value))
+    kinds = sorted(coh["conditional"], key=lambda k: k != coh["fusion"])
+    header = []
+    for kind in kinds:
+      for m in names:
+        for key in coh["conditional"][kind][m]:
+          if f"{m} ← {_label(key)}" not in header:
+            header.append(f"{m} ← {_label(key)}")
+    rows = []
+    for kind in kinds:
+      values = {f"{m} ← {_label(k)}": v
+                for m in names for k, v in coh["conditional"][kind][m].items()}
+      rows.append([fusion_label(kind, results["method"])]
+                  + [_fmt(values.get(h)) for h in header])
+    what = (f"Mean average precision over the attributes of the classifiers' "
+            f"scores on {coh['examples']} conditionally generated samples, "
+            "against the input's attributes" if coh_attributes else
+            f"Fraction of {coh['examples']} conditionally generated samples "
+            "classified as the input's label")
+    out += [f"{what}, for samples of each posterior (the "
+            f"{fusion_label(coh['fusion'], results['method'])} posterior, "
+            "which the decoders were trained on, for every subset; the "
+            "other for subsets of two or more modalities).", ""]
+    out += [_table(["posterior"] + header, rows), ""]
     if coh_attributes:
-      out += [f"Mean average precision over the attributes of the "
-              f"classifiers' scores on {coh['examples']} conditionally "
-              f"generated samples ({coh['fusion']} posterior), against the "
-              "input's attributes. (Random coherence is not defined for "
-              "attributes.)", ""]
+      out += ["(Random coherence is not defined for attributes.)", ""]
     else:
-      out += [f"Fraction of {coh['examples']} samples classified as the "
-              f"input's label (conditional; {coh['fusion']} posterior) or on "
-              "which all modalities agree (random).", ""]
-    out += [_table(header, [row]), ""]
+      out += [f"Random coherence (all modalities of an unconditional sample "
+              f"agree): {_fmt(coh['random'])}.", ""]
     acc = results["classifiers"]["test_accuracy"]
     out += ["Classifier test accuracy (real test data): " + ", ".join(
         f"{m} {_fmt(acc[m], 4)}" for m in names), ""]
@@ -101,7 +120,8 @@ def markdown(results, names):
           f"of the content posterior of each subset (styles from their own "
           f"posteriors), mean over {lik['examples']} test examples; higher "
           "is better.", ""]
-  rows = [[kind] + [_fmt(lik[kind].get(k), 1) for k in subsets]
+  rows = [[fusion_label(kind, results["method"])]
+          + [_fmt(lik[kind].get(k), 1) for k in subsets]
           for kind in ("poe", "mixture")]
   out += [_table(["proposal"] + [_label(k) for k in subsets], rows), ""]
 
@@ -112,7 +132,10 @@ def markdown(results, names):
   else:
     out += [f"PRD (F_1/8 precision, F_8 recall; {quality['prd']}) and FID on "
             f"**{quality['features']}** features, {quality['examples']} "
-            "generated vs real test examples.", ""]
+            "generated vs real test examples; generated images come from the "
+            f"{fusion_label(quality.get('fusion', 'poe'), results['method'])}"
+            " posterior (or N(0, I): random) and are clipped to the data's "
+            "range before the feature network.", ""]
     rows = []
     for m, per in quality["modalities"].items():
       for source, v in per.items():
@@ -136,9 +159,10 @@ def scalars(results):
   if "random" in coh:
     if not math.isnan(coh["random"]):
       out["eval/coherence/random"] = coh["random"]
-    for m, per in coh["conditional"].items():
-      for k, v in per.items():
-        out[f"eval/coherence/{m}_from_{k}"] = v
+    for kind, targets in coh["conditional"].items():
+      for m, per in targets.items():
+        for k, v in per.items():
+          out[f"eval/coherence_{kind}/{m}_from_{k}"] = v
   for kind in ("poe", "mixture"):
     for k, v in results["likelihood"].get(kind, {}).items():
       out[f"eval/log_likelihood_{kind}/{k}"] = v
