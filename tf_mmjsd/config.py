@@ -47,9 +47,12 @@ class ExperimentConfig:
     method: objective, one of `METHODS` (methods.py).
     dynamic_prior: mmjsd's dynamic prior: "poe" (the paper's geometric
       mean) or "moe" (the arithmetic mean, Monte-Carlo KLs).
-    missing_rate: probability with which each present modality of each
-      training example is dropped, drawn once per example from the seed;
-      no example loses every modality (data/split.py, with_missing).
+    missing_rate: the fraction of the training split's (example,
+      modality) entries made absent, for complete data: each present entry
+      is dropped with the probability that yields it once examples left
+      with no modality are redrawn (data/split.py, drop_probability),
+      drawn once per example from the seed. Masked data end up with more
+      absent entries than this fraction.
     latent_dim: size of the shared content code c.
     style_dim: size of each modality-specific style code s_m (0: none).
     beta: weight of the whole divergence term.

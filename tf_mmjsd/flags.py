@@ -44,10 +44,15 @@ _HELP = {
                            "synthetic_celeba.",
     "method": "Objective: mmjsd, mmvae, mvae or mopoe (methods.py).",
     "dynamic_prior": "mmjsd's dynamic prior: poe (geometric mean, the "
-                     "paper's) or moe (arithmetic mean, Monte-Carlo KLs).",
-    "missing_rate": "Drop each present modality of each training example "
-                    "with this probability (fixed per example from --seed; "
-                    "never all of one example).",
+                     "paper's) or moe (arithmetic mean with N(0, I) as a "
+                     "component, Monte-Carlo KLs; not the original code's "
+                     "moe switch, which is --method=mmvae).",
+    "missing_rate": "Fraction of the training entries (example, "
+                    "modality) made absent, for complete data: each present "
+                    "modality is dropped with the probability that gives "
+                    "this fraction once examples left with none are redrawn "
+                    "(fixed per example from --seed). With masked data more "
+                    "than this fraction ends up absent. Below (M-1)/M.",
     "latent_dim": "Size of the shared content code c.",
     "style_dim": "Size of each modality-specific style code (0: none).",
     "beta": "Weight of the divergence term.",
