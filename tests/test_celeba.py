@@ -264,6 +264,9 @@ def test_celeba_quick_trains_and_evaluates(tmp_path, cache_dir):
   assert len(per) == 40
   coherence = results["coherence"]
   assert coherence["metric"] == "mean_ap" and math.isnan(coherence["random"])
+  # Two modalities: no subset of two or more to generate from, so the
+  # other posterior has no coherence entry.
+  assert list(coherence["conditional"]) == [coherence["fusion"]]
   own = coherence["conditional"][coherence["fusion"]]
   assert 0 < own["image"]["text"] <= 1 and 0 < own["text"]["image"] <= 1
   assert set(results["classifiers"]["test_mean_ap"]) == {"image", "text"}

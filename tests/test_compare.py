@@ -36,6 +36,10 @@ def test_the_grid_and_its_overrides():
   for bad in ("vae:beta=1", "mopoe", "mopoe:beta"):
     with pytest.raises(ConfigError, match="--method_settings"):
       compare.parse_method_overrides([bad], ["mmjsd", "mopoe"])
+  # A known method outside --methods: checked, then left out.
+  assert compare.parse_method_overrides(["mopoe:beta=2"], ["mmjsd"]) == {}
+  with pytest.raises(ConfigError, match="--method_settings"):
+    compare.parse_method_overrides(["mopoe:beta=two"], ["mmjsd"])
 
 
 def _record(method, styles, rate, seed, coherence, probe):
@@ -118,6 +122,17 @@ def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
   assert again.stdout.count(": reused") == 4
   assert json.loads((out_dir / "comparison.json").read_text())["rows"] == (
       report["rows"])
+  # A row evaluated by an older version (results.json without the current
+  # schema) is not reused: it is evaluated again.
+  old = os.path.join(report["rows"][0]["model_dir"], "results.json")
+  with open(old) as f:
+    results = json.load(f)
+  del results["schema"]
+  with open(old, "w") as f:
+    json.dump(results, f)
+  config = compare.ExperimentConfig.from_dict(json.load(open(os.path.join(
+      report["rows"][0]["model_dir"], "config.json"))))
+  assert compare._finished(config) is None  # pylint: disable=protected-access
 
 
 def test_bad_comparisons_fail_before_training(tmp_path, cache_dir):
@@ -126,7 +141,7 @@ def test_bad_comparisons_fail_before_training(tmp_path, cache_dir):
       (["--methods=vae"], "method must be one of"),
       (["--methods=mmjsd", "--seeds=x"], "--missing_rates or --seeds"),
       (["--methods=mmjsd", "--ms_settings=size=3"], "--ms_settings"),
-      (["--methods=mmjsd", "--method_settings=mopoe:beta=1"],
+      (["--methods=mmjsd", "--method_settings=vae:beta=1"],
        "--method_settings")):
     out = run_bin("compare", [f"--compare_dir={tmp_path}/c"] + args,
                   cache_dir)

@@ -254,3 +254,26 @@ def test_batch_norm_ignores_absent_rows_in_training(family, shape):
   assert np.isfinite(out["content_loc"]).all()
   for bn, b in zip(_batch_norms(mixed), before):
     np.testing.assert_array_equal(bn.moving_mean, b)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
+def test_masked_batch_norm_in_a_compiled_step(jit):
+  from tf_mmjsd.networks.masked_batch_normalization import (  # pylint: disable=g-import-not-at-top
+      MaskedBatchNormalization)
+  x = np.random.default_rng(1).normal(size=(6, 3, 3, 2)).astype(np.float32)
+  x[4:] = 0.0  # absent rows
+  present = tf.constant([True] * 4 + [False] * 2)
+  eager, compiled = (MaskedBatchNormalization(momentum=0.9) for _ in "ab")
+  want = eager(x[:4], training=True)
+  step = tf.function(lambda v, p: compiled(v, training=True, present=p),
+                     jit_compile=jit)
+  got = step(tf.constant(x), present)
+  np.testing.assert_allclose(got[:4], want, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(compiled.moving_mean, eager.moving_mean,
+                             rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(compiled.moving_variance,
+                             eager.moving_variance, rtol=1e-5, atol=1e-7)
+  # Mean and variance of the present rows only, by hand.
+  mean = x[:4].mean(axis=(0, 1, 2))
+  np.testing.assert_allclose(compiled.moving_mean, 0.1 * mean, rtol=1e-4,
+                             atol=1e-6)

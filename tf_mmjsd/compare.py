@@ -29,6 +29,8 @@ import numpy as np
 from tf_mmjsd import run_dir
 from tf_mmjsd.config import ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry
+from tf_mmjsd.evaluation import RESULTS_SCHEMA
+from tf_mmjsd.methods import METHODS
 
 # (table title, fn(results) -> {column: value}), in the order of the report.
 METRICS = (
@@ -111,15 +113,18 @@ def row_config(base, row, compare_dir, style_overrides, shared_overrides,
 
 
 def parse_method_overrides(items, methods, flag="--method_settings"):
-  """{method: {setting: value}} from ["method:name=value", ...] for
-  methods of the comparison."""
+  """{method: {setting: value}} from ["method:name=value", ...]; settings
+  of a known method that is not among `methods` are checked, then left
+  out (so a flagfile may hold them for a narrower --methods)."""
   out = {}
   for item in items:
     method, sep, setting = item.partition(":")
-    if not sep or method not in methods:
+    if not sep or method not in METHODS:
       raise ConfigError(f"{flag}: {item!r} is not method:setting=value of "
-                        f"a compared method ({', '.join(methods)})")
-    out.setdefault(method, {}).update(parse_overrides([setting], flag))
+                        f"a method ({', '.join(METHODS)})")
+    values = parse_overrides([setting], flag)
+    if method in methods:
+      out.setdefault(method, {}).update(values)
   return out
 
 
@@ -153,8 +158,9 @@ def _finished(config):
   with open(summary_path) as f:
     summary = json.load(f)
   if (results.get("step") != summary.get("steps")
-      or summary.get("epochs") != config.epochs):
-    return None
+      or summary.get("epochs") != config.epochs
+      or results.get("schema") != RESULTS_SCHEMA):
+    return None  # unfinished, or evaluated by an older version
   return results, summary
 
 

@@ -19,7 +19,10 @@ so one signature serves any subset of modalities, different per example:
   serving_default  -> loc, scale [B, D]: the PoE subset posterior
   encode           -> content_loc_<m>, content_scale_<m> (and style_*_<m>)
                       of every modality, poe_loc, poe_scale, mixture_mean,
-                      mixture_stddev of the present subset
+                      mixture_stddev of the present subset (the
+                      method's own PoE and mixture: for MoPoE N(0, I) joins
+                      the PoE only when every modality is present, and the
+                      mixture is that of its subset PoEs)
   generate  (+ seed int64 [B])  -> <m> [B, *shape_m] for every modality,
                       from one sample of the subset posterior; styles from
                       N(0, I); `<m>_string` [B] for text modalities

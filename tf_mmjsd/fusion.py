@@ -78,8 +78,8 @@ def subset_products(locs, scales, mask, prior_joins):
   """
   num = locs.shape[0]
   present = mask > 0
-  with_prior = (tf.concat([tf.zeros_like(locs[:1]), locs], 0),
-                tf.concat([tf.ones_like(scales[:1]), scales], 0))
+  experts = (tf.concat([tf.zeros_like(locs[:1]), locs], 0),
+             tf.concat([tf.ones_like(scales[:1]), scales], 0))
   out_locs, out_scales, available = [], [], []
   for subset in subsets(tuple(range(num))):
     ok = tf.reduce_all(tf.gather(present, list(subset)), axis=0)  # [B]
@@ -89,7 +89,7 @@ def subset_products(locs, scales, mask, prior_joins):
     stand_in = tf.one_hot(0, num + 1, dtype=mask.dtype)[:, None]
     weights = tf.where(ok[None], member * tf.concat(
         [tf.ones_like(mask[:1]), mask], 0), stand_in)  # [K + 1, B]
-    loc, scale = product_of_experts(*with_prior, weights)
+    loc, scale = product_of_experts(*experts, weights)
     out_locs.append(loc)
     out_scales.append(scale)
     available.append(ok)

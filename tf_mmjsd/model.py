@@ -218,8 +218,10 @@ class MultimodalVAE(keras.Model):
       prior = tf.cast(tf.reduce_all(mask > 0, axis=0), mask.dtype)[None]
       weights = tf.concat([prior if complete else tf.zeros_like(prior),
                            mask], 0)
-      experts = fusion.with_prior(locs, scales, mask, 0.0, 1)[:2]
-      return fusion.product_of_experts(*experts, weights)
+      prior_loc, prior_scale = post.standard_normal_like(locs[:1])
+      return fusion.product_of_experts(tf.concat([prior_loc, locs], 0),
+                                       tf.concat([prior_scale, scales], 0),
+                                       weights)
     experts = fusion.with_prior(locs, scales, mask, self.prior_weight,
                                 len(self.names))
     if kind == "plain":  # MVAE's posterior
@@ -257,7 +259,8 @@ class MultimodalVAE(keras.Model):
 
   def _noise(self, seeds):
     """Stateless noise of per-example seeds [B]: (content [B, D] and styles
-    {m: [B, S]} from N(0, I), uniform [B, M] to pick mixture components)."""
+    {m: [B, S]} from N(0, I), uniform [B, K] to pick one of the K mixture
+    components: K = M, or 2^M - 1 subset products for MoPoE)."""
     dim, sdim = self.latent_dim, self.style_dim
     components = len(self.names)
     if self.method_entry.mixture == "subsets":

@@ -32,6 +32,7 @@ from tf_mmjsd.data import registry
 from tf_mmjsd.data.pipeline import Pipeline
 from tf_mmjsd.errors import UsageError
 from tf_mmjsd.model import MultimodalVAE
+from tf_mmjsd.evaluation import RESULTS_SCHEMA
 from tf_mmjsd.evaluation import (average_precision,
                                  classifiers as classifiers_lib, coherence,
                                  features as features_lib, figures, latents,
@@ -94,8 +95,9 @@ class Evaluator:
     default = self.model.default_fusion
     proper = [s for s in fusion.subsets(self.names)
               if len(s) < len(self.names)]
-    return {kind: [s for s in proper if kind == default or len(s) > 1]
-            for kind in FUSIONS}
+    out = {kind: [s for s in proper if kind == default or len(s) > 1]
+           for kind in FUSIONS}
+    return {kind: subsets for kind, subsets in out.items() if subsets}
 
   def generation(self, feature_name, feature_fn):
     """(coherence, sample_quality) dicts from one pass over the test rows.
@@ -390,7 +392,8 @@ def evaluate_and_write(model, config, train_split, test_split, out_dir, step,
       config.classifier_epochs, log=log)
   results, images = Evaluator(model, config, train_split, test_split, clfs,
                               meta, log=log).evaluate()
-  results = {"model_dir": config.model_dir, "checkpoint": checkpoint,
+  results = {"schema": RESULTS_SCHEMA,
+             "model_dir": config.model_dir, "checkpoint": checkpoint,
              "step": step, "dataset": config.dataset,
              "synthetic": registry.get(config.dataset).synthetic,
              "method": config.method, **results}

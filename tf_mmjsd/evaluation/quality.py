@@ -3,9 +3,9 @@
 PRD (Sajjadi et al., 2018, "Assessing generative models via precision and
 recall"): the union of reference and generated features is clustered into
 20 k-means clusters (each clustering the best of 10 k-means++ starts, as
-the reference code's n_init=10); with the histograms P (reference) and Q (generated)
-over clusters, for slopes lambda = tan(angle), angle in (0, pi/2) on a grid
-of 1001 angles,
+the reference code's n_init=10); with the histograms P (reference) and Q
+(generated) over clusters, for slopes lambda = tan(angle), angle in
+(0, pi/2) on a grid of 1001 angles,
 
   precision(lambda) = sum_i min(lambda P_i, Q_i),  recall = precision / lambda,
 

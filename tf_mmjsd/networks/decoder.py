@@ -20,11 +20,11 @@ class Decoder(keras.Model):
   any mixed-precision policy, so the likelihood parameters are float32.
 
   With `learned_scale`, the decoder also holds one log-scale per data
-  dimension (float32 [*data_shape], starting at log(initial_scale));
-  `likelihood_scale` is MIN_SCALE + exp(log_scale), the same for every
-  example. (Runs before version 0.2 used max(exp(log_scale), MIN_SCALE);
-  their checkpoints load unchanged and their scales move by at most
-  MIN_SCALE.) Otherwise `likelihood_scale` is None (the spec's fixed scale).
+  dimension (float32 [*data_shape]); `likelihood_scale` is MIN_SCALE +
+  exp(log_scale), the same for every example, starting at initial_scale
+  (at least 2 * MIN_SCALE). (Earlier runs used max(exp(log_scale),
+  MIN_SCALE); their checkpoints load unchanged and their scales move by at
+  most MIN_SCALE.) Otherwise `likelihood_scale` is None (the spec's fixed scale).
   """
 
   def __init__(self, data_shape, latent_dim, style_dim=0,
