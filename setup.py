@@ -17,7 +17,7 @@ setuptools.setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.13",
     packages=setuptools.find_packages(include=["tf_mmjsd", "tf_mmjsd.*"]),
-    # Ranges are the ones this project is tested with (DESIGN.md section 2).
+    # Ranges are the ones this project is tested with (docs/decisions.md).
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.15,<4",

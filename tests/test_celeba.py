@@ -151,7 +151,7 @@ def test_synthetic_faces_draw_their_attributes():
   assert np.abs(with_glasses.astype(int) - without).sum() > 1000
 
 
-# DESIGN / issue 13: the residual CelebA networks; trainable parameters as
+# docs/reference_settings.md (CelebA): the residual CelebA networks; trainable parameters as
 # PyTorch counts them (BatchNorm moving statistics are not trainable).
 COUNTS = {("residual_conv", "encoder"): 21_559_040,
           ("residual_conv", "decoder"): 21_912_323,

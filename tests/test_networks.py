@@ -8,7 +8,7 @@ import tensorflow as tf
 from tf_mmjsd import networks
 from tf_mmjsd.data.specs import mnist_svhn_text_specs, parse_modality
 
-# DESIGN.md section 5: encoder, decoder parameters per modality.
+# docs/reference_settings.md, networks: encoder, decoder parameters per modality.
 COUNTS = {"mnist": (330_040, 322_784), "svhn": (236_360, 233_763),
           "text": (145_704, 143_175)}
 

@@ -39,7 +39,7 @@ class ConfigError(UsageError, ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
-  """Every setting of one training run (DESIGN.md sections 4-6).
+  """Every setting of one training run (docs/reference_settings.md).
 
   Attributes:
     modalities: the modality specs, in a fixed order; M = len(modalities).

@@ -1,7 +1,7 @@
 """The registry of training methods and dynamic priors.
 
 A method is one `Method` entry here plus one objective function of the same
-name in objectives.py (DESIGN.md section 6). Everything that differs
+name in objectives.py (docs/objectives.md). Everything that differs
 between methods is read from the entry: the config's choices, the name of
 the divergence term, the subset posterior that inference uses for "poe"
 (MultimodalVAE.fuse) and the one the decoders are trained on

@@ -41,7 +41,7 @@ class MultimodalVAE(keras.Model):
     latent_dim: size of the content code c.
     style_dim: size of each modality's style code s_m (0: none).
     method: a name of methods.METHODS ("mmjsd", "mmvae", "mvae", "mopoe").
-    beta, beta_style, prior_weight: objective weights (DESIGN.md section 6).
+    beta, beta_style, prior_weight: objective weights (docs/objectives.md).
     dynamic_prior: mmjsd's dynamic prior, "poe" or "moe"
       (methods.DYNAMIC_PRIORS).
     seed: seeds the training noise, drawn statelessly from (seed, step).

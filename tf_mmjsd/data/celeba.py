@@ -1,4 +1,4 @@
-"""CelebA image + attribute text (DESIGN.md section 4.5), from TFDS, from the
+"""CelebA image + attribute text (docs/reference_settings.md), from TFDS, from the
 standard CelebA files, or from the synthetic stand-in.
 
 Modalities:
@@ -55,8 +55,8 @@ HOW_TO_GET = (
 
 
 def specs():
-  """The two modalities with the paper's settings (see the issue / DESIGN
-  section 4.5): reconstruction weights 1 and 16 (= 64 * 64 / 256), style
+  """The two modalities with the paper's settings
+  (docs/reference_settings.md): reconstruction weights 1 and 16 (= 64 * 64 / 256), style
   weights 1 and 5, the residual networks of width 128."""
   from tf_mmjsd.data.specs import ModalitySpec  # pylint: disable=g-import-not-at-top
   return (

@@ -1,4 +1,4 @@
-"""MNIST-SVHN-Text (DESIGN.md sections 4.1-4.3) from TFDS, raw files or the
+"""MNIST-SVHN-Text (docs/reference_settings.md) from TFDS, raw files or the
 synthetic stand-in.
 
 Every source yields the same thing, image pools with their labels per split:

@@ -1,4 +1,4 @@
-"""Label-matched pairing of image pools (DESIGN.md section 4.2)."""
+"""Label-matched pairing of image pools (docs/reference_settings.md)."""
 
 import numpy as np
 

@@ -312,7 +312,7 @@ def load_modalities_file(path):
 
 
 def mnist_svhn_text_specs() -> tuple[ModalitySpec, ...]:
-  """The three modalities of MNIST-SVHN-Text (DESIGN.md section 4.1).
+  """The three modalities of MNIST-SVHN-Text (docs/reference_settings.md).
 
   Reconstruction weights rescale each log-likelihood to the size of SVHN
   (3 * 32 * 32 = 3072): 3072 / 784 for the digit image, 3072 / 8 for text

@@ -1,4 +1,4 @@
-"""The text modality of MNIST-SVHN-Text (DESIGN.md section 4.3).
+"""The text modality of MNIST-SVHN-Text (docs/reference_settings.md).
 
 A digit's English word is written into a string of `TEXT_LENGTH` spaces at a
 uniformly drawn start in [0, TEXT_LENGTH - 1 - len(word)], so the last

@@ -1,4 +1,4 @@
-"""The evaluation suite of a trained model (DESIGN.md section 8).
+"""The evaluation suite of a trained model (docs/reference_settings.md, Evaluation).
 
 `evaluate(...)` computes on the test split:
 
