@@ -50,6 +50,10 @@ def test_tiny_run_writes_everything_and_resumes(tmp_path, cache_dir):
   again = train(args + ["--epochs=1"], cache_dir)
   assert again.returncode == 0, again.stderr
   assert "already finished" in again.stdout
+  # The rerun keeps the training speed measured by the run that trained.
+  assert one["train_examples_per_second"] > 0
+  assert _summary(model_dir)["train_examples_per_second"] == (
+      one["train_examples_per_second"])
   # More epochs (4 steps per call now): resumes from the last checkpoint
   # and keeps learning.
   more = train(args + ["--epochs=3", "--steps_per_execution=4"], cache_dir)

@@ -366,6 +366,19 @@ class Trainer:
     return paths
 
 
+def _previous_speed(model_dir, step):
+  """train_examples_per_second of the summary.json of the same step, if
+  there is a readable one (a rerun of a finished run trains nothing)."""
+  try:
+    with open(os.path.join(model_dir, "summary.json")) as f:
+      previous = json.load(f)
+  except (OSError, ValueError):
+    return None
+  if previous.get("steps") != step:
+    return None
+  return previous.get("train_examples_per_second")
+
+
 def run(config: ExperimentConfig, log=print, flags_text=None, callbacks=()):
   """Trains (or resumes) the experiment; the chief then writes summary.json.
 
@@ -384,6 +397,8 @@ def run(config: ExperimentConfig, log=print, flags_text=None, callbacks=()):
     speed = trainer.train()
   finally:
     trainer.output.cleanup()
+  if speed is None:  # nothing trained now: keep the speed measured before
+    speed = _previous_speed(config.model_dir, trainer.step)
   if not trainer.chief:
     return None
   log("Evaluating on the test split ...")
