@@ -58,6 +58,14 @@ def with_prior(locs, scales, present, prior_weight, num_modalities):
           normalize_weights(weights))
 
 
+def prior_in_full_product(num_experts, num_modalities):
+  """MoPoE's rule for N(0, I) (its authors' code), as `prior_joins` of
+  `subset_products`: the prior joins the product of a subset of the K
+  experts only when that subset holds all M modalities."""
+  return lambda subset: (num_experts == num_modalities
+                         and len(subset) == num_modalities)
+
+
 def subset_products(locs, scales, mask, prior_joins):
   """The PoE of every non-empty subset of K experts (MoPoE's subset
   posteriors), as the MoPoE authors' code builds them.

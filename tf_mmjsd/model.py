@@ -214,9 +214,9 @@ class MultimodalVAE(keras.Model):
     `names` (see methods.Method.product)."""
     kind = self.method_entry.product
     if kind == "subset":  # MoPoE's: N(0, I) only with all M present
-      complete = len(names) == len(self.names)
+      joins = fusion.prior_in_full_product(len(names), len(self.names))
       prior = tf.cast(tf.reduce_all(mask > 0, axis=0), mask.dtype)[None]
-      weights = tf.concat([prior if complete else tf.zeros_like(prior),
+      weights = tf.concat([prior if joins(names) else tf.zeros_like(prior),
                            mask], 0)
       prior_loc, prior_scale = post.standard_normal_like(locs[:1])
       return fusion.product_of_experts(tf.concat([prior_loc, locs], 0),
@@ -232,10 +232,9 @@ class MultimodalVAE(keras.Model):
     """(locs, scales [K', B, D], weights [K', B]) of the "mixture"
     posterior's components (see methods.Method.mixture)."""
     if self.method_entry.mixture == "subsets":  # MoPoE's joint posterior
-      complete = len(names) == len(self.names)
       locs, scales, available = fusion.subset_products(
-          locs, scales, mask, lambda subset: complete and
-          len(subset) == len(names))
+          locs, scales, mask,
+          fusion.prior_in_full_product(len(names), len(self.names)))
       mask = tf.cast(available, locs.dtype)
     return locs, scales, fusion.normalize_weights(mask)
 

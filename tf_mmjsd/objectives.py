@@ -211,7 +211,8 @@ def mopoe(posteriors, present, log_likelihood, settings, noise):
   locs, scales = _stack(posteriors, names)
   mask = _mask(present, names)
   locs_s, scales_s, available = fusion.subset_products(
-      locs, scales, mask, mopoe_prior_joins(len(names)))  # [2^M - 1, B, D]
+      locs, scales, mask,
+      fusion.prior_in_full_product(len(names), len(names)))  # [2^M-1, B, D]
   rec = _mixture_reconstruction(locs_s, scales_s, available, posteriors,
                                 present, log_likelihood, settings, noise,
                                 terms)
@@ -222,9 +223,3 @@ def mopoe(posteriors, present, log_likelihood, settings, noise):
   style = _style_terms(posteriors, present, settings, terms)
   terms["loss"] = rec + settings.beta * (kl + settings.beta_style * style)
   return terms
-
-
-def mopoe_prior_joins(num_modalities):
-  """MoPoE's rule for the N(0, I) expert: it joins the product of the
-  subset of all `num_modalities` modalities only (the authors' code)."""
-  return lambda subset: len(subset) == num_modalities
