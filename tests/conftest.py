@@ -25,7 +25,7 @@ def cache_dir(tmp_path_factory):
 def tiny_config(cache_dir):
   """A factory of small synthetic_mst ExperimentConfigs."""
   from tf_mmjsd.config import ExperimentConfig
-  from tf_mmjsd.data.specs import mnist_svhn_text_specs
+  from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
 
   def make(**overrides):
     values = dict(modalities=mnist_svhn_text_specs(), dataset="synthetic_mst",

@@ -12,7 +12,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tf_mmjsd import networks
-from tf_mmjsd.data import celeba, registry, synthetic_faces, text
+from tf_mmjsd.data import celeba, registry, text
+from tf_mmjsd.data.celeba import synthetic_faces
 from tf_mmjsd.data.split import DataUnavailableError
 from tf_mmjsd.evaluation import average_precision as ap, probe
 from tests.conftest import REPO, run_bin
@@ -91,8 +92,8 @@ def test_tfds_attribute_names_match_ours():
 
 
 def test_tfds_path_through_mock_data(tmp_path, monkeypatch):
-  from tf_mmjsd.data import mnist_svhn_text  # pylint: disable=g-import-not-at-top
-  monkeypatch.setattr(mnist_svhn_text, "_internet_reachable", lambda: True)
+  from tf_mmjsd import data  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(data, "internet_reachable", lambda: True)
   with tfds.testing.mock_data(num_examples=40):
     pools = celeba.load_tfds(None, str(tmp_path), log=lambda *_: None)
   images, attributes = pools["train"]

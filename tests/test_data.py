@@ -10,10 +10,10 @@ import tensorflow_datasets as tfds
 from scipy import io as sio
 
 from tf_mmjsd import data as data_lib
-from tf_mmjsd.data import mnist_svhn_text as mst
-from tf_mmjsd.data import synthetic, text
+from tf_mmjsd.data import mst, text
+from tf_mmjsd.data.mst import digit_text, synthetic
 from tf_mmjsd.data.pipeline import Pipeline
-from tf_mmjsd.data.specs import mnist_svhn_text_specs
+from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
 from tf_mmjsd.data.split import DataError, DataUnavailableError
 
 SPECS = mnist_svhn_text_specs()
@@ -76,7 +76,7 @@ def test_load_splits_and_batches(tiny_config):
   # The text spells the label's word.
   for one_hot, label in zip(batch["inputs"]["text"].numpy(),
                             batch["labels"].numpy()):
-    assert text.decode(one_hot).strip() == text.DIGIT_WORDS[label]
+    assert text.decode(one_hot).strip() == digit_text.DIGIT_WORDS[label]
   assert all(m.numpy().all() for m in batch["masks"].values())
 
 
@@ -116,7 +116,7 @@ def test_validation_names_the_problem(tiny_config):
 
 
 def test_tfds_path_with_mock_data(monkeypatch):
-  monkeypatch.setattr(mst, "_internet_reachable", lambda: True)
+  monkeypatch.setattr(data_lib, "internet_reachable", lambda: True)
   with tfds.testing.mock_data(num_examples=60):
     pools = mst.load_tfds(log=lambda *_: None)
   assert pools["train"]["mnist"][0].shape[1:] == (28, 28, 1)

@@ -25,8 +25,9 @@ SCRIPT = textwrap.dedent("""
     from tf_mmjsd import distribution, run_dir, training
     from tf_mmjsd.config import ExperimentConfig
     from tf_mmjsd.data.pipeline import Pipeline
-    from tf_mmjsd.data.specs import mnist_svhn_text_specs
+    from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
     from tf_mmjsd.data.split import Split
+    from tf_mmjsd.data.mst.digit_text import DigitText
 
     specs = mnist_svhn_text_specs()
     rng = np.random.default_rng(0)
@@ -35,7 +36,8 @@ SCRIPT = textwrap.dedent("""
         pools={"mnist": rng.integers(0, 256, (n, 28, 28, 1), np.uint8),
                "svhn": rng.integers(0, 256, (n, 32, 32, 3), np.uint8)},
         indices={"mnist": np.arange(n), "svhn": rng.permutation(n)},
-        labels=rng.integers(0, 10, n).astype(np.int32), text_modality="text",
+        labels=rng.integers(0, 10, n).astype(np.int32),
+        derived={"text": DigitText()},
         masks={"mnist": np.arange(n) % 4 != 1, "svhn": np.arange(n) % 4 != 2,
                "text": np.arange(n) % 4 != 3})
     pipe = Pipeline(split, specs)

@@ -19,7 +19,7 @@ from tests.conftest import REPO, run_bin
 from tf_mmjsd import export, fusion, run_dir
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data import text as text_lib
-from tf_mmjsd.data.specs import mnist_svhn_text_specs
+from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
 from tf_mmjsd.model import MultimodalVAE
 
 SPECS = mnist_svhn_text_specs()

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from tf_mmjsd.data.specs import mnist_svhn_text_specs
+from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
 from tf_mmjsd import networks
 from tf_mmjsd.evaluation import features
 

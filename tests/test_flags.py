@@ -6,7 +6,7 @@ import pytest
 
 from tf_mmjsd import flags as mm_flags
 from tf_mmjsd.config import ConfigError, ExperimentConfig
-from tf_mmjsd.data.specs import mnist_svhn_text_specs
+from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
 from tests.conftest import REPO
 
 

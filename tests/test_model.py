@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_mmjsd.data.specs import mnist_svhn_text_specs
+from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
 from tf_mmjsd.model import MultimodalVAE
 
 SPECS = mnist_svhn_text_specs()

@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from tf_mmjsd import networks
-from tf_mmjsd.data.specs import mnist_svhn_text_specs, parse_modality
+from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
+from tf_mmjsd.data.specs import parse_modality
 
 # docs/reference_settings.md, networks: encoder, decoder parameters per modality.
 COUNTS = {"mnist": (330_040, 322_784), "svhn": (236_360, 233_763),

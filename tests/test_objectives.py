@@ -57,15 +57,15 @@ def run(method, names=("a", "b"), b_present=(1.0, 1.0), prior="poe",
     del styles
     return {m: -tf.ones([tf.shape(content)[0]]) for m in decode}
 
-  terms = methods.get(method).objective(posteriors, present, log_likelihood,
-                                        settings, noise.Noise(key=[0, 0]))
+  terms = objectives.of(method)(posteriors, present, log_likelihood,
+                                settings, noise.Noise(key=[0, 0]))
   return {k: v.numpy() for k, v in terms.items()}
 
 
 def test_the_registry_is_the_config_choice_and_names_every_term():
   assert METHODS == ("mmjsd", "mmvae", "mvae", "mopoe")
   for name, method in methods.METHODS.items():
-    assert method.objective is getattr(objectives, name)
+    assert objectives.of(method) is getattr(objectives, name)
     terms = run(name)
     assert sorted(terms) == sorted(methods.term_names(name, ("a", "b"), 0))
   with pytest.raises(ValueError, match="method must be one of"):

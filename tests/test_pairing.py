@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tf_mmjsd.data import pairing
+from tf_mmjsd.data.mst import pairing
 
 # Class counts of the real data sets (digits 0-9; SVHN's label 10 is 0).
 MNIST_TRAIN = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

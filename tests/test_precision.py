@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from tf_mmjsd import benchmark, training
 from tf_mmjsd.config import ExperimentConfig
-from tf_mmjsd.data.specs import mnist_svhn_text_specs
+from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
 
 
 @pytest.mark.parametrize("policy, low", [("mixed_bfloat16", "bfloat16"),

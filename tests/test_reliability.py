@@ -79,7 +79,7 @@ def _file(name, text):
 def _untrained_run(tmp):
   """A model_dir with a config.json but no checkpoint."""
   from tf_mmjsd.config import ExperimentConfig  # pylint: disable=g-import-not-at-top
-  from tf_mmjsd.data.specs import mnist_svhn_text_specs  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs  # pylint: disable=g-import-not-at-top
   (tmp / "run").mkdir()
   (tmp / "run" / "config.json").write_text(ExperimentConfig(
       modalities=mnist_svhn_text_specs(),

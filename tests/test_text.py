@@ -1,8 +1,9 @@
-"""The text modality: alphabet, one-hot encoding, word placement."""
+"""The text alphabet and one-hot encoding; MNIST-SVHN-Text's digit words."""
 
 import numpy as np
 
 from tf_mmjsd.data import text
+from tf_mmjsd.data.mst import digit_text
 
 
 def test_alphabet_layout():
@@ -19,9 +20,9 @@ def test_encode_decode_round_trip():
 
 
 def test_words_at_every_start_end_with_a_space():
-  for digit, word in enumerate(text.DIGIT_WORDS):
-    for start in range(text.NUM_STARTS[digit]):
-      ids = text.digit_symbols(np.array([digit]), np.array([start])).numpy()[0]
+  for digit, word in enumerate(digit_text.DIGIT_WORDS):
+    for start in range(digit_text.NUM_STARTS[digit]):
+      ids = digit_text.digit_symbols(np.array([digit]), np.array([start])).numpy()[0]
       s = "".join(text.ALPHABET[i] for i in ids)
       assert s == " " * start + word + " " * (8 - start - len(word))
       assert s[-1] == " "
@@ -29,7 +30,7 @@ def test_words_at_every_start_end_with_a_space():
 
 def test_drawn_starts_cover_exactly_the_allowed_range():
   labels = np.repeat(np.arange(10), 500)
-  starts = text.draw_starts(labels, np.random.default_rng(0))
+  starts = digit_text.draw_starts(labels, np.random.default_rng(0))
   for digit in range(10):
     seen = set(starts[labels == digit].tolist())
-    assert seen == set(range(8 - len(text.DIGIT_WORDS[digit])))
+    assert seen == set(range(8 - len(digit_text.DIGIT_WORDS[digit])))

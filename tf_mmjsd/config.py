@@ -12,7 +12,7 @@ from typing import Any
 from tf_mmjsd import methods
 from tf_mmjsd.data import registry
 from tf_mmjsd.data.specs import ModalitySpec
-from tf_mmjsd.errors import UsageError
+from tf_mmjsd.errors import ConfigError, UsageError
 
 DATASETS = registry.names()
 METHODS = tuple(methods.METHODS)
@@ -31,10 +31,6 @@ RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
              "likelihood_samples", "likelihood_examples", "quality_examples",
              "prd_clusters", "prd_angles", "prd_runs", "inception_weights",
              "classifier_dir", "classifier_epochs", "figure_rows")
-
-
-class ConfigError(UsageError, ValueError):
-  """An experiment setting is invalid; the message names the setting."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,10 +196,9 @@ class ExperimentConfig:
     if self.learning_rate <= 0:
       raise ConfigError(
           f"learning_rate must be > 0, got {self.learning_rate}")
-    if self.dataset == "mnist_svhn_text" and bool(self.mnist_dir) != bool(
-        self.svhn_dir):
-      raise ConfigError(
-          "give both --mnist_dir and --svhn_dir (raw files), or neither (TFDS)")
+    check = registry.get(self.dataset).check
+    if check is not None:
+      check(self)
 
   def to_dict(self) -> dict[str, Any]:
     out = dataclasses.asdict(self)

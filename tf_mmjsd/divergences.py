@@ -8,7 +8,7 @@ with the dynamic prior f one of (methods.DYNAMIC_PRIORS):
 
   poe  f = prod_k q_k^{pi_k} / Z, Gaussian: the KLs in closed form
   moe  f = sum_k pi_k q_k, a mixture: KL(q_k || f) has no closed form and is
-       estimated from L = methods.MOE_SAMPLES reparameterised samples
+       estimated from L = MOE_SAMPLES reparameterised samples
        z_l ~ q_k as (1/L) sum_l [log q_k(z_l) - log f(z_l)] (unbiased)
 
 All functions take parameter tensors with the latent dimension last and
@@ -19,7 +19,10 @@ import math
 
 import tensorflow as tf
 
-from tf_mmjsd import fusion, methods
+from tf_mmjsd import fusion
+
+# Monte-Carlo samples per expert of the KL terms of the "moe" dynamic prior.
+MOE_SAMPLES = 8
 
 
 def gaussian_kl(loc_q, scale_q, loc_p, scale_p):
@@ -61,14 +64,14 @@ def _log_normal(z, loc, scale):
 
 def moe_prior_kls(locs, scales, weights, noise, samples=None):
   """KL(q_k || f) [K, B] for the mixture dynamic prior f = sum_j w_j q_j,
-  Monte-Carlo estimates from `samples` (default methods.MOE_SAMPLES)
+  Monte-Carlo estimates from `samples` (default MOE_SAMPLES)
   reparameterised draws of each q_k (see the module docstring).
 
   Args:
     locs, scales: [K, B, D] experts; weights: [K, B], each column summing
       to 1 (a zero weight drops an expert from f); noise: noise.Noise.
   """
-  samples = samples or methods.MOE_SAMPLES
+  samples = samples or MOE_SAMPLES
   k, batch, dim = tf.unstack(tf.shape(locs))
   eps = noise.normal(tf.zeros(tf.stack([batch, samples, k, dim]),
                               locs.dtype))  # [B, L, K, D]

@@ -19,3 +19,7 @@ class UsageError(Error):
   """What the user asked for cannot be done as given; nothing was changed."""
 
   exit_code = 2
+
+
+class ConfigError(UsageError, ValueError):
+  """An experiment setting is invalid; the message names the setting."""

@@ -49,7 +49,7 @@ import tensorflow as tf
 
 from tf_mmjsd import run_dir
 from tf_mmjsd.config import ExperimentConfig
-from tf_mmjsd.data import text as text_lib
+from tf_mmjsd.data import registry, text as text_lib
 from tf_mmjsd.errors import UsageError
 from tf_mmjsd.model import MultimodalVAE
 
@@ -84,17 +84,12 @@ def _seed_spec():
   return tf.TensorSpec([None], tf.int64, name="seed")
 
 
-def _is_text(spec):
-  return (spec.likelihood == "categorical"
-          and spec.shape[-1] == text_lib.ALPHABET_SIZE)
-
-
 def _with_strings(model, generated):
   """Adds `<m>_string` [B] (the decoded symbols) for text modalities."""
   out = dict(generated)
   alphabet = tf.constant(list(text_lib.ALPHABET))
   for spec in model.specs:
-    if _is_text(spec):
+    if text_lib.is_text(spec):
       symbols = tf.gather(alphabet, tf.argmax(generated[spec.name], -1))
       out[string_key(spec.name)] = tf.strings.reduce_join(symbols, axis=-1)
   return out
@@ -237,7 +232,7 @@ def export_run(model_dir, export_dir=None, checkpoint=None, log=print):
     metadata = {
         "model_dir": os.path.abspath(model_dir), "checkpoint": ckpt,
         "step": run_dir.checkpoint_step(ckpt), "dataset": config.dataset,
-        "synthetic": config.dataset == "synthetic_mst",
+        "synthetic": registry.get(config.dataset).synthetic,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"),
         "tensorflow": tf.__version__,

@@ -23,11 +23,6 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
              if f.default is not dataclasses.MISSING}
 
 _HELP = {
-    "dataset": "synthetic_mst (offline, synthetic), mnist_svhn_text "
-               "(TFDS, or raw files with --mnist_dir/--svhn_dir), celeba "
-               "(TFDS, or --celeba_dir), synthetic_celeba (offline stand-in "
-               "faces, not CelebA), or npz (your arrays: --data_path and "
-               "--modality or --modalities_file).",
     "data_path": "The .npz file of --dataset=npz (see tf_mmjsd/data/npz.py).",
     "data_dir": "TFDS data_dir, or the cache of the synthetic set "
                 "(default ~/.cache/tf_mmjsd or $TF_MMJSD_CACHE).",
@@ -117,8 +112,10 @@ def define_flags():
   """Declares the training flags (idempotent)."""
   if "model_dir" in FLAGS:
     return
+  help_of = dict(_HELP, dataset="; ".join(
+      f"{n}: {registry.get(n).description}" for n in registry.names()) + ".")
   for name, default in _DEFAULTS.items():
-    help_text = _HELP[name]
+    help_text = help_of[name]
     if isinstance(default, bool):
       flags.DEFINE_bool(name, default, help_text)
     elif isinstance(default, int):

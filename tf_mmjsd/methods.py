@@ -1,7 +1,7 @@
 """The registry of training methods and dynamic priors.
 
 A method is one `Method` entry here plus one objective function of the same
-name in objectives.py (docs/objectives.md). Everything that differs
+name in objectives.py (docs/objectives.md; `objectives.of(method)`). Everything that differs
 between methods is read from the entry: the config's choices, the name of
 the divergence term, the subset posterior that inference uses for "poe"
 (MultimodalVAE.fuse) and the one the decoders are trained on
@@ -49,12 +49,6 @@ class Method:
   decoding: str
   mixture: str = "unimodal"
 
-  @property
-  def objective(self):
-    """The objective function (objectives.py; imports TensorFlow)."""
-    from tf_mmjsd import objectives  # pylint: disable=g-import-not-at-top
-    return getattr(objectives, self.name)
-
 
 METHODS = {m.name: m for m in (
     Method("mmjsd", divergence="js", product="weighted", decoding="mixture"),
@@ -65,9 +59,6 @@ METHODS = {m.name: m for m in (
 )}
 
 DYNAMIC_PRIORS = ("poe", "moe")
-
-# Monte-Carlo samples per expert of the KL terms of the "moe" dynamic prior.
-MOE_SAMPLES = 8
 
 
 def get(name):

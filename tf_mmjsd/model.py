@@ -75,7 +75,7 @@ class MultimodalVAE(keras.Model):
         style_weights={s.name: s.style_weight for s in self.specs},
         beta=beta, beta_style=beta_style, prior_weight=prior_weight,
         dynamic_prior=dynamic_prior)
-    self.objective = self.method_entry.objective
+    self.objective = objectives.of(self.method_entry)
     self.encoders = {s.name: networks.build_encoder(s, latent_dim, style_dim)
                      for s in self.specs}
     self.decoders = {s.name: networks.build_decoder(s, latent_dim, style_dim)

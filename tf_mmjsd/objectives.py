@@ -44,7 +44,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from tf_mmjsd import divergences, fusion, posteriors as post
+from tf_mmjsd import divergences, fusion, methods, posteriors as post
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,3 +223,12 @@ def mopoe(posteriors, present, log_likelihood, settings, noise):
   style = _style_terms(posteriors, present, settings, terms)
   terms["loss"] = rec + settings.beta * (kl + settings.beta_style * style)
   return terms
+
+
+def of(method):
+  """The objective function of a methods.Method (or its name)."""
+  name = getattr(method, "name", method)
+  if name not in methods.METHODS:
+    raise ValueError(f"method must be one of {tuple(methods.METHODS)}, got "
+                     f"{name!r}")
+  return globals()[name]

@@ -4,6 +4,7 @@ Each data set registers itself in `registry` (specs, loader, label kind).
 """
 
 import os
+import socket
 
 from tf_mmjsd.data.split import DataError, DataUnavailableError, Split
 
@@ -22,3 +23,15 @@ def load_splits(config, log=print):
   except KeyError as e:
     raise DataError(str(e.args[0])) from None
   return dataset.load(config, log=log)
+
+
+def internet_reachable(host="storage.googleapis.com", port=443, timeout=3.0):
+  """False when offline (or TF_MMJSD_OFFLINE is set): TFDS downloads would
+  retry for minutes, so loaders check first and say what to do."""
+  if os.environ.get("TF_MMJSD_OFFLINE"):
+    return False
+  try:
+    with socket.create_connection((host, port), timeout=timeout):
+      return True
+  except OSError:
+    return False

@@ -12,7 +12,6 @@ batch by batch (only the rows of the batch are touched).
 import numpy as np
 import tensorflow as tf
 
-from tf_mmjsd.data import text
 from tf_mmjsd.data.split import is_tokens
 
 
@@ -37,6 +36,7 @@ class Pipeline:
                    tf.constant(pool) for name, pool in split.pools.items()}
     self._tokens = {s.name for s in self.specs if s.name in split.pools
                     and is_tokens(s, split.pools[s.name])}
+    self._derived = split.derived or {}
 
   def _rows(self, name, index):
     """pool[index] of modality `name`: [B, *pool shape[1:]]."""
@@ -48,12 +48,15 @@ class Pipeline:
     rows.set_shape([None] + list(pool.shape[1:]))
     return rows
 
-  def _slices(self, order, starts):
+  def _slices(self, order, params):
+    """The tensors of the examples `order`; `params` {m: int [N]} are those
+    of the derived modalities."""
     split = self.split
     out = {"labels": split.labels[order].astype(np.int32)}
     out["index"] = {k: v[order] for k, v in split.indices.items()}
-    if split.text_modality:
-      out["starts"] = starts[order].astype(np.int32)
+    if params:
+      out["derived"] = {m: p[order].astype(np.int32)
+                        for m, p in params.items()}
     out["masks"] = {}
     for spec in self.specs:
       if split.masks is not None and spec.name in split.masks:
@@ -66,9 +69,9 @@ class Pipeline:
   def _gather(self, sl):
     inputs = {}
     for spec in self.specs:
-      if spec.name == self.split.text_modality:
-        symbols = text.digit_symbols(sl["labels"], sl["starts"])
-        x = tf.one_hot(symbols, text.ALPHABET_SIZE, dtype=tf.float32)
+      if spec.name in self._derived:
+        x = self._derived[spec.name].make(sl["labels"],
+                                          sl["derived"][spec.name])
       else:
         x = self._rows(spec.name, sl["index"][spec.name])
         if spec.name in self._tokens:
@@ -100,13 +103,12 @@ class Pipeline:
     """
     rng = np.random.default_rng([seed, epoch, 7])
     order = epoch_order(len(self.split), steps, batch_size, rng)
-    starts = None
-    if self.split.text_modality:
-      starts = text.draw_starts(self.split.labels, rng)
+    params = {m: d.draw(self.split.labels, rng)
+              for m, d in self._derived.items()}
     part = batch_size // num_pipelines
     order = order.reshape(steps, batch_size)[skip_steps:]
     order = order[:, pipeline * part:(pipeline + 1) * part].reshape(-1)
-    ds = tf.data.Dataset.from_tensor_slices(self._slices(order, starts))
+    ds = tf.data.Dataset.from_tensor_slices(self._slices(order, params))
     ds = ds.batch(replica_batch or part, drop_remainder=True)
     ds = ds.map(self._gather, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -114,10 +116,10 @@ class Pipeline:
   def eval_dataset(self, batch_size, rows=None):
     """The examples `rows` (default: all) in order, last batch partial."""
     order = np.arange(len(self.split)) if rows is None else np.asarray(rows)
-    starts = self.split.text_starts
-    if self.split.text_modality and starts is None:
-      starts = text.draw_starts(self.split.labels, np.random.default_rng(0))
-    ds = tf.data.Dataset.from_tensor_slices(self._slices(order, starts))
+    params = {m: d.fixed if d.fixed is not None else
+              d.draw(self.split.labels, np.random.default_rng(0))
+              for m, d in self._derived.items()}
+    ds = tf.data.Dataset.from_tensor_slices(self._slices(order, params))
     ds = ds.batch(batch_size).map(self._gather,
                                   num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

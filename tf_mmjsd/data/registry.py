@@ -15,7 +15,7 @@ import importlib
 from typing import Callable
 
 LABEL_KINDS = ("class", "attributes")
-_BUILTIN = ("tf_mmjsd.data.mnist_svhn_text", "tf_mmjsd.data.npz",
+_BUILTIN = ("tf_mmjsd.data.mst", "tf_mmjsd.data.npz",
             "tf_mmjsd.data.celeba")
 _DATASETS = {}
 
@@ -33,6 +33,10 @@ class Dataset:
     synthetic: True for generated stand-ins; their numbers are never real
       data numbers.
     attribute_names: the K attribute names of label kind "attributes".
+    seed_changes_data: True where the examples themselves depend on --seed
+      (so classifiers trained for one seed do not fit another).
+    check: check(config) raises ConfigError for settings of this data set
+      that cannot work (None: nothing to check).
     description: one line for --help and reports.
   """
 
@@ -43,6 +47,8 @@ class Dataset:
   synthetic: bool = False
   attribute_names: tuple[str, ...] = ()
   description: str = ""
+  seed_changes_data: bool = False
+  check: Callable | None = None
 
   def __post_init__(self):
     if self.label_kind not in LABEL_KINDS:

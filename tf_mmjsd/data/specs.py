@@ -1,4 +1,5 @@
-"""Modality specs: what a modality is, independent of any data set.
+"""Modality specs: what a modality is, independent of any data set (each
+data set's own specs are in its registry entry, data/registry.py).
 
 A model is built from a tuple of `ModalitySpec`; nothing downstream knows how
 many modalities there are or what they are called.
@@ -310,21 +311,3 @@ def load_modalities_file(path):
       raise SpecError(f"{path}: {e}") from None
   return tuple(out)
 
-
-def mnist_svhn_text_specs() -> tuple[ModalitySpec, ...]:
-  """The three modalities of MNIST-SVHN-Text (docs/reference_settings.md).
-
-  Reconstruction weights rescale each log-likelihood to the size of SVHN
-  (3 * 32 * 32 = 3072): 3072 / 784 for the digit image, 3072 / 8 for text
-  (which counts its 8 positions). Style weights (1, 1, 5) apply only when
-  style_dim > 0.
-  """
-  from tf_mmjsd.data import text  # pylint: disable=g-import-not-at-top
-  return (
-      ModalitySpec("mnist", (28, 28, 1), "laplace", "mlp",
-                   weight=3072.0 / 784.0, output_activation="sigmoid"),
-      ModalitySpec("svhn", (32, 32, 3), "laplace", "conv", weight=1.0),
-      ModalitySpec("text", (text.TEXT_LENGTH, text.ALPHABET_SIZE),
-                   "categorical", "sequence", weight=3072.0 / text.TEXT_LENGTH,
-                   style_weight=5.0),
-  )

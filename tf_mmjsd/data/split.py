@@ -1,10 +1,10 @@
 """A split of a multimodal data set, kept as pools plus index tuples."""
 
 import dataclasses
+from typing import Protocol
 
 import numpy as np
 
-from tf_mmjsd.data import text
 from tf_mmjsd.errors import UsageError
 
 
@@ -14,6 +14,31 @@ class DataError(UsageError, ValueError):
 
 class DataUnavailableError(DataError):
   """A data set cannot be reached (offline, missing files)."""
+
+
+class DerivedModality(Protocol):
+  """A modality made from each example's label in the input pipeline
+  instead of being stored (MNIST-SVHN-Text's digit words: data/mst/).
+
+  Attributes:
+    shape: the shape of one example.
+    fixed: int32 [N] per-example parameters used in every pass (a test
+      split's), or None: `draw` them anew for every training epoch.
+    classifier_examples: training examples its coherence classifier needs.
+  """
+
+  shape: tuple
+  fixed: np.ndarray | None
+  classifier_examples: int
+
+  def draw(self, labels, rng):
+    """int32 [N] parameters of the examples of `labels` [N]."""
+
+  def make(self, labels, params):
+    """float32 [B, *shape] (TensorFlow ops) of labels and parameters [B]."""
+
+  def check(self, spec):
+    """Raises DataError unless the ModalitySpec `spec` fits."""
 
 
 @dataclasses.dataclass
@@ -29,10 +54,8 @@ class Split:
     labels: int [N] class of each example, or int8 [N, K] of 0/1 for K
       binary attributes (registry label kinds; -1: unknown), for probes and
       coherence.
-    text_modality: name of a modality made from `labels` as digit words
-      (data/text.py), or None.
-    text_starts: int32 [N] fixed start positions of the words, or None to
-      redraw them every epoch.
+    derived: {modality: DerivedModality} made from `labels` rather than
+      stored (no pool, no indices), or None.
     masks: {modality: bool [N]} presence of each modality, or None (all
       present).
   """
@@ -40,9 +63,8 @@ class Split:
   pools: dict
   indices: dict
   labels: np.ndarray
-  text_modality: str | None = None
-  text_starts: np.ndarray | None = None
   masks: dict | None = None
+  derived: dict | None = None
 
   def __len__(self):
     return len(self.labels)
@@ -83,10 +105,7 @@ class Split:
 
   @property
   def modality_names(self):
-    names = list(self.pools)
-    if self.text_modality:
-      names.append(self.text_modality)
-    return names
+    return list(self.pools) + list(self.derived or {})
 
   def validate(self, specs, split_name):
     """Raises DataError unless the split matches the modality specs: the
@@ -102,11 +121,8 @@ class Split:
           f"{split_name} split has modalities {sorted(have)} but the "
           f"experiment expects {sorted(expected)}")
     for spec in specs:
-      if spec.name == self.text_modality:
-        if spec.shape != (text.TEXT_LENGTH, text.ALPHABET_SIZE):
-          raise DataError(f"modality {spec.name!r}: digit text has shape "
-                          f"{(text.TEXT_LENGTH, text.ALPHABET_SIZE)}, the "
-                          f"spec says {spec.shape}")
+      if spec.name in (self.derived or {}):
+        self.derived[spec.name].check(spec)
         continue
       pool = self.pools[spec.name]
       if tuple(pool.shape[1:]) != spec.shape and not is_tokens(spec, pool):

@@ -1,8 +1,9 @@
-"""The text modality of MNIST-SVHN-Text (docs/reference_settings.md).
+"""The 71-symbol alphabet of every text modality (MNIST-SVHN-Text's digit
+words, CelebA's attribute text, synthetic_clinic's reports), as in the
+original code: a text is one-hot [length, 71], or integer tokens [length].
 
-A digit's English word is written into a string of `TEXT_LENGTH` spaces at a
-uniformly drawn start in [0, TEXT_LENGTH - 1 - len(word)], so the last
-character is always a space, and one-hot encoded over a 71-symbol alphabet.
+A categorical modality with 71 classes is text in this alphabet
+(`is_text`): exports add its decoded strings and figures draw them.
 """
 
 import numpy as np
@@ -10,21 +11,10 @@ import numpy as np
 ALPHABET = ("abcdefghijklmnopqrstuvwxyz0123456789"
             "-,;.!?:'\"\\/|_@#$%^&*~`+-=<>()[]{} \n")
 ALPHABET_SIZE = len(ALPHABET)  # 71; "-" occurs twice, lookup takes the first.
-TEXT_LENGTH = 8
 SPACE = ALPHABET.index(" ")
 # Symbol -> alphabet index; "-" maps to its first position.
 SYMBOL_ID = {ch: i for i, ch in reversed(list(enumerate(ALPHABET)))}
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven",
-               "eight", "nine")
 assert ALPHABET_SIZE == 71 and SPACE == 69
-
-# [10, TEXT_LENGTH] symbol ids of each word, left-aligned, padded with spaces.
-WORD_SYMBOLS = np.full((10, TEXT_LENGTH), SPACE, np.int32)
-WORD_LENGTHS = np.array([len(w) for w in DIGIT_WORDS], np.int32)
-for _d, _w in enumerate(DIGIT_WORDS):
-  WORD_SYMBOLS[_d, :len(_w)] = [ALPHABET.index(ch) for ch in _w]
-# Number of allowed start positions of each word: 0 .. TEXT_LENGTH-1-len.
-NUM_STARTS = TEXT_LENGTH - WORD_LENGTHS
 
 
 def symbol_ids(text: str) -> list[int]:
@@ -46,27 +36,6 @@ def decode(one_hot_or_logits: np.ndarray) -> str:
   return "".join(ALPHABET[i] for i in np.argmax(one_hot_or_logits, axis=-1))
 
 
-def digit_symbols(labels, starts):
-  """Symbol ids [N, TEXT_LENGTH] of digit words at the given starts.
-
-  Works on numpy arrays and on tf tensors alike (only gather/where maths).
-
-  Args:
-    labels: int [N] digits 0-9.
-    starts: int [N], each in [0, NUM_STARTS[label]).
-  """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  labels = tf.cast(labels, tf.int32)
-  starts = tf.cast(starts, tf.int32)
-  positions = tf.range(TEXT_LENGTH)[None, :] - starts[:, None]  # [N, L]
-  lengths = tf.gather(WORD_LENGTHS, labels)[:, None]
-  inside = (positions >= 0) & (positions < lengths)
-  symbols = tf.gather(WORD_SYMBOLS, labels)  # [N, L]
-  shifted = tf.gather(symbols, tf.clip_by_value(positions, 0, TEXT_LENGTH - 1),
-                      batch_dims=1)
-  return tf.where(inside, shifted, SPACE)
-
-
-def draw_starts(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-  """Uniform start positions [N] for the words of `labels`."""
-  return (rng.random(len(labels)) * NUM_STARTS[labels]).astype(np.int32)
+def is_text(spec):
+  """True for a categorical modality over this alphabet ([length, 71])."""
+  return spec.likelihood == "categorical" and spec.shape[-1] == ALPHABET_SIZE

@@ -18,12 +18,13 @@ from tf_mmjsd import networks
 from tf_mmjsd.errors import UsageError
 from tf_mmjsd.evaluation import average_precision
 from tf_mmjsd.run_dir import write_atomic
+from tf_mmjsd.data import registry
 from tf_mmjsd.data.pipeline import Pipeline
 
 METADATA = "classifiers.json"
-# Cap on training examples per modality; digit text has only ~50 distinct
-# strings, so it needs few.
-MAX_TRAIN = {"image": 100_000, "text": 10_000}
+# Cap on training examples per stored modality (a derived one, made from
+# the labels, says what it needs: split.DerivedModality).
+MAX_TRAIN = 100_000
 DATA_KEYS = ("dataset", "data_path", "synthetic_train_size",
              "synthetic_test_size", "seed")
 
@@ -35,8 +36,8 @@ class ClassifierError(UsageError, RuntimeError):
 def data_signature(config):
   """What the classifiers depend on: the data set and the modality specs."""
   out = {k: getattr(config, k) for k in DATA_KEYS}
-  if config.dataset != "synthetic_mst":
-    out.pop("seed")  # the real images do not depend on the pairing seed
+  if not registry.get(config.dataset).seed_changes_data:
+    out.pop("seed")  # the images do not depend on the pairing seed
   out["modalities"] = [
       {"name": s.name, "shape": list(s.shape), "likelihood": s.likelihood}
       for s in config.modalities]
@@ -49,7 +50,7 @@ def _rows(split, name, cap, rng):
   if split.masks is not None and name in split.masks:
     keep &= np.asarray(split.masks[name], bool)
   rows = np.flatnonzero(keep)
-  if name != split.text_modality:
+  if name not in (split.derived or {}):  # a derived one has no pool
     _, first = np.unique(split.indices[name][rows], return_index=True)
     rows = rows[np.sort(first)]
   if len(rows) > cap:
@@ -104,8 +105,9 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
   meta = {"data": data_signature(config), "num_classes": num_classes,
           "epochs": epochs, "modalities": {}}
   for spec in config.modalities:
-    kind = "text" if spec.name == train_split.text_modality else "image"
-    train_rows = _rows(train_split, spec.name, MAX_TRAIN[kind], rng)
+    derived = (train_split.derived or {}).get(spec.name)
+    cap = derived.classifier_examples if derived else MAX_TRAIN
+    train_rows = _rows(train_split, spec.name, cap, rng)
     test_rows = _rows(test_split, spec.name, len(test_split), rng)
     if not len(train_rows) or not len(test_rows):
       raise ClassifierError(f"modality {spec.name!r} has no labelled "

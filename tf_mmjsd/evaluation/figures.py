@@ -18,7 +18,7 @@ def tiles(spec, values):
   """uint8 RGB tiles [N, TILE, TILE, 3] showing examples of one modality."""
   values = np.asarray(values)
   out = np.zeros((len(values), TILE, TILE, 3), np.uint8)
-  if spec.likelihood == "categorical" and spec.shape[0] > LONG_TEXT:
+  if text_lib.is_text(spec) and spec.shape[0] > LONG_TEXT:
     font = ImageFont.load_default(size=8)
     for i, v in enumerate(values):
       img = Image.new("RGB", (TILE, TILE), (255, 255, 255))
@@ -33,7 +33,8 @@ def tiles(spec, values):
     for i, v in enumerate(values):
       img = Image.new("RGB", (TILE, TILE), (255, 255, 255))
       draw = ImageDraw.Draw(img)
-      draw.multiline_text((TILE // 2, TILE // 2), _symbols(v), fill=(0, 0, 0),
+      draw.multiline_text((TILE // 2, TILE // 2), _symbols(spec, v),
+                          fill=(0, 0, 0),
                           font=font, anchor="mm", align="center")
       out[i] = np.asarray(img)
     return out
@@ -54,9 +55,9 @@ def long_text(one_hot):
   return text_lib.decode(one_hot).replace("\n", " ").strip("* ")
 
 
-def _symbols(one_hot):
+def _symbols(spec, one_hot):
   """The string of a [length, classes] one-hot; ids when not the alphabet."""
-  if one_hot.shape[-1] == text_lib.ALPHABET_SIZE:
+  if text_lib.is_text(spec):
     return text_lib.decode(one_hot).replace("\n", " ")
   ids = np.argmax(one_hot, axis=-1)
   return "\n".join(" ".join(str(i) for i in ids[k:k + 4])

@@ -1,21 +1,22 @@
 """MNIST-SVHN-Text (docs/reference_settings.md) from TFDS, raw files or the
-synthetic stand-in.
+synthetic stand-in (synthetic.py).
 
 Every source yields the same thing, image pools with their labels per split:
   {"train": {"mnist": (uint8 [N, 28, 28, 1], int [N]),
              "svhn": (uint8 [N', 32, 32, 3], int [N'])},
    "test": {...}}
-and `splits_from_pools` turns it into label-matched `Split`s with a text
-modality made from the labels.
+and `splits_from_pools` turns it into label-matched `Split`s (pairing.py)
+with a text modality made from the labels (digit_text.py).
 """
 
 import gzip
 import os
-import socket
 
 import numpy as np
 
-from tf_mmjsd.data import pairing, registry
+from tf_mmjsd import data as data_lib, errors
+from tf_mmjsd.data import registry
+from tf_mmjsd.data.mst import digit_text, pairing
 from tf_mmjsd.data.split import (DataError, DataUnavailableError, Split,
                                  validated)
 
@@ -41,7 +42,6 @@ def splits_from_pools(pools, multiplication, seed, max_per_class=10000):
     multiplication: data multiplication of the pairing (20 in the paper).
     seed: seeds the pairing and the test split's text positions.
   """
-  from tf_mmjsd.data import text  # pylint: disable=g-import-not-at-top
   out = []
   for split_id, split in enumerate(("train", "test")):
     rng = np.random.default_rng([seed, split_id, 11])
@@ -49,20 +49,11 @@ def splits_from_pools(pools, multiplication, seed, max_per_class=10000):
     labels = {k: np.asarray(v[1]) for k, v in pools[split].items()}
     indices, pair_labels = pairing.pair_by_label(
         labels, multiplication, rng, max_per_class)
-    starts = text.draw_starts(pair_labels, rng) if split == "test" else None
+    starts = (digit_text.draw_starts(pair_labels, rng) if split == "test"
+              else None)
     out.append(Split(pools=images, indices=indices, labels=pair_labels,
-                     text_modality=TEXT, text_starts=starts))
+                     derived={TEXT: digit_text.DigitText(starts)}))
   return tuple(out)
-
-
-def _internet_reachable(host="storage.googleapis.com", port=443, timeout=3.0):
-  if os.environ.get("TF_MMJSD_OFFLINE"):
-    return False
-  try:
-    with socket.create_connection((host, port), timeout=timeout):
-      return True
-  except OSError:
-    return False
 
 
 def load_tfds(data_dir=None, log=print):
@@ -77,7 +68,7 @@ def load_tfds(data_dir=None, log=print):
   builders = {"mnist": tfds.builder("mnist", data_dir=data_dir),
               "svhn": tfds.builder("svhn_cropped", data_dir=data_dir)}
   missing = [b.name for b in builders.values() if not b.is_prepared()]
-  if missing and not _internet_reachable():
+  if missing and not data_lib.internet_reachable():
     raise DataUnavailableError(
         f"TFDS data set(s) {missing} are not prepared under "
         f"{data_dir or '~/tensorflow_datasets'} and the internet cannot be "
@@ -151,8 +142,8 @@ def load_raw(mnist_dir, svhn_dir):
 
 
 def load_synthetic(cache_dir, train_size, test_size, seed, log=print):
-  """Image pools of the synthetic stand-in (data/synthetic.py)."""
-  from tf_mmjsd.data import synthetic  # pylint: disable=g-import-not-at-top
+  """Image pools of the synthetic stand-in (synthetic.py)."""
+  from tf_mmjsd.data.mst import synthetic  # pylint: disable=g-import-not-at-top
   arrays = synthetic.load_or_generate(cache_dir, train_size, test_size, seed,
                                       log=log)
   return {split: {name: (arrays[f"{split}/{name}"],
@@ -162,8 +153,7 @@ def load_synthetic(cache_dir, train_size, test_size, seed, log=print):
 
 
 def _load_synthetic_splits(config, log=print):
-  from tf_mmjsd import data  # pylint: disable=g-import-not-at-top
-  pools = load_synthetic(config.data_dir or data.default_cache_dir(),
+  pools = load_synthetic(config.data_dir or data_lib.default_cache_dir(),
                          config.synthetic_train_size,
                          config.synthetic_test_size, config.seed, log=log)
   return validated(splits_from_pools(pools, config.data_multiplication,
@@ -179,15 +169,35 @@ def _load_real_splits(config, log=print):
                                      config.seed), config.modalities)
 
 
-def _specs():
-  from tf_mmjsd.data import specs  # pylint: disable=g-import-not-at-top
-  return specs.mnist_svhn_text_specs()
+def specs():
+  """The three modalities of MNIST-SVHN-Text (docs/reference_settings.md).
+
+  Reconstruction weights rescale each log-likelihood to the size of SVHN
+  (3 * 32 * 32 = 3072): 3072 / 784 for the digit image, 3072 / 8 for text
+  (which counts its 8 positions). Style weights (1, 1, 5) apply only when
+  style_dim > 0.
+  """
+  from tf_mmjsd.data.specs import ModalitySpec  # pylint: disable=g-import-not-at-top
+  return (
+      ModalitySpec("mnist", (28, 28, 1), "laplace", "mlp",
+                   weight=3072.0 / 784.0, output_activation="sigmoid"),
+      ModalitySpec("svhn", (32, 32, 3), "laplace", "conv", weight=1.0),
+      ModalitySpec(TEXT, digit_text.SHAPE, "categorical", "sequence",
+                   weight=3072.0 / digit_text.TEXT_LENGTH, style_weight=5.0),
+  )
 
 
 registry.register(registry.Dataset(
-    "synthetic_mst", _load_synthetic_splits, _specs, synthetic=True,
+    "synthetic_mst", _load_synthetic_splits, specs, synthetic=True,
+    seed_changes_data=True,
     description="offline synthetic stand-in of MNIST-SVHN-Text"))
+def _check(config):
+  if bool(config.mnist_dir) != bool(config.svhn_dir):
+    raise errors.ConfigError("give both --mnist_dir and --svhn_dir (raw files), or "
+                      "neither (TFDS)")
+
+
 registry.register(registry.Dataset(
-    "mnist_svhn_text", _load_real_splits, _specs,
+    "mnist_svhn_text", _load_real_splits, specs, check=_check,
     description="MNIST-SVHN-Text (TFDS, or raw files with "
                 "--mnist_dir/--svhn_dir)"))

@@ -17,7 +17,7 @@ data so that every code path runs without the internet:
   modality.
 
 Each image pool is drawn independently, so style is independent across
-modalities; the text modality (data/text.py) is made from the labels. Pools
+modalities; the text modality (digit_text.py) is made from the labels. Pools
 are deterministic from the seed and cached on disk as one .npz file.
 """
 

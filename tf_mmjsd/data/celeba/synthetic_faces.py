@@ -16,7 +16,7 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw
 
-from tf_mmjsd.data import celeba
+from tf_mmjsd.data.celeba.attributes import ATTRIBUTES
 
 HAIR = {"Black_Hair": (30, 25, 20), "Blond_Hair": (225, 195, 110),
         "Brown_Hair": (110, 70, 40), "Gray_Hair": (160, 160, 165)}
@@ -28,7 +28,7 @@ DRAWN = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair", "Bald",
 
 def draw_attributes(n, rng):
   """int8 [n, 40] attributes with the drawn ones made consistent."""
-  index = {a: i for i, a in enumerate(celeba.ATTRIBUTES)}
+  index = {a: i for i, a in enumerate(ATTRIBUTES)}
   out = (rng.random((n, 40)) < 0.3).astype(np.int8)
   male = rng.random(n) < 0.45
   out[:, index["Male"]] = male
@@ -47,7 +47,7 @@ def draw_attributes(n, rng):
 
 def face(attributes, rng):
   """uint8 [218, 178, 3] picture of one attribute row."""
-  a = dict(zip(celeba.ATTRIBUTES, attributes))
+  a = dict(zip(ATTRIBUTES, attributes))
   background = tuple(int(v) for v in rng.integers(60, 200, 3))
   img = Image.new("RGB", (178, 218), background)
   draw = ImageDraw.Draw(img)
@@ -119,7 +119,7 @@ def write_folder(folder, train_size, test_size, seed):
     Image.fromarray(face(row, rng)).save(os.path.join(images, name),
                                          quality=90)
   with open(os.path.join(folder, "list_attr_celeba.txt"), "w") as f:
-    f.write(f"{n}\n" + " ".join(celeba.ATTRIBUTES) + "\n")
+    f.write(f"{n}\n" + " ".join(ATTRIBUTES) + "\n")
     for name, row in zip(names, attributes):
       f.write(name + " " + " ".join("1" if v else "-1" for v in row) + "\n")
   with open(os.path.join(folder, "list_eval_partition.txt"), "w") as f:

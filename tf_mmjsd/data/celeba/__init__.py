@@ -1,5 +1,5 @@
 """CelebA image + attribute text (docs/reference_settings.md), from TFDS, from the
-standard CelebA files, or from the synthetic stand-in.
+standard CelebA files, or from the synthetic stand-in (synthetic_faces.py).
 
 Modalities:
   image  [64, 64, 3] in [0, 1]: the 148x148 centre crop (rows 35-182,
@@ -22,20 +22,12 @@ import os
 
 import numpy as np
 
+from tf_mmjsd import data as data_lib
 from tf_mmjsd.data import registry, text as text_lib
+from tf_mmjsd.data.celeba.attributes import ATTRIBUTES
 from tf_mmjsd.data.split import (DataError, DataUnavailableError, Split,
                                  validated)
 
-ATTRIBUTES = (
-    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes",
-    "Bald", "Bangs", "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair",
-    "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin",
-    "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones",
-    "Male", "Mouth_Slightly_Open", "Mustache", "Narrow_Eyes", "No_Beard",
-    "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline",
-    "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair",
-    "Wearing_Earrings", "Wearing_Hat", "Wearing_Lipstick",
-    "Wearing_Necklace", "Wearing_Necktie", "Young")
 IMAGE = "image"
 TEXT = "text"
 IMAGE_SIZE = 64
@@ -239,9 +231,8 @@ def load_tfds(data_dir, cache_dir, log=print):
   instructions when it is not prepared and the internet is out of reach."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  from tf_mmjsd.data import mnist_svhn_text  # pylint: disable=g-import-not-at-top
   builder = tfds.builder("celeb_a", data_dir=data_dir or None)
-  if not builder.is_prepared() and not mnist_svhn_text._internet_reachable():  # pylint: disable=protected-access
+  if not builder.is_prepared() and not data_lib.internet_reachable():
     raise DataUnavailableError(
         f"TFDS data set 'celeb_a' is not prepared under "
         f"{data_dir or '~/tensorflow_datasets'} and the internet cannot be "
@@ -283,8 +274,7 @@ def splits_from_pools(pools, seed):
 
 
 def _load(config, log=print):
-  from tf_mmjsd import data  # pylint: disable=g-import-not-at-top
-  cache = config.data_dir or data.default_cache_dir()
+  cache = config.data_dir or data_lib.default_cache_dir()
   if config.celeba_dir:
     if not os.path.isdir(config.celeba_dir):
       raise DataUnavailableError(f"--celeba_dir={config.celeba_dir}: no such "
@@ -296,9 +286,8 @@ def _load(config, log=print):
 
 
 def _load_synthetic(config, log=print):
-  from tf_mmjsd import data  # pylint: disable=g-import-not-at-top
-  from tf_mmjsd.data import synthetic_faces  # pylint: disable=g-import-not-at-top
-  cache = config.data_dir or data.default_cache_dir()
+  from tf_mmjsd.data.celeba import synthetic_faces  # pylint: disable=g-import-not-at-top
+  cache = config.data_dir or data_lib.default_cache_dir()
   folder = os.path.join(
       cache, f"synthetic_celeba_s{config.seed}_{config.synthetic_train_size}_"
       f"{config.synthetic_test_size}")
