@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import REPO, run_bin
-from tf_mmjsd import export, fusion, run_dir
+from tf_mmjsd import export, fusion, run_dir, serving
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data import text as text_lib
 from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
@@ -66,7 +66,7 @@ def _request(batch_present, seed=None):
       x = rng.random((batch,) + s.shape).astype(np.float32)
     present = np.array([s.name in p for p in batch_present])
     out[s.name] = x * present.reshape((-1,) + (1,) * len(s.shape))
-    out[export.present_key(s.name)] = present
+    out[serving.present_key(s.name)] = present
   if seed is not None:
     out["seed"] = np.arange(seed, seed + batch, dtype=np.int64)
   return out
@@ -87,7 +87,7 @@ def _expected(model, signature, request):
     out = model.sample(seed=request["seed"])
   else:
     inputs = {m: tf.constant(request[m]) for m in NAMES}
-    masks = {m: tf.constant(request[export.present_key(m)]) for m in NAMES}
+    masks = {m: tf.constant(request[serving.present_key(m)]) for m in NAMES}
     if signature == "serving_default":
       return model.representation(inputs, masks)
     if signature == "encode":
@@ -118,7 +118,7 @@ def test_versions_layout_and_metadata(exported, tmp_path):
   with open(os.path.join(first, export.METADATA)) as f:
     meta = json.load(f)
   assert meta["step"] == 12 and meta["synthetic"] is True
-  assert set(meta["signatures"]) == set(export.SIGNATURES)
+  assert set(meta["signatures"]) == set(serving.SIGNATURES)
   assert meta["signatures"]["generate"]["inputs"]["seed"] == ["int64", [-1]]
   assert meta["signatures"]["serving_default"]["outputs"]["loc"] == [
       "float32", [-1, 6]]
@@ -189,7 +189,7 @@ def test_seeded_generation_is_per_example_and_reproducible(exported):
   model = exported[0]
   request = _request([("text",), ("mnist", "svhn"), NAMES], seed=11)
   inputs = {m: request[m] for m in NAMES}
-  masks = {m: request[export.present_key(m)] for m in NAMES}
+  masks = {m: request[serving.present_key(m)] for m in NAMES}
   one = model.generate(inputs, masks, seed=request["seed"])
   again = model.generate(inputs, masks, seed=request["seed"])
   # The second example alone, with its seed, gives the same output.
@@ -210,7 +210,7 @@ def test_a_mixed_batch_equals_each_subset_on_its_own(exported):
   request = _request(subsets)
   mixed = model.posterior_parameters(
       {m: request[m] for m in NAMES},
-      {m: request[export.present_key(m)] for m in NAMES})
+      {m: request[serving.present_key(m)] for m in NAMES})
   for i, subset in enumerate(subsets):
     alone = {m: request[m][i:i + 1] for m in subset}
     poe = model.subset_posterior(alone, fusion_kind="poe")
@@ -244,7 +244,7 @@ def test_saved_model_cli_lists_and_runs_the_signatures(exported, tmp_path):
   show = subprocess.run(cli + ["show", "--dir", path, "--all"],
                         capture_output=True, text=True, timeout=300, env=env)
   assert show.returncode == 0, show.stderr[-2000:]
-  for name in export.SIGNATURES:
+  for name in serving.SIGNATURES:
     assert f"signature_def['{name}']" in show.stdout
   assert "inputs['text_present']" in show.stdout
   run = subprocess.run(
@@ -359,7 +359,7 @@ def test_keras_convention_model_export(exported, tmp_path):
   model = exported[0]
   model.export(str(tmp_path / "direct"))
   loaded = tf.saved_model.load(str(tmp_path / "direct"))
-  assert set(export.SIGNATURES) <= set(loaded.signatures)
+  assert set(serving.SIGNATURES) <= set(loaded.signatures)
   request = _request([NAMES])
   out = _feed(loaded, {"inputs": {k: v.tolist() for k, v in
                                   request.items()}})

@@ -10,7 +10,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tf_mmjsd import fusion, guard as guard_lib, likelihoods, methods
-from tf_mmjsd import networks, noise as noise_lib, objectives
+from tf_mmjsd import networks, noise as noise_lib, objectives, serving
 from tf_mmjsd import posteriors as post
 from tf_mmjsd.data.specs import ModalitySpec
 
@@ -442,16 +442,14 @@ class MultimodalVAE(keras.Model):
   def export(self, filepath, format="tf_saved_model", verbose=None,
              **kwargs):
     """Keras's convention: writes a SavedModel with the any-subset serving
-    signatures of `tf_mmjsd.export` (serving_default, encode, generate,
+    signatures of `tf_mmjsd.serving` (serving_default, encode, generate,
     reconstruct, sample) to `filepath`."""
     del verbose
     if format != "tf_saved_model" or kwargs:
       raise ValueError("MultimodalVAE.export writes format='tf_saved_model' "
                        f"only and takes no other arguments, got {format!r}, "
                        f"{sorted(kwargs)}")
-    # The export module builds on this one; import it only when used.
-    from tf_mmjsd import export as export_lib  # pylint: disable=g-import-not-at-top
-    export_lib.write_saved_model(self, filepath)
+    serving.write_saved_model(self, filepath)
 
   # --- training ----------------------------------------------------------
 
