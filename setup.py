@@ -8,7 +8,7 @@ ROOT = pathlib.Path(__file__).parent
 
 setuptools.setup(
     name="tf_mmjsd",
-    version="0.1.0",
+    version="0.3.0",
     description=(
         "mmJSD multimodal variational autoencoders (Jensen-Shannon divergence "
         "with a dynamic prior) in TensorFlow/Keras"
@@ -41,7 +41,10 @@ setuptools.setup(
     # gRPC PredictRequests with it as the README's example does.
     extras_require={"test": ["pytest>=8",
                              "tensorflow-serving-api>=2.21,<2.22"]},
-    scripts=["bin/train", "bin/evaluate", "bin/train_classifiers",
-             "bin/benchmark", "bin/export", "bin/train_local_cluster",
-             "bin/compare"],
+    # Every program on PATH as tf-mmjsd-<name> (bin/<name> in a clone).
+    entry_points={"console_scripts": [
+        f"tf-mmjsd-{name.replace('_', '-')}=tf_mmjsd.programs.{name}:run"
+        for name in ("train", "evaluate", "export", "compare", "benchmark",
+                     "train_classifiers", "make_example_data",
+                     "train_local_cluster")]},
 )

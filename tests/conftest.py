@@ -1,14 +1,11 @@
-"""Shared test settings: quiet TF, a private data cache, tiny configs."""
+"""Shared test fixtures: quiet TF, a private data cache, tiny configs
+(helpers that test modules import are in harness.py)."""
 
 import os
-import subprocess
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # pylint: disable=g-import-not-at-top
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def pytest_configure(config):
@@ -37,12 +34,3 @@ def tiny_config(cache_dir):
     return ExperimentConfig(**values)
 
   return make
-
-
-def run_bin(name, args, cache_dir, timeout=600, extra_env=None):
-  """Runs bin/<name> with args in a subprocess; returns CompletedProcess."""
-  env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CPP_MIN_LOG_LEVEL="2",
-             **(extra_env or {}))
-  return subprocess.run([sys.executable, os.path.join(REPO, "bin", name)]
-                        + args, env=env, capture_output=True, text=True,
-                        timeout=timeout, cwd=REPO)

@@ -16,7 +16,7 @@ from tf_mmjsd.data import celeba, registry, text
 from tf_mmjsd.data.celeba import synthetic_faces
 from tf_mmjsd.data.split import DataUnavailableError
 from tf_mmjsd.evaluation import average_precision as ap, probe
-from tests.conftest import REPO, run_bin
+from tests.harness import REPO, run_bin
 
 ROW = np.zeros(40, np.int8)
 

@@ -11,7 +11,7 @@ import pytest
 
 from tf_mmjsd.data import clinic, npz
 from tf_mmjsd.data.specs import parse_modality
-from tests.conftest import REPO, run_bin
+from tests.harness import REPO, run_bin
 
 FLAGFILE = os.path.join(REPO, "configs", "clinic.flags")
 

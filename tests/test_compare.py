@@ -9,8 +9,7 @@ from PIL import Image
 
 from tf_mmjsd import compare
 from tf_mmjsd.config import ConfigError
-from tests.conftest import REPO, run_bin
-from tests.test_train_cli import TINY
+from tests.harness import REPO, TINY, run_bin
 
 EVAL = ["--eval_examples=300", "--likelihood_samples=2",
         "--likelihood_examples=100", "--quality_examples=200"]

@@ -9,8 +9,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tests.conftest import REPO, run_bin
-from tests.test_train_cli import TINY
+from tests.harness import REPO, TINY, run_bin
 
 EVAL = ["--classifier_epochs=2", "--likelihood_samples=3",
         "--likelihood_examples=100", "--quality_examples=200",

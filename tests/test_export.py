@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import REPO, run_bin
+from tests.harness import REPO, run_bin
 from tf_mmjsd import export, fusion, run_dir, serving
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data import text as text_lib

@@ -7,7 +7,7 @@ import pytest
 from tf_mmjsd import flags as mm_flags
 from tf_mmjsd.config import ConfigError, ExperimentConfig
 from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
-from tests.conftest import REPO
+from tests.harness import REPO
 
 
 def test_nested_flagfiles_resolve_relative_to_their_file(tmp_path):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.harness import random_batch
 from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
 from tf_mmjsd.model import MultimodalVAE
 
@@ -12,17 +13,7 @@ SPECS = mnist_svhn_text_specs()
 
 
 def _batch(batch=12, masks=None, seed=0):
-  rng = np.random.default_rng(seed)
-  inputs = {}
-  for s in SPECS:
-    if s.likelihood == "categorical":
-      inputs[s.name] = tf.one_hot(rng.integers(0, 71, (batch, 8)), 71)
-    else:
-      inputs[s.name] = tf.constant(rng.random((batch,) + s.shape), tf.float32)
-  masks = masks or {s.name: np.ones(batch, bool) for s in SPECS}
-  return {"inputs": inputs, "masks": {k: tf.constant(v) for k, v in
-                                      masks.items()},
-          "labels": tf.zeros([batch], tf.int32)}
+  return random_batch(SPECS, batch, masks, seed)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ workers split each batch and draw the same stateless noise, so their run
 matches it to float rounding (the all-reduce sums in another order).
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -14,16 +13,10 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, run_bin
-from tests.test_train_cli import TINY
+from tests.harness import REPO, TINY, run_bin, summary as _summary
 from tf_mmjsd import local_cluster
 
 ARGS = [f"--flagfile={REPO}/configs/base.flags"] + TINY + ["--epochs=2"]
-
-
-def _summary(model_dir):
-  with open(os.path.join(model_dir, "summary.json")) as f:
-    return json.load(f)
 
 
 def _start_workers(model_dir, cache_dir, tmp, logs):

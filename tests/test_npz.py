@@ -9,7 +9,7 @@ import pytest
 from tf_mmjsd.data import npz
 from tf_mmjsd.data.specs import ModalitySpec, parse_modality
 from tf_mmjsd.data.split import DataError, DataUnavailableError
-from tests.test_train_cli import train
+from tests.harness import save_npz, train
 
 SPECS = (parse_modality("vec:6:laplace:mlp:2.0"),
          parse_modality("tags:8x71:categorical:text"))
@@ -31,9 +31,7 @@ def write_npz(path, n_train=256, n_test=64, masks=True, **overrides):
       present = np.ones(n, bool)
       present[::3] = False  # every third example lacks "vec"
       arrays[f"{split}_mask_vec"] = present
-  arrays.update(overrides)
-  np.savez(path, **arrays)
-  return str(path)
+  return save_npz(path, arrays, **overrides)
 
 
 def test_parse_modality():

@@ -21,8 +21,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import REPO, run_bin
-from tests.test_train_cli import TINY
+from tests.harness import REPO, TINY, run_bin, save_npz
 
 NPZ_FLAGS = ["--dataset=npz", "--modality=a:6:laplace:mlp:1:sigmoid",
              "--modality=b:8x5:categorical:text"]
@@ -39,13 +38,7 @@ def write_npz(path, n=40, **overrides):
     arrays[f"{split}_a"] = rng.random((n, 6)).astype(np.float32)
     arrays[f"{split}_b"] = np.eye(5, dtype=np.float32)[
         np.repeat(labels[:, None], 8, axis=1)]
-  for key, value in overrides.items():
-    if value is None:
-      del arrays[key]
-    else:
-      arrays[key] = value
-  np.savez(path, **arrays)
-  return str(path)
+  return save_npz(path, arrays, **overrides)
 
 
 def _with(key, edit, n=40):

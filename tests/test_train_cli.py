@@ -8,21 +8,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from tests.conftest import REPO, run_bin
-
-TINY = ["--dataset=synthetic_mst", "--synthetic_train_size=2000",
-        "--synthetic_test_size=500", "--data_multiplication=1",
-        "--batch_size=64", "--probe_train_examples=500",
-        "--checkpoint_every_steps=10", "--num_sample_columns=4"]
-
-
-def train(args, cache_dir, timeout=600, extra_env=None):
-  return run_bin("train", args, cache_dir, timeout, extra_env)
-
-
-def _summary(model_dir):
-  with open(os.path.join(model_dir, "summary.json")) as f:
-    return json.load(f)
+from tests.harness import REPO, TINY, summary as _summary, train
 
 
 def test_tiny_run_writes_everything_and_resumes(tmp_path, cache_dir):

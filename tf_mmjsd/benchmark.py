@@ -19,22 +19,16 @@ import numpy as np
 import tensorflow as tf
 
 from tf_mmjsd import data as data_lib, distribution, errors, training
+from tf_mmjsd.data import specs as specs_lib
 from tf_mmjsd.data.pipeline import Pipeline
 
 MODES = ("compute", "end_to_end")
 
 
 def _fixed_batch(config, batch, seed=0):
-  rng = np.random.default_rng(seed)
-  inputs = {}
-  for spec in config.modalities:
-    if spec.likelihood == "categorical":
-      ids = rng.integers(0, spec.shape[-1], (batch, spec.shape[0]))
-      inputs[spec.name] = tf.one_hot(ids, spec.shape[-1])
-    else:
-      inputs[spec.name] = tf.constant(rng.random((batch,) + spec.shape),
-                                      tf.float32)
-  return {"inputs": inputs,
+  examples = specs_lib.random_examples(config.modalities, batch,
+                                      np.random.default_rng(seed))
+  return {"inputs": {m: tf.constant(x) for m, x in examples.items()},
           "masks": {s.name: tf.ones([batch], tf.bool)
                     for s in config.modalities},
           "labels": tf.zeros([batch], tf.int32)}

@@ -1,9 +1,13 @@
-"""What every bin/ program shares: one `error: ...` line per failure it
-anticipates, and its exit code.
+"""What every program (programs/, bin/, the tf-mmjsd-* commands) shares:
+its start-up and one `error: ...` line per failure it anticipates, with its
+exit code.
 
-  app.run(cli.main(main), flags_parser=flags.parse_argv)
+  cli.run(main, define_flags)
 
-`main(argv)` raises a `tf_mmjsd.Error` for anything the user can fix; the
+declares the program's flags, parses the command line with layered
+flagfiles (flags.parse_argv), refuses positional arguments (unless the
+program takes them), quiets TensorFlow's and absl's logs and calls
+`main(argv)`, which raises a `tf_mmjsd.Error` for anything the user can fix; the
 wrapper prints `error: <message>` on stderr and returns the error's exit
 code: 2 for usage errors (a flag, file, setting or data set that cannot be
 used; nothing was changed), 1 for failures while running. A few system
@@ -12,10 +16,11 @@ Ctrl-C). `--verbose` prints the traceback as well. Any other exception is a
 bug and keeps its traceback.
 """
 
+import os
 import sys
 import traceback
 
-from absl import flags
+from absl import app, flags, logging
 
 from tf_mmjsd import errors
 
@@ -77,3 +82,22 @@ def no_arguments(argv):
   if len(argv) > 1:
     raise errors.UsageError(
         f"unexpected arguments {argv[1:]}; flags are written --name=value")
+
+
+def run(main_fn, define_flags, positional=False):
+  """Runs a program: see the module docstring. `positional`: main_fn takes
+  the arguments after `--` (argv[1:]); otherwise any is a usage error."""
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  from tf_mmjsd import flags as mm_flags  # pylint: disable=g-import-not-at-top
+  define_flags()
+  # --help prints the __main__ module's docstring: the program's, also when
+  # started through bin/ or a console script.
+  sys.modules["__main__"].__doc__ = sys.modules[main_fn.__module__].__doc__
+
+  def program(argv):
+    if not positional:
+      no_arguments(argv)
+    logging.set_verbosity(logging.WARNING)
+    return main_fn(argv)
+
+  app.run(main(program), flags_parser=mm_flags.parse_argv)

@@ -12,7 +12,7 @@ from typing import Any
 from tf_mmjsd import methods
 from tf_mmjsd.data import registry
 from tf_mmjsd.data.specs import ModalitySpec
-from tf_mmjsd.errors import ConfigError, UsageError
+from tf_mmjsd.errors import ConfigError  # raised here; importable from here too
 
 DATASETS = registry.names()
 METHODS = tuple(methods.METHODS)

@@ -1,6 +1,7 @@
-"""Command-line flags: the only module that touches absl FLAGS.
+"""The experiment's command-line flags (a program's own flags are declared
+by its module in programs/).
 
-`define_flags()` declares every flag (defaults come from ExperimentConfig),
+`define_flags()` declares every experiment flag (defaults come from ExperimentConfig),
 `config_from_flags()` builds the validated ExperimentConfig, and
 `parse_argv` expands layered flagfiles: a `--flagfile=` line inside a
 flagfile is resolved relative to that file, so configs/mst.flags can name
@@ -234,6 +235,9 @@ def _expand(argv, origin=None, base=None, seen=()):
   recursively; origin is "F, line N" for a flagfile's line, else None."""
   out = []
   for number, arg in enumerate(argv, 1):
+    if arg == "--" and not origin:  # the rest is another program's argv
+      out.extend((a, None) for a in argv[number - 1:])
+      break
     where = f"{origin[0]}, line {number}" if origin else None
     if origin and arg.startswith("#"):
       continue

@@ -18,6 +18,8 @@ import math
 import os
 from typing import Any
 
+import numpy as np
+
 LIKELIHOODS = ("laplace", "normal", "bernoulli", "categorical")
 NETWORKS = ("mlp", "conv", "sequence", "residual_conv", "residual_sequence")
 # Older names of a network family, accepted everywhere and stored as the new.
@@ -311,3 +313,17 @@ def load_modalities_file(path):
       raise SpecError(f"{path}: {e}") from None
   return tuple(out)
 
+
+
+def random_examples(specs, num, rng):
+  """{m: float32 [num, *shape_m]} random data that fit the specs: one-hot
+  symbols drawn uniformly for a categorical modality, uniform values in
+  [0, 1) otherwise (benchmarks and tests; numpy only)."""
+  out = {}
+  for spec in specs:
+    if spec.likelihood == "categorical":
+      ids = rng.integers(0, spec.shape[-1], (num, spec.shape[0]))
+      out[spec.name] = np.eye(spec.shape[-1], dtype=np.float32)[ids]
+    else:
+      out[spec.name] = rng.random((num,) + spec.shape).astype(np.float32)
+  return out

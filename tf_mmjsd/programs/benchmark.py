@@ -1,0 +1,127 @@
+"""Prints training examples/s of a configuration (default: the paper's
+MNIST-SVHN-Text networks at global batch 256) on the current device, or the
+serving latency of an export.
+
+  bin/benchmark                        # model + optimizer on in-memory batches
+  bin/benchmark --mode=end_to_end      # with the synthetic_mst input pipeline
+  bin/benchmark --mode=modalities      # ms/step for M = 2..8, three methods
+  bin/benchmark --mode=precision       # float32 / XLA / bfloat16 table
+  bin/benchmark --logical_cpus=2 --distribution=mirrored   # two replicas
+  bin/train_local_cluster --program=benchmark -- --mode=compute
+  bin/benchmark --mode=serving --export_dir=saved_models/quickstart
+"""
+
+import json
+from absl import flags
+
+from tf_mmjsd import cli, errors, flags as mm_flags
+
+
+def define_flags():
+  """Declares this program's flags."""
+  mm_flags.define_flags()
+  flags.DEFINE_enum("mode", "compute", ["compute", "end_to_end", "modalities",
+                                        "precision", "serving"],
+                    "What to time: training steps, their cost against the "
+                    "number of modalities or the precision, or requests to an "
+                    "export.")
+  flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into this many "
+                       "logical devices first (for --distribution=mirrored "
+                       "on a machine without GPUs).")
+  flags.DEFINE_list("modality_counts", ["2", "3", "4", "6", "8"],
+                    "--mode=modalities: numbers of modalities M.")
+  flags.DEFINE_list("methods", ["mmjsd", "mvae", "mmvae"],
+                    "--mode=modalities: methods to time.")
+  flags.DEFINE_string("export_dir", "", "--mode=serving: a SavedModel, or an "
+                      "export folder (its newest version).")
+  flags.DEFINE_list("signatures", ["serving_default", "generate"],
+                    "--mode=serving: signatures to time.")
+  flags.DEFINE_list("serving_batch_sizes", ["1", "256"],
+                    "--mode=serving: batch sizes to time.")
+  flags.DEFINE_integer("calls", 200, "--mode=serving: timed requests per "
+                       "signature and batch size.")
+  flags.DEFINE_integer("steps", 50, "Timed steps per repeat.")
+  flags.DEFINE_integer("repeats", 5, "Timed repeats.")
+  flags.DEFINE_integer("warmup", 10, "Untimed steps first.")
+
+
+def main(argv):
+  FLAGS = flags.FLAGS
+  if FLAGS.logical_cpus:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    tf.config.set_logical_device_configuration(
+        tf.config.list_physical_devices("CPU")[0],
+        [tf.config.LogicalDeviceConfiguration()] * FLAGS.logical_cpus)
+  from tf_mmjsd import benchmark  # pylint: disable=g-import-not-at-top
+  if FLAGS.mode == "serving":
+    return _serving(benchmark, FLAGS)
+  cfg = mm_flags.config_from_flags(require_model_dir=False)
+  if FLAGS.mode == "modalities":
+    if not all(m.isdigit() and int(m) > 0 for m in FLAGS.modality_counts):
+      raise errors.UsageError("--modality_counts must be positive integers, "
+                              f"got {FLAGS.modality_counts}")
+    result = benchmark.modality_scaling(
+        cfg, [int(m) for m in FLAGS.modality_counts], FLAGS.methods,
+        FLAGS.steps, FLAGS.repeats, FLAGS.warmup)
+    _print_modalities(result)
+  elif FLAGS.mode == "precision":
+    result = benchmark.precision_table(cfg, steps=FLAGS.steps,
+                                       repeats=FLAGS.repeats,
+                                       warmup=FLAGS.warmup)
+    _print_precision(result)
+  else:
+    result = benchmark.measure(cfg, FLAGS.mode, FLAGS.steps, FLAGS.repeats,
+                               FLAGS.warmup)
+    rate = result["examples_per_second"]
+    print(f"{result['mode']}: {result['device']}, {result['replicas']} "
+          f"replica(s), global batch {result['batch_size']}: "
+          f"{rate['median']:.0f} examples/s median (min {rate['min']:.0f}, "
+          f"max {rate['max']:.0f}); mean loss {result['final_loss']:.6g}")
+  print(json.dumps(result))
+  return 0
+
+
+def _print_modalities(result):
+  table = result["seconds_per_step"]
+  counts = list(next(iter(table.values())))
+  print(f"ms per step, {result['device']}, global batch "
+        f"{result['batch_size']}, M copies of the conv modality:")
+  print("| method | " + " | ".join(f"M={m}" for m in counts)
+        + f" | t({counts[-1]})/t({counts[0]}) |")
+  print("|---" * (len(counts) + 2) + "|")
+  for method, row in table.items():
+    print(f"| {method} | " + " | ".join(f"{row[m] * 1e3:.0f}" for m in counts)
+          + f" | {row[counts[-1]] / row[counts[0]]:.2f} |")
+
+
+def _print_precision(result):
+  print(f"examples/s, {result['device']}, global batch "
+        f"{result['batch_size']}:")
+  print("| variant | compute | end to end |")
+  print("|---|---|---|")
+  for name, row in result["examples_per_second"].items():
+    print(f"| {name} | {row['compute']:.0f} | {row['end_to_end']:.0f} |")
+
+
+def _serving(benchmark, FLAGS):  # pylint: disable=invalid-name
+  if not FLAGS.export_dir:
+    raise errors.UsageError("--mode=serving needs --export_dir")
+  try:
+    batches = [int(b) for b in FLAGS.serving_batch_sizes]
+  except ValueError as e:
+    raise errors.UsageError(f"--serving_batch_sizes: {e}") from e
+  result = benchmark.serving_latency(FLAGS.export_dir, FLAGS.signatures,
+                                     batches, FLAGS.calls)
+  print(f"serving: {result['device']}, {result['export']}, "
+        f"{result['calls']} requests each")
+  print(json.dumps(result))
+  return 0
+
+
+def run():
+  """The console-script entry point."""
+  cli.run(main, define_flags)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,71 @@
+"""Trains and evaluates several methods side by side and writes one report.
+
+  bin/compare --flagfile=configs/compare_synthetic.flags   # offline, synthetic
+  bin/compare --flagfile=configs/compare_mst.flags         # the paper's table
+
+Takes the flags of bin/train as the base of every row, plus --compare_dir,
+--methods, --styles (MS off/on), --missing_rates and --seeds. Finished
+rows are reused and interrupted ones resume, so rerunning the command
+continues. Writes <compare_dir>/<report>.json, .md and .png plots.
+"""
+
+from absl import flags
+
+from tf_mmjsd import cli, errors, flags as mm_flags
+
+
+def define_flags():
+  """Declares this program's flags."""
+  mm_flags.define_flags()
+  flags.DEFINE_string("compare_dir", "", "Where the rows and the report go "
+                      "(required).")
+  flags.DEFINE_list("methods", ["mvae", "mmvae", "mmjsd", "mopoe"],
+                    "Methods to compare.")
+  flags.DEFINE_list("styles", ["off", "on"], "Modality-specific style "
+                    "subspaces (MS): off, on, or both.")
+  flags.DEFINE_list("missing_rates", ["0"], "Training missing rates "
+                    "(--missing_rate of each row).")
+  flags.DEFINE_list("seeds", ["0"], "Seeds; the report gives mean and "
+                    "standard deviation over them.")
+  flags.DEFINE_list("ms_settings", ["latent_dim=16", "style_dim=4"],
+                    "setting=value for the rows with styles.")
+  flags.DEFINE_list("shared_settings", ["latent_dim=20", "style_dim=0",
+                                        "style_warmup_epochs=0"],
+                    "setting=value for the rows without styles.")
+  flags.DEFINE_list("method_settings", [],
+                    "method:setting=value for the rows of one method, applied "
+                    "last (e.g. mopoe:learning_rate=0.001).")
+  flags.DEFINE_string("report", "comparison", "Name of the report files.")
+
+
+def main(argv):
+  FLAGS = flags.FLAGS
+  if not FLAGS.compare_dir:
+    raise errors.UsageError("--compare_dir is required")
+  styles = {"off": False, "on": True}
+  if not set(FLAGS.styles) <= set(styles):
+    raise errors.UsageError(f"--styles takes off and on, got {FLAGS.styles}")
+  try:
+    rates = [float(r) for r in FLAGS.missing_rates]
+    seeds = [int(s) for s in FLAGS.seeds]
+  except ValueError as e:
+    raise errors.UsageError(f"--missing_rates or --seeds: {e}") from e
+  from tf_mmjsd import compare  # pylint: disable=g-import-not-at-top
+  base = mm_flags.config_from_flags(require_model_dir=False)
+  compare.run(base, FLAGS.compare_dir, FLAGS.methods,
+              [styles[s] for s in FLAGS.styles], rates, seeds,
+              compare.parse_overrides(FLAGS.ms_settings, "--ms_settings"),
+              compare.parse_overrides(FLAGS.shared_settings,
+                                      "--shared_settings"),
+              report=FLAGS.report,
+              method_overrides=compare.parse_method_overrides(
+                  FLAGS.method_settings, FLAGS.methods))
+
+
+def run():
+  """The console-script entry point."""
+  cli.run(main, define_flags)
+
+
+if __name__ == "__main__":
+  run()
