@@ -201,7 +201,7 @@ def test_every_method_trains_with_and_without_styles_and_missing_data(
                        steps_per_epoch=3, model_dir=str(tmp_path))
   trainer = training.Trainer(config, log=lambda *_: None)
   if missing:
-    masks = trainer.train_pipe.split.masks
+    masks = trainer.data.train_pipe.split.masks
     absent = 1 - np.mean([masks[m] for m in config.modality_names])
     assert absent == pytest.approx(missing, abs=0.06)
   before = {k: v.numpy().copy() for k, v in

@@ -110,13 +110,13 @@ def test_prd_rejects_bad_features():
 def test_generated_images_reach_the_feature_network_clipped(tiny_config):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tf_mmjsd import data as data_lib  # pylint: disable=g-import-not-at-top
-  from tf_mmjsd.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.evaluation import suite  # pylint: disable=g-import-not-at-top
   from tf_mmjsd.model import MultimodalVAE  # pylint: disable=g-import-not-at-top
   config = tiny_config(eval_examples=64, quality_examples=64, prd_runs=1,
                        prd_angles=11, eval_batch_size=32)
   train, test = data_lib.load_splits(config, log=lambda *_: None)
   model = MultimodalVAE.from_experiment(config)
-  assert evaluate.clip_ranges(test, ["svhn"]) == {"svhn": (0.0, 1.0)}
+  assert suite.clip_ranges(test, ["svhn"]) == {"svhn": (0.0, 1.0)}
   # Push the linear svhn decoder's output above [0, 1].
   last_bias = model.decoders["svhn"].trainable_variables[-1]
   last_bias.assign(last_bias + 2.0)
@@ -132,7 +132,7 @@ def test_generated_images_reach_the_feature_network_clipped(tiny_config):
     return tf.random.stateless_normal([tf.shape(x)[0], 4], [1, 2])
 
   clfs = {m: (lambda x: tf.zeros([tf.shape(x)[0], 10])) for m in model.names}
-  ev = evaluate.Evaluator(model, config, train, test, clfs,
+  ev = suite.Evaluator(model, config, train, test, clfs,
                           {"modalities": {}}, log=lambda *_: None)
   coh, qual = ev.generation("spy", spy)
   assert qual["clipped_to"] == {"mnist": [0.0, 1.0], "svhn": [0.0, 1.0]}
@@ -143,11 +143,11 @@ def test_generated_images_reach_the_feature_network_clipped(tiny_config):
 
 def test_float_data_are_clipped_to_their_own_range():
   from tf_mmjsd.data.split import Split  # pylint: disable=g-import-not-at-top
-  from tf_mmjsd.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.evaluation import suite  # pylint: disable=g-import-not-at-top
   pool = np.array([[[[-2.0]]], [[[3.0]]], [[[np.nan]]], [[[9.0]]]],
                   np.float32)
   split = Split(pools={"x": pool}, indices={"x": np.array([0, 1, 2, 3])},
                 labels=np.zeros(4, int),
                 masks={"x": np.array([True, True, False, False])})
   # Absent rows (NaN, 9) are not data.
-  assert evaluate.clip_ranges(split, ["x"]) == {"x": (-2.0, 3.0)}
+  assert suite.clip_ranges(split, ["x"]) == {"x": (-2.0, 3.0)}

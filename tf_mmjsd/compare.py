@@ -29,44 +29,25 @@ import numpy as np
 from tf_mmjsd import run_dir
 from tf_mmjsd.config import ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry
-from tf_mmjsd.evaluation import RESULTS_SCHEMA
+from tf_mmjsd.evaluation.results import RESULTS_SCHEMA, EvaluationResult
 from tf_mmjsd.methods import METHODS
 
-# (table title, fn(results) -> {column: value}), in the order of the report.
+# (table title, fn(EvaluationResult) -> {column: value}), in the order of
+# the report.
 METRICS = (
-    ("Latent probe, PoE posterior",
-     lambda r: r["latent_probe"].get("poe", {})),
-    ("Latent probe, mixture posterior",
-     lambda r: r["latent_probe"].get("mixture", {})),
-    ("Coherence, PoE posterior", lambda r: _coherence(r, "poe")),
-    ("Coherence, mixture posterior", lambda r: _coherence(r, "mixture")),
-    ("Random coherence", lambda r: (
-        {"random": r["coherence"]["random"]}
-        if "random" in r["coherence"] else {})),
-    ("Test log-likelihood, PoE proposal",
-     lambda r: r["likelihood"].get("poe", {})),
+    ("Latent probe, PoE posterior", lambda r: r.probe("poe")),
+    ("Latent probe, mixture posterior", lambda r: r.probe("mixture")),
+    ("Coherence, PoE posterior", lambda r: r.conditional_coherence("poe")),
+    ("Coherence, mixture posterior",
+     lambda r: r.conditional_coherence("mixture")),
+    ("Random coherence", lambda r: r.random_coherence()),
+    ("Test log-likelihood, PoE proposal", lambda r: r.log_likelihoods("poe")),
     ("Test log-likelihood, mixture proposal",
-     lambda r: r["likelihood"].get("mixture", {})),
-    ("Sample quality: PRD precision", lambda r: _quality(r, "precision")),
-    ("Sample quality: PRD recall", lambda r: _quality(r, "recall")),
-    ("Sample quality: FID", lambda r: _quality(r, "fid")),
+     lambda r: r.log_likelihoods("mixture")),
+    ("Sample quality: PRD precision", lambda r: r.quality("precision")),
+    ("Sample quality: PRD recall", lambda r: r.quality("recall")),
+    ("Sample quality: FID", lambda r: r.quality("fid")),
 )
-
-
-def _coherence(results, kind):
-  """{"source→target": value} of one fusion's conditional coherence."""
-  per_target = results["coherence"].get("conditional", {}).get(kind, {})
-  return {f"{source}→{target}": v for target, row in per_target.items()
-          for source, v in row.items()}
-
-
-def _quality(results, key):
-  out = {}
-  for m, sources in results.get("sample_quality", {}).get(
-      "modalities", {}).items():
-    for source, values in sources.items():
-      out[f"{m} from {source}"] = values[key]
-  return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,13 +134,12 @@ def _finished(config):
   summary_path = os.path.join(config.model_dir, "summary.json")
   if not (os.path.isfile(path) and os.path.isfile(summary_path)):
     return None
-  with open(path) as f:
-    results = json.load(f)
+  results = EvaluationResult.load(path)
   with open(summary_path) as f:
     summary = json.load(f)
-  if (results.get("step") != summary.get("steps")
+  if (results.step != summary.get("steps")
       or summary.get("epochs") != config.epochs
-      or results.get("schema") != RESULTS_SCHEMA):
+      or results.schema != RESULTS_SCHEMA):
     return None  # unfinished, or evaluated by an older version
   return results, summary
 
@@ -354,7 +334,7 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
         "styles": row.styles, "missing_rate": row.missing_rate,
         "seed": row.seed, "model_dir": config.model_dir,
         "train_minutes": minutes,
-        "default_fusion": results["coherence"].get("fusion"),
+        "default_fusion": results.default_fusion,
         "metrics": {title: {k: float(v) for k, v in fn(results).items()}
                     for title, fn in METRICS}})
   settings = {"dataset": base.dataset,

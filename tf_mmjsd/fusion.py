@@ -1,5 +1,9 @@
 """Combining unimodal posteriors: products of experts and mixture assignment.
 
+The subset posterior of a set of present modalities comes in two kinds
+(`KINDS`): "poe", a product of experts, and "mixture", a mixture of
+experts; methods.Method says which product and which mixture a method uses.
+
 Experts are stacked along a leading axis K: locs and scales [K, B, D],
 weights [K, B]. A zero weight removes an expert for that example, which is
 how absent modalities are dropped.
@@ -10,6 +14,15 @@ import itertools
 import tensorflow as tf
 
 VARIANCE_EPSILON = 1e-8
+# The kinds of subset posterior (the `fusion_kind` of inference).
+KINDS = ("poe", "mixture")
+
+
+def check_kind(fusion_kind):
+  """Raises ValueError unless `fusion_kind` is one of KINDS."""
+  if fusion_kind not in KINDS:
+    raise ValueError(f"fusion_kind must be one of {KINDS}, "
+                     f"got {fusion_kind!r}")
 
 
 def normalize_weights(weights):

@@ -15,11 +15,6 @@ from tf_mmjsd import posteriors as post
 from tf_mmjsd.data.specs import ModalitySpec
 
 tfd = tfp.distributions
-FUSIONS = ("poe", "mixture")
-def _check_fusion(fusion_kind):
-  if fusion_kind not in FUSIONS:
-    raise ValueError(f"fusion_kind must be one of {FUSIONS}, "
-                     f"got {fusion_kind!r}")
 
 
 def _seeds(seed, batch):
@@ -245,7 +240,7 @@ class MultimodalVAE(keras.Model):
       content: {m: (loc, scale) [B, latent_dim]} for the subset.
       present: {m: float [B]} presence of each of those modalities.
     """
-    _check_fusion(fusion_kind)
+    fusion.check_kind(fusion_kind)
     locs, scales, mask, names = self._experts(content, present)
     if fusion_kind == "poe":
       return post.approx_posterior(*self._product(locs, scales, mask, names))
@@ -275,7 +270,7 @@ class MultimodalVAE(keras.Model):
     `_noise`) a deterministic function of it."""
     if noise is None:
       return self.fuse(content, present, fusion_kind).sample()
-    _check_fusion(fusion_kind)
+    fusion.check_kind(fusion_kind)
     locs, scales, mask, names = self._experts(content, present)
     normal, _, uniform = noise
     if fusion_kind == "poe":

@@ -22,6 +22,7 @@ import tempfile
 import tensorflow as tf
 
 from tf_mmjsd.config import RESUMABLE
+from tf_mmjsd.data import registry
 from tf_mmjsd.errors import Error, UsageError
 
 CHECKPOINTS = "checkpoints"
@@ -42,6 +43,14 @@ def write_atomic(path, text):
   with os.fdopen(fd, "w") as f:
     f.write(text)
   os.replace(tmp, path)
+
+
+def header(config):
+  """The fields that open summary.json and results.json: the data set,
+  whether it is a synthetic stand-in, and the method."""
+  return {"dataset": config.dataset,
+          "synthetic": registry.get(config.dataset).synthetic,
+          "method": config.method}
 
 
 def prepare_model_dir(config, flags_text=None):

@@ -1,7 +1,14 @@
-"""Evaluation of trained models: probes, coherence, likelihoods, sample
-quality, figures and their report."""
+"""Evaluation of trained models (docs/reference_settings.md, Evaluation).
 
-# The layout of results.json (read by bin/compare to decide whether a row
-# is finished); 2: coherence keyed by fusion,
-# coherence.conditional.<fusion>.<target>.<subset>.
-RESULTS_SCHEMA = 2
+  suite.py        Evaluator: the suite on a test split
+  latents.py, probe.py              latent linear probes
+  coherence.py, classifiers.py      coherence, judged by classifiers
+  likelihood.py                     importance-weighted log p(X)
+  quality.py, features.py           PRD and FID of generated images
+  figures.py      sample grids, and writing them (also training's)
+  results.py      EvaluationResult: results.json's layout and readers
+  report.py       results.md and TensorBoard scalars
+  evaluate.py     run(config): restore, evaluate, write (bin/evaluate)
+  periodic.py     PeriodicEvaluation, the training callback
+  plots.py        bin/compare's plots
+"""

@@ -1,5 +1,8 @@
-"""PNG grids of generated samples; text is drawn as strings."""
+"""PNG grids of generated samples (text drawn as strings), and where they
+are written: the one place for the sample images of training (samples/)
+and of evaluation (figures/)."""
 
+import os
 import textwrap
 
 import numpy as np
@@ -80,6 +83,40 @@ def columns(split, num):
   if not len(candidates):
     return candidates
   return candidates[np.linspace(0, len(candidates) - 1, num).astype(int)]
+
+
+def column_inputs(split, pipeline, num):
+  """{m: [n, *shape_m]} numpy inputs of the `columns` of a split (n <= num
+  examples with every modality), or None where no example has them all.
+
+  Args:
+    pipeline: the data.pipeline.Pipeline of `split`.
+  """
+  rows = columns(split, num)
+  if not len(rows):
+    return None
+  batch = next(iter(pipeline.eval_dataset(len(rows), rows)))
+  return {m: v.numpy() for m, v in batch["inputs"].items()}
+
+
+def save(images, out_dir, relative_to, writer=None, step=0, tag="samples"):
+  """Writes {name: PIL image} as out_dir/<name>.png and, with a
+  tf.summary writer, as TensorBoard images <tag>/<name> at `step`.
+
+  Returns:
+    the PNG paths, relative to `relative_to`.
+  """
+  os.makedirs(out_dir, exist_ok=True)
+  paths = []
+  for name, image in images.items():
+    path = os.path.join(out_dir, f"{name}.png")
+    image.save(path)
+    paths.append(os.path.relpath(path, relative_to))
+  if writer is not None:
+    with writer.as_default(step=step):
+      for name, image in images.items():
+        tf.summary.image(f"{tag}/{name}", np.asarray(image)[None])
+  return paths
 
 
 def grid(rows):

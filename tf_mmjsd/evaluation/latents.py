@@ -40,7 +40,7 @@ def subset_means(model, content, present, subset, fusion_kind):
   return dist.mean().numpy()
 
 
-def probe_subsets(model, train, test, fusions=("poe", "mixture")):
+def probe_subsets(model, train, test, fusions=fusion.KINDS):
   """Probe accuracy on the test rows for every non-empty subset.
 
   Args:

@@ -61,7 +61,7 @@ def markdown(results, names):
             f"{probe['test_examples']}.", ""]
     rows = [[fusion_label(kind, results["method"])]
             + [_fmt(probe[kind].get(k)) for k in subsets]
-            for kind in ("poe", "mixture")]
+            for kind in fusion.KINDS]
     out += [_table(["posterior"] + [_label(k) for k in subsets], rows), ""]
     per = probe.get("per_attribute", {}).get("poe")
     if per and results.get("attribute_names"):
@@ -122,7 +122,7 @@ def markdown(results, names):
           "is better.", ""]
   rows = [[fusion_label(kind, results["method"])]
           + [_fmt(lik[kind].get(k), 1) for k in subsets]
-          for kind in ("poe", "mixture")]
+          for kind in fusion.KINDS]
   out += [_table(["proposal"] + [_label(k) for k in subsets], rows), ""]
 
   quality = results["sample_quality"]
@@ -152,7 +152,7 @@ def scalars(results):
   """{tag: value} of every number in the tables."""
   out = {}
   probe = results["latent_probe"]
-  for kind in ("poe", "mixture"):
+  for kind in fusion.KINDS:
     for k, v in probe.get(kind, {}).items():
       out[f"eval/probe_{kind}/{k}"] = v
   coh = results["coherence"]
@@ -163,7 +163,7 @@ def scalars(results):
       for m, per in targets.items():
         for k, v in per.items():
           out[f"eval/coherence_{kind}/{m}_from_{k}"] = v
-  for kind in ("poe", "mixture"):
+  for kind in fusion.KINDS:
     for k, v in results["likelihood"].get(kind, {}).items():
       out[f"eval/log_likelihood_{kind}/{k}"] = v
   for m, per in results["sample_quality"].get("modalities", {}).items():

@@ -18,9 +18,9 @@ def define_flags():
 def main(argv):
   cfg = mm_flags.config_from_flags()
   from tf_mmjsd import training  # pylint: disable=g-import-not-at-top
-  from tf_mmjsd.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.evaluation import periodic  # pylint: disable=g-import-not-at-top
   training.run(cfg, flags_text=mm_flags.flags_text(),
-               callbacks=[evaluate.PeriodicEvaluation()])
+               callbacks=[periodic.PeriodicEvaluation()])
 
 
 def run():
