@@ -187,3 +187,54 @@ def subsets(names, min_size=1):
   for size in range(min_size, len(names) + 1):
     out.extend(itertools.combinations(names, size))
   return out
+
+
+def method_product(method, locs, scales, mask, names, num_modalities,
+                   prior_weight):
+  """(loc, scale) [B, D] of a method's PoE subset posterior of the experts
+  of `names` (methods.Method.product):
+
+    "weighted"  the pi-weighted product of N(0, I) and the present q_m
+                (prior_weight pi_0, renormalised over the present ones)
+    "plain"     the unweighted product of N(0, I) and the present q_m (MVAE)
+    "subset"    the unweighted product of the present q_m, with N(0, I)
+                only where all M modalities are present (MoPoE)
+
+  Args:
+    method: a methods.Method.
+    locs, scales: [K, B, D] experts; mask: float [K, B], 1 where present.
+    names: the K experts' modality names; num_modalities: M of the model.
+  """
+  if method.product == "subset":
+    joins = prior_in_full_product(len(names), num_modalities)
+    prior = tf.cast(tf.reduce_all(mask > 0, axis=0), mask.dtype)[None]
+    weights = tf.concat([prior if joins(names) else tf.zeros_like(prior),
+                         mask], 0)
+    return product_of_experts(
+        tf.concat([tf.zeros_like(locs[:1]), locs], 0),
+        tf.concat([tf.ones_like(locs[:1]), scales], 0), weights)
+  experts = with_prior(locs, scales, mask, prior_weight, num_modalities)
+  if method.product == "plain":
+    experts = experts[:2] + (tf.concat([tf.ones_like(mask[:1]), mask], 0),)
+  return product_of_experts(*experts)
+
+
+def method_mixture(method, locs, scales, mask, names, num_modalities):
+  """(locs, scales [K', B, D], weights [K', B]) of the components of a
+  method's "mixture" subset posterior (methods.Method.mixture): the
+  present q_m ("unimodal"), or MoPoE's subset PoEs of every non-empty
+  subset of them ("subsets"); weights are uniform over the available
+  components of each example."""
+  if method.mixture == "subsets":
+    locs, scales, available = subset_products(
+        locs, scales, mask,
+        prior_in_full_product(len(names), num_modalities))
+    mask = tf.cast(available, locs.dtype)
+  return locs, scales, normalize_weights(mask)
+
+
+def mixture_size(method, num_modalities):
+  """K', the number of components of a method's mixture over M modalities."""
+  if method.mixture == "subsets":
+    return 2 ** num_modalities - 1
+  return num_modalities

@@ -8,8 +8,13 @@ batch). So a step's draws depend neither on the number of replicas nor on
 anything before the step: two replicas compute what one device computes,
 and a resumed run draws exactly what an uninterrupted one draws.
 
-Outside training (test terms, likelihood estimates) the draws come from
-TensorFlow's stateful generators, as before.
+Outside training (test terms, likelihood estimates, unseeded generation)
+the draws come from TensorFlow's stateful generator (`stateful_normal`).
+Seeded inference draws per example (`per_example`): row i depends on its
+seed alone, never on the batch it came in or on earlier calls, so a served
+request and its seed always give the same output.
+
+Every random draw of the model goes through this module.
 """
 
 import tensorflow as tf
@@ -34,7 +39,7 @@ class Noise:
   def normal(self, like):
     """eps ~ N(0, I) of the shape and dtype of `like` [B, ...]."""
     if self.key is None:
-      return tf.random.normal(tf.shape(like), dtype=like.dtype)
+      return stateful_normal(tf.shape(like), dtype=like.dtype)
     self._draws += 1  # each draw site gets its own stream, in trace order
     shape = tf.shape(like)
     full = standard_normal(
@@ -85,3 +90,28 @@ def for_replica(seed, step, batch):
   replica = tf.cast(replica, tf.int32)
   return Noise(tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)]),
                offset=replica * batch, global_batch=replicas * batch)
+
+
+def stateful_normal(shape, dtype=tf.float32):
+  """N(0, I) draws of `shape` from TensorFlow's stateful generator (seeded
+  by keras.utils.set_random_seed)."""
+  return tf.random.normal(shape, dtype=dtype)
+
+
+def per_example(seeds, normal_size, uniform_size):
+  """Stateless noise per example: row i depends on seeds[i] alone.
+
+  Args:
+    seeds: int [B].
+    normal_size, uniform_size: sizes of the two draws of each example.
+
+  Returns:
+    (standard normal [B, normal_size], uniform in [0, 1) [B, uniform_size]).
+  """
+  def draw(seed):
+    return (tf.random.stateless_normal([normal_size], tf.stack([seed, 0])),
+            tf.random.stateless_uniform([uniform_size], tf.stack([seed, 1])))
+
+  return tf.map_fn(draw, tf.cast(seeds, tf.int64), fn_output_signature=(
+      tf.TensorSpec([normal_size], tf.float32),
+      tf.TensorSpec([uniform_size], tf.float32)))
