@@ -15,6 +15,7 @@ import sys
 
 from absl import flags
 
+from tf_mmjsd import likelihoods
 from tf_mmjsd.config import RESUMABLE, ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry, specs as specs_lib
 from tf_mmjsd.errors import UsageError
@@ -131,7 +132,7 @@ def define_flags():
       "e.g. image:28x28x1:laplace:mlp:3.9:sigmoid, "
       "scan:64x64x1:laplace:conv:width=64, report:200x40:categorical:sequence "
       "or labs:30:normal:mlp:scale=learned:hidden=128,64. Likelihoods: "
-      + ", ".join(specs_lib.LIKELIHOODS) + "; networks: "
+      + ", ".join(likelihoods.LIKELIHOODS) + "; networks: "
       + ", ".join(specs_lib.NETWORKS) + "; fields: "
       + "; ".join(f"{k}: {v}" for k, v in specs_lib.FIELDS.items()) + ".")
   flags.DEFINE_integer(

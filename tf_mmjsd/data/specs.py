@@ -20,13 +20,12 @@ from typing import Any
 
 import numpy as np
 
-LIKELIHOODS = ("laplace", "normal", "bernoulli", "categorical")
+from tf_mmjsd import likelihoods
+
 NETWORKS = ("mlp", "conv", "sequence", "residual_conv", "residual_sequence")
 # Older names of a network family, accepted everywhere and stored as the new.
 NETWORK_ALIASES = {"text": "sequence"}
 ACTIVATIONS = ("linear", "sigmoid")
-# Likelihoods with a scale parameter (fixed or learned per dimension).
-SCALED = ("laplace", "normal")
 # Default widths of the families that take `width`.
 DEFAULT_WIDTH = {"conv": 32, "sequence": 128, "residual_conv": 128,
                  "residual_sequence": 128}
@@ -100,22 +99,24 @@ class ModalitySpec:
     if not self.name or not self.name.replace("_", "").isalnum():
       raise SpecError(
           f"modality name must be a non-empty identifier, got {self.name!r}")
-    if self.likelihood not in LIKELIHOODS:
-      raise SpecError(f"{where}: likelihood must be one of {LIKELIHOODS}, "
-                      f"got {self.likelihood!r}")
+    if self.likelihood not in likelihoods.LIKELIHOODS:
+      raise SpecError(f"{where}: likelihood must be one of "
+                      f"{tuple(likelihoods.LIKELIHOODS)}, got "
+                      f"{self.likelihood!r}")
+    kind = likelihoods.of(self.likelihood)
     if self.network not in NETWORKS:
       raise SpecError(f"{where}: network must be one of {NETWORKS}, got "
                       f"{self.network!r}")
     if self.output_activation not in ACTIVATIONS:
       raise SpecError(f"{where}: field 'activation' must be one of "
                       f"{ACTIVATIONS}, got {self.output_activation!r}")
-    if self.output_activation != "linear" and self.likelihood not in SCALED:
+    if self.output_activation != "linear" and not kind.scaled:
       raise SpecError(f"{where}: field 'activation' applies to the laplace "
                       f"and normal likelihoods; {self.likelihood} works on "
                       "logits")
     if not self.shape or any(d < 1 for d in self.shape):
       raise SpecError(f"{where}: bad shape {self.shape}")
-    if self.likelihood == "categorical" and len(self.shape) != 2:
+    if kind.one_hot and len(self.shape) != 2:
       raise SpecError(f"{where}: a categorical modality has shape "
                       f"[length, classes], got {_text(self.shape)}")
     _check_network_shape(self)
@@ -124,7 +125,7 @@ class ModalitySpec:
                       "> 0")
     if not self.likelihood_scale > 0:
       raise SpecError(f"{where}: field 'scale' must be > 0")
-    if self.learned_scale and self.likelihood not in SCALED:
+    if self.learned_scale and not kind.scaled:
       raise SpecError(f"{where}: field 'scale' applies to the laplace and "
                       f"normal likelihoods, not {self.likelihood}")
     if self.width and self.network not in DEFAULT_WIDTH:
@@ -321,7 +322,7 @@ def random_examples(specs, num, rng):
   [0, 1) otherwise (benchmarks and tests; numpy only)."""
   out = {}
   for spec in specs:
-    if spec.likelihood == "categorical":
+    if likelihoods.of(spec).one_hot:
       ids = rng.integers(0, spec.shape[-1], (num, spec.shape[0]))
       out[spec.name] = np.eye(spec.shape[-1], dtype=np.float32)[ids]
     else:

@@ -5,6 +5,7 @@ from typing import Protocol
 
 import numpy as np
 
+from tf_mmjsd import likelihoods
 from tf_mmjsd.errors import UsageError
 
 
@@ -127,7 +128,7 @@ class Split:
       pool = self.pools[spec.name]
       if tuple(pool.shape[1:]) != spec.shape and not is_tokens(spec, pool):
         tokens = (f" (or integer tokens {spec.shape[:1]})"
-                  if spec.likelihood == "categorical" else "")
+                  if likelihoods.of(spec).one_hot else "")
         raise DataError(
             f"modality {spec.name!r} of the {split_name} split has examples "
             f"of shape {tuple(pool.shape[1:])}, the spec says {spec.shape}"
@@ -181,7 +182,7 @@ def draw_presence(present, p, rng):
 def is_tokens(spec, pool):
   """True where `pool` holds a categorical modality [L, C] as integer tokens
   [N, L] (values in [0, C)); the input pipeline one-hot encodes them."""
-  return (spec.likelihood == "categorical" and pool.ndim == 2
+  return (likelihoods.of(spec).one_hot and pool.ndim == 2
           and tuple(pool.shape[1:]) == spec.shape[:1]
           and np.asarray(pool[:0]).dtype.kind in "iu")
 
@@ -253,7 +254,7 @@ def check_values(spec, pool, indices, present, split_name):
     checks.append((lambda x: ((x >= 0) & (x < classes)).all(1),
                    f"hold tokens outside [0, {classes}) (integer tokens "
                    f"index the {classes} classes of each position)"))
-  elif spec.likelihood == "categorical":
+  elif likelihoods.of(spec).one_hot:
     hint = ("; uint8 arrays are read as value / 255, so store one-hot data "
             "as bool or float32, or integer tokens [N, L]"
             if dtype == np.uint8 else "")
@@ -261,7 +262,7 @@ def check_values(spec, pool, indices, present, split_name):
                               & (x.sum(-1) == 1).all(_all_but_first(x)[:-1])),
                    "are not one-hot (each position needs exactly one 1 "
                    f"among {spec.shape[-1]} zeros and ones){hint}"))
-  elif spec.likelihood == "bernoulli":
+  elif likelihoods.of(spec).unit_interval:
     checks.append((_in_unit_interval,
                    "lie outside [0, 1], the support of the bernoulli "
                    "likelihood"))

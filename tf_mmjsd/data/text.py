@@ -8,6 +8,8 @@ A categorical modality with 71 classes is text in this alphabet
 
 import numpy as np
 
+from tf_mmjsd import likelihoods
+
 ALPHABET = ("abcdefghijklmnopqrstuvwxyz0123456789"
             "-,;.!?:'\"\\/|_@#$%^&*~`+-=<>()[]{} \n")
 ALPHABET_SIZE = len(ALPHABET)  # 71; "-" occurs twice, lookup takes the first.
@@ -38,4 +40,4 @@ def decode(one_hot_or_logits: np.ndarray) -> str:
 
 def is_text(spec):
   """True for a categorical modality over this alphabet ([length, 71])."""
-  return spec.likelihood == "categorical" and spec.shape[-1] == ALPHABET_SIZE
+  return likelihoods.of(spec).one_hot and spec.shape[-1] == ALPHABET_SIZE

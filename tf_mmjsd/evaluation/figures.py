@@ -31,7 +31,7 @@ def tiles(spec, values):
                                          spacing=1)
       out[i] = np.asarray(img)
     return out
-  if spec.likelihood == "categorical":
+  if likelihoods.of(spec).one_hot:
     font = ImageFont.load_default(size=12)
     for i, v in enumerate(values):
       img = Image.new("RGB", (TILE, TILE), (255, 255, 255))

@@ -9,6 +9,7 @@ and sample quality) map x to class (or attribute) logits;
 `build_classifier` picks one from the example's shape.
 """
 
+from tf_mmjsd import likelihoods
 from tf_mmjsd.networks.classifier import Classifier
 from tf_mmjsd.networks.conv_decoder import ConvDecoder
 from tf_mmjsd.networks.conv_encoder import ConvEncoder
@@ -57,7 +58,7 @@ def build_decoder(spec, latent_dim, style_dim=0):
 def build_classifier(spec, num_classes):
   """A classifier of the modality's examples: a CNN for [H, W, C] images, a
   1-D CNN for categorical sequences, a dense network otherwise."""
-  if spec.likelihood == "categorical":
+  if likelihoods.of(spec).one_hot:
     cls = TextClassifier
   elif len(spec.shape) == 3 and min(spec.shape[:2]) >= 8:
     cls = ImageClassifier
