@@ -151,12 +151,11 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
       if m not in inputs:
         continue
       present = None if masks is None else masks.get(m)
-      params = self.encoders[m](inputs[m], training=training, present=present)
-      out["content"][m] = (params["content_loc"], post.scale_from_log_var(
-          params["content_log_var"]))
+      params = self.encoders[m].posterior_parameters(
+          inputs[m], training=training, present=present)
+      out["content"][m] = params["content"]
       if self.style_dim:
-        out["style"][m] = (params["style_loc"], post.scale_from_log_var(
-            params["style_log_var"]))
+        out["style"][m] = params["style"]
     return out
 
   def _present(self, inputs, masks, dtype=tf.float32):

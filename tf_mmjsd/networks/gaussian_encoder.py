@@ -61,17 +61,22 @@ class GaussianEncoder(keras.Model):
       out["style_log_var"] = self.style_log_var(h)
     return out
 
+  def posterior_parameters(self, x, training=False, present=None):
+    """{"content": (loc, scale) [B, latent_dim]} and, when style_dim > 0,
+    {"style": (loc, scale) [B, style_dim]}: the one place where the heads'
+    log-variances become scales (posteriors.scale_from_log_var)."""
+    params = self(x, training=training, present=present)
+    out = {"content": (params["content_loc"], posteriors.scale_from_log_var(
+        params["content_log_var"]))}
+    if self.style_dim:
+      out["style"] = (params["style_loc"], posteriors.scale_from_log_var(
+          params["style_log_var"]))
+    return out
+
   def approx_posterior(self, x):
     """{"content": MVNDiag [B] x [latent_dim], "style": ... [style_dim]}."""
-    params = self(x)
-    out = {"content": posteriors.approx_posterior(
-        params["content_loc"],
-        posteriors.scale_from_log_var(params["content_log_var"]))}
-    if self.style_dim:
-      out["style"] = posteriors.approx_posterior(
-          params["style_loc"],
-          posteriors.scale_from_log_var(params["style_log_var"]))
-    return out
+    return {part: posteriors.approx_posterior(*params)
+            for part, params in self.posterior_parameters(x).items()}
 
   def get_config(self):
     config = super().get_config()
