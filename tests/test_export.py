@@ -20,6 +20,7 @@ from tf_mmjsd import export, fusion, run_dir, serving
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data import text as text_lib
 from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
+from tf_mmjsd.data.specs import random_examples
 from tf_mmjsd.model import MultimodalVAE
 
 SPECS = mnist_svhn_text_specs()
@@ -55,15 +56,11 @@ def exported(tmp_path_factory):
 
 def _request(batch_present, seed=None):
   """A request {key: array}: example i has the modalities batch_present[i]."""
-  rng = np.random.default_rng(len(batch_present))
   batch = len(batch_present)
+  examples = random_examples(SPECS, batch, np.random.default_rng(batch))
   out = {}
   for s in SPECS:
-    if s.likelihood == "categorical":
-      x = np.eye(s.shape[-1], dtype=np.float32)[
-          rng.integers(0, s.shape[-1], (batch, s.shape[0]))]
-    else:
-      x = rng.random((batch,) + s.shape).astype(np.float32)
+    x = examples[s.name]
     present = np.array([s.name in p for p in batch_present])
     out[s.name] = x * present.reshape((-1,) + (1,) * len(s.shape))
     out[serving.present_key(s.name)] = present
