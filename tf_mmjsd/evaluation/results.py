@@ -72,10 +72,13 @@ class EvaluationResult:
 
   @classmethod
   def from_dict(cls, values):
-    """From results.json's dict; keys this version does not know (or an
-    older one lacks) are left out (defaults)."""
+    """From results.json's dict; keys this version does not know are left
+    out, and those an older one lacks take their defaults (a missing
+    schema is None: an older layout)."""
     known = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in values.items() if k in known})
+    values = {k: v for k, v in values.items() if k in known}
+    values.setdefault("schema", None)  # written before schemas had numbers
+    return cls(**values)
 
   @classmethod
   def load(cls, path):
