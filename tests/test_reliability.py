@@ -127,8 +127,9 @@ CASES = [
      r"--dataset=npz needs one --modality"),
     ("modality for a built-in data set", "train",
      ["--model_dir={tmp}/run", "--modality=a:6:laplace:mlp"], None, 2,
-     r"--modality and --modalities_file describe the arrays of "
-     r"--dataset=npz; synthetic_mst defines its own modalities"),
+     r"--modality and --modalities_file describe your arrays \(a data set "
+     r"without modalities of its own, e.g. npz\); synthetic_mst defines its "
+     r"own modalities"),
     ("bad modality shape", "train", ["--model_dir={tmp}/run",
                                      "--dataset=npz",
                                      "--modality=a:6y:laplace:mlp"], None, 2,

@@ -7,6 +7,7 @@ absl flags in one place (`tf_mmjsd.flags.config_from_flags`) and written to
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 from tf_mmjsd import methods
@@ -20,6 +21,8 @@ DISTRIBUTIONS = ("auto", "default", "one_device", "mirrored",
                  "multi_worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 ON_NONFINITE = ("stop", "skip_batch")
+# Seeds go to numpy, Keras and TF's stateless draws: [0, 2**31 - 1].
+MAX_SEED = 2**31 - 1
 # Settings that may change between a run and its resumption or evaluation.
 RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
              "probe_train_examples", "num_sample_columns", "model_dir",
@@ -142,6 +145,12 @@ class ExperimentConfig:
 
   def validate(self):
     """Raises ConfigError naming the first invalid setting."""
+    for field in dataclasses.fields(self):
+      value = getattr(self, field.name)
+      if isinstance(field.default, float) and not (
+          isinstance(value, (int, float)) and math.isfinite(value)):
+        raise ConfigError(f"{field.name} must be a finite number, got "
+                          f"{value!r}")
     if not self.modalities:
       raise ConfigError("at least one modality is needed")
     names = self.modality_names
@@ -196,6 +205,14 @@ class ExperimentConfig:
     if self.learning_rate <= 0:
       raise ConfigError(
           f"learning_rate must be > 0, got {self.learning_rate}")
+    for name in ("adam_beta1", "adam_beta2"):
+      if not 0.0 <= getattr(self, name) < 1.0:
+        raise ConfigError(f"{name} must lie in [0, 1), got "
+                          f"{getattr(self, name)}")
+    if self.adam_epsilon <= 0:
+      raise ConfigError(f"adam_epsilon must be > 0, got {self.adam_epsilon}")
+    if not 0 <= self.seed <= MAX_SEED:
+      raise ConfigError(f"seed must lie in [0, {MAX_SEED}], got {self.seed}")
     check = registry.get(self.dataset).check
     if check is not None:
       check(self)

@@ -151,14 +151,21 @@ def config_from_flags(require_model_dir=True):
   if require_model_dir and not values["model_dir"]:
     raise ConfigError("--model_dir is required")
   described = FLAGS.modality or FLAGS.modalities_file
-  if described and values["dataset"] != "npz":
-    raise ConfigError("--modality and --modalities_file describe the arrays "
-                      f"of --dataset=npz; {values['dataset']} defines its own "
-                      "modalities")
-  if values["dataset"] == "npz":
+  if values["dataset"] not in registry.names():
+    raise ConfigError(f"dataset must be one of {registry.names()}, got "
+                      f"{values['dataset']!r}")
+  dataset = registry.get(values["dataset"])
+  if dataset.specs is not None:  # the data set defines its modalities
+    if described:
+      raise ConfigError(
+          "--modality and --modalities_file describe your arrays (a data set "
+          f"without modalities of its own, e.g. npz); {dataset.name} "
+          "defines its own modalities")
+    modalities = dataset.specs()
+  else:
     if not described:
-      raise ConfigError("--dataset=npz needs one --modality=name:shape:"
-                        "likelihood:network per modality (or "
+      raise ConfigError(f"--dataset={dataset.name} needs one --modality="
+                        "name:shape:likelihood:network per modality (or "
                         "--modalities_file)")
     if FLAGS.modality and FLAGS.modalities_file:
       raise ConfigError("give --modality or --modalities_file, not both")
@@ -169,11 +176,6 @@ def config_from_flags(require_model_dir=True):
         modalities = tuple(specs_lib.parse_modality(t) for t in FLAGS.modality)
     except ValueError as e:
       raise ConfigError(str(e)) from e
-  elif values["dataset"] in registry.names():
-    modalities = registry.get(values["dataset"]).specs()
-  else:
-    raise ConfigError(f"dataset must be one of {registry.names()}, got "
-                      f"{values['dataset']!r}")
   if FLAGS.network_width < 0:
     raise ConfigError(f"network_width must be >= 0, got "
                       f"{FLAGS.network_width}")

@@ -1,0 +1,117 @@
+"""Every setting of ExperimentConfig refuses its bad values before anything
+is written: a table of bad values per setting (and the settings that take
+any value of their type), checked to cover every field of config.py, then
+a few through bin/train and bin/compare."""
+
+import dataclasses
+import math
+import os
+
+import pytest
+
+from tests.harness import run_bin
+from tf_mmjsd.config import MAX_SEED, ConfigError, ExperimentConfig
+from tf_mmjsd.data.mst import specs as mst_specs
+
+NAN, INF = math.nan, math.inf
+
+# setting -> values refused on their own (the other settings at defaults).
+BAD = {
+    "modalities": [()],
+    "dataset": ["mnist", ""],
+    "method": ["jmvae"],
+    "dynamic_prior": ["mean"],
+    "missing_rate": [-0.1, 0.67, NAN, INF],
+    "latent_dim": [0, -1],
+    "style_dim": [-1],
+    "beta": [-1.0, NAN, INF],
+    "beta_style": [-0.5, NAN],
+    "style_warmup_epochs": [-1],
+    "prior_weight": [0.0, 1.0, NAN, -INF],
+    "batch_size": [0],
+    "epochs": [0],
+    "steps_per_epoch": [-1],
+    "learning_rate": [0.0, -1e-3, NAN, INF],
+    "adam_beta1": [1.0, -0.1, NAN],
+    "adam_beta2": [1.5, NAN],
+    "adam_epsilon": [0.0, NAN, INF],
+    "seed": [-1, MAX_SEED + 1],
+    "distribution": ["tpu"],
+    "mixed_precision": ["float16"],
+    "steps_per_execution": [0],
+    "collective_timeout": [0.0, NAN, INF],
+    "on_nonfinite": ["ignore"],
+    "max_consecutive_skips": [0],
+    "data_multiplication": [0],
+    "synthetic_train_size": [0],
+    "synthetic_test_size": [0],
+    "checkpoint_every_steps": [0],
+    "keep_checkpoints": [0],
+    "probe_train_examples": [-1],
+    "num_sample_columns": [0],
+    "eval_every_epochs": [-1],
+    "eval_batch_size": [0],
+    "eval_examples": [-1],
+    "likelihood_samples": [0],
+    "likelihood_examples": [-1],
+    "quality_examples": [1],
+    "prd_clusters": [1],
+    "prd_angles": [0],
+    "prd_runs": [0],
+    "classifier_epochs": [0],
+    "figure_rows": [0],
+}
+# Settings any value of whose type is valid here (paths are checked where
+# they are used: a missing file is a usage error then, before any write).
+ANY = ("data_dir", "data_path", "mnist_dir", "svhn_dir", "celeba_dir",
+       "model_dir", "inception_weights", "classifier_dir", "jit_compile")
+
+
+def test_the_table_covers_every_setting():
+  fields = {f.name for f in dataclasses.fields(ExperimentConfig)}
+  assert set(BAD) | set(ANY) == fields
+  assert not set(BAD) & set(ANY)
+
+
+CASES = [(name, value) for name, values in BAD.items() for value in values]
+
+
+@pytest.mark.parametrize("name,value", CASES,
+                         ids=[f"{n}={v!r}" for n, v in CASES])
+def test_each_bad_value_is_refused_naming_its_setting(name, value):
+  values = {"modalities": mst_specs(), name: value}
+  expected = "modality" if name == "modalities" else name
+  with pytest.raises(ConfigError, match=expected):
+    ExperimentConfig(**values)
+
+
+def test_the_defaults_and_the_edges_are_accepted():
+  ExperimentConfig(modalities=mst_specs())
+  ExperimentConfig(modalities=mst_specs(), seed=MAX_SEED, adam_beta1=0.0,
+                   missing_rate=0.6, beta=0.0)
+
+
+@pytest.mark.parametrize("flags,setting", [
+    (["--learning_rate=nan"], "learning_rate"),
+    (["--learning_rate=inf"], "learning_rate"),
+    (["--beta=nan"], "beta"),
+    (["--seed=-1"], "seed"),
+    (["--adam_epsilon=0"], "adam_epsilon"),
+])
+def test_bin_train_refuses_them_before_writing(flags, setting, tmp_path,
+                                               cache_dir):
+  model_dir = tmp_path / "run"
+  out = run_bin("train", [f"--model_dir={model_dir}"] + flags, cache_dir)
+  assert out.returncode == 2, out.stderr[-2000:]
+  errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+  assert len(errors) == 1 and setting in errors[0], out.stderr[-2000:]
+  assert "Traceback" not in out.stderr
+  assert not model_dir.exists()
+
+
+def test_bin_compare_refuses_a_bad_seed_before_writing(tmp_path, cache_dir):
+  out = run_bin("compare", [f"--compare_dir={tmp_path / 'cmp'}",
+                            "--seeds=0,-1"], cache_dir)
+  assert out.returncode == 2, out.stderr[-2000:]
+  assert "error: seed must lie in" in out.stderr
+  assert not os.path.exists(tmp_path / "cmp")
