@@ -34,3 +34,17 @@ def tiny_config(cache_dir):
     return ExperimentConfig(**values)
 
   return make
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, cache_dir):
+  """A finished tiny bin/train run (harness.TINY, one epoch of 31 steps,
+  checkpoints at steps 20 and 31), trained once per session. Tests only
+  read it; copy it to change it."""
+  from tests.harness import REPO, TINY, run_bin  # pylint: disable=g-import-not-at-top
+  model_dir = tmp_path_factory.mktemp("tiny_run") / "run"
+  out = run_bin("train", [f"--flagfile={REPO}/configs/base.flags"] + TINY + [
+      f"--model_dir={model_dir}", "--epochs=1",
+      "--checkpoint_every_steps=20"], cache_dir)
+  assert out.returncode == 0, out.stderr[-3000:]
+  return model_dir

@@ -2,6 +2,7 @@
 another): the repository root, running bin/ programs, the tiny training
 flags, reading a run's summary, writing .npz data and random batches."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -61,3 +62,44 @@ def random_batch(specs, batch, masks=None, seed=0):
   return {"inputs": {m: tf.constant(x) for m, x in inputs.items()},
           "masks": {m: tf.constant(v) for m, v in masks.items()},
           "labels": tf.zeros([batch], tf.int32)}
+
+
+def tree(path):
+  """{relative path: sha1 of the content (None for a folder)} under path:
+  compare two to see that nothing changed, byte for byte."""
+  out = {}
+  for root, dirs, files in os.walk(path):
+    for d in dirs:
+      out[os.path.relpath(os.path.join(root, d), path)] = None
+    for f in files:
+      full = os.path.join(root, f)
+      with open(full, "rb") as fh:
+        out[os.path.relpath(full, path)] = hashlib.sha1(fh.read()).hexdigest()
+  return out
+
+
+def error_line(stderr):
+  """The one `error: ` line of a program's stderr (asserting there is one
+  and no traceback)."""
+  lines = [ln for ln in stderr.splitlines() if ln.startswith("error: ")]
+  assert len(lines) == 1, stderr[-3000:]
+  assert "Traceback" not in stderr, stderr[-3000:]
+  return lines[0]
+
+
+def check_bad_input(case, tmp_path, cache_dir, extra_env=None):
+  """Runs one case (id, program, args, setup(tmp) -> extra args or None,
+  exit code, error pattern) of a bad-input table: args may name {tmp}. The
+  program must exit with the code, print one `error:` line matching the
+  pattern and no traceback, and leave tmp_path as it was, byte for byte."""
+  import re  # pylint: disable=g-import-not-at-top
+  _, program, args, setup, code, pattern = case
+  args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+  if setup is not None:
+    args += setup(tmp_path) or []
+  before = tree(tmp_path)
+  env = {"TF_MMJSD_OFFLINE": "1", **(extra_env or {})}
+  out = run_bin(program, args, cache_dir, timeout=300, extra_env=env)
+  assert out.returncode == code, (out.returncode, out.stderr[-3000:])
+  assert re.search(pattern, error_line(out.stderr)), out.stderr[-3000:]
+  assert tree(tmp_path) == before  # nothing made, nothing changed

@@ -24,7 +24,7 @@ LAYERS = (
     ("model", ("tf_mmjsd.model", "tf_mmjsd.serving")),
     ("runs", ("tf_mmjsd.run_dir", "tf_mmjsd.distribution", "tf_mmjsd.export",
               "tf_mmjsd.callbacks", "tf_mmjsd.local_cluster",
-              "tf_mmjsd.samples")),
+              "tf_mmjsd.run_lock")),
     ("evaluation", ("tf_mmjsd.evaluation",)),
     ("training", ("tf_mmjsd.training",)),
     ("experiments", ("tf_mmjsd.compare", "tf_mmjsd.benchmark")),

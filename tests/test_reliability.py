@@ -8,7 +8,6 @@ no NaN reaches a checkpoint or summary.json and that a resumed run is the
 run it would have been.
 """
 
-import hashlib
 import json
 import os
 import re
@@ -21,7 +20,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.harness import REPO, TINY, run_bin, save_npz
+from tests.harness import (REPO, TINY, check_bad_input, error_line, run_bin,
+                           save_npz, tree)
+from tf_mmjsd import run_lock
 
 NPZ_FLAGS = ["--dataset=npz", "--modality=a:6:laplace:mlp:1:sigmoid",
              "--modality=b:8x5:categorical:text"]
@@ -247,26 +248,6 @@ CASES = [
 ]
 
 
-def _tree(path):
-  """{relative path: sha1 of the content (None for a folder)} under path."""
-  out = {}
-  for root, dirs, files in os.walk(path):
-    for d in dirs:
-      out[os.path.relpath(os.path.join(root, d), path)] = None
-    for f in files:
-      full = os.path.join(root, f)
-      with open(full, "rb") as fh:
-        out[os.path.relpath(full, path)] = hashlib.sha1(fh.read()).hexdigest()
-  return out
-
-
-def _error_line(stderr):
-  lines = [ln for ln in stderr.splitlines() if ln.startswith("error: ")]
-  assert len(lines) == 1, stderr[-3000:]
-  assert "Traceback" not in stderr, stderr[-3000:]
-  return lines[0]
-
-
 def test_there_are_at_least_30_cases():
   assert len(CASES) >= 30
 
@@ -274,19 +255,9 @@ def test_there_are_at_least_30_cases():
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_a_bad_input_gets_one_error_line_and_changes_nothing(
     case, tmp_path, cache_dir):
-  _, program, args, setup, code, pattern = case
-  args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-  if setup is not None:
-    args += setup(tmp_path) or []
-  before = _tree(tmp_path)
-  env = {"TF_MMJSD_OFFLINE": "1"}
-  if "--distribution=multi_worker" in args:
-    env["TF_CONFIG"] = BAD_JSON
-  out = run_bin(program, args, cache_dir, timeout=300, extra_env=env)
-  assert out.returncode == code, (out.returncode, out.stderr[-3000:])
-  assert re.search(pattern, _error_line(out.stderr)), (
-      out.stderr[-3000:])
-  assert _tree(tmp_path) == before  # no model_dir made, nothing changed
+  env = ({"TF_CONFIG": BAD_JSON} if "--distribution=multi_worker" in case[2]
+         else {})
+  check_bad_input(case, tmp_path, cache_dir, env)
 
 
 def test_verbose_adds_the_traceback(tmp_path, cache_dir):
@@ -320,7 +291,7 @@ def test_a_diverging_run_stops_and_writes_no_nan(mode, message, tmp_path,
       "--checkpoint_every_steps=1", f"--on_nonfinite={mode}",
       "--max_consecutive_skips=3"], cache_dir)
   assert out.returncode == 1, out.stderr[-3000:]
-  assert re.search(message, _error_line(out.stderr)), (
+  assert re.search(message, error_line(out.stderr)), (
       out.stderr)
   assert not (model_dir / "summary.json").exists()
   checkpoints = tf.train.get_checkpoint_state(str(model_dir / "checkpoints"))
@@ -328,15 +299,10 @@ def test_a_diverging_run_stops_and_writes_no_nan(mode, message, tmp_path,
     assert _all_finite(path), path
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, cache_dir):
-  """A tiny finished run with checkpoints at steps 20 and 31."""
-  model_dir = tmp_path_factory.mktemp("trained") / "run"
-  out = run_bin("train", [f"--flagfile={REPO}/configs/base.flags"] + TINY + [
-      f"--model_dir={model_dir}", "--epochs=1",
-      "--checkpoint_every_steps=20"], cache_dir)
-  assert out.returncode == 0, out.stderr[-3000:]
-  return model_dir
+@pytest.fixture
+def trained(tiny_run):
+  """A tiny finished run with checkpoints at steps 20 and 31 (read only)."""
+  return tiny_run
 
 
 def _copy_run(source, target):
@@ -363,12 +329,12 @@ def test_a_truncated_newest_checkpoint_is_skipped_by_evaluate_and_export(
     assert json.load(f)["step"] == 20
   # Every checkpoint damaged: a runtime error naming them, nothing written.
   _truncate(str(run / "checkpoints" / "ckpt-20"))
-  before = _tree(run)
+  before = tree(run)
   out = run_bin("evaluate", [f"--model_dir={run}", "--eval_examples=100",
                              "--likelihood_samples=2"], cache_dir)
   assert out.returncode == 1, out.stderr[-3000:]
-  assert "none of the 2 checkpoints in" in _error_line(out.stderr)
-  assert _tree(run) == before
+  assert "none of the 2 checkpoints in" in error_line(out.stderr)
+  assert tree(run) == before
 
 
 def test_a_truncated_newest_checkpoint_is_skipped_on_resume(
@@ -393,35 +359,63 @@ def test_a_truncated_newest_checkpoint_is_skipped_on_resume(
                                   reference.get_tensor(name), err_msg=name)
 
 
-@pytest.mark.slow
-def test_kill_9_at_a_random_step_then_resume_is_bit_identical(
-    tmp_path, cache_dir):
-  args = [f"--flagfile={REPO}/configs/base.flags"] + TINY + [
-      "--epochs=3", "--checkpoint_every_steps=7"]
-  whole = tmp_path / "whole"
-  out = run_bin("train", args + [f"--model_dir={whole}"], cache_dir)
-  assert out.returncode == 0, out.stderr[-3000:]
+KILL_ARGS = [f"--flagfile={REPO}/configs/base.flags"] + TINY + [
+    "--epochs=3", "--checkpoint_every_steps=7"]
 
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, cache_dir):
+  """The final checkpoint of the run of KILL_ARGS, trained in one go."""
+  whole = tmp_path_factory.mktemp("whole") / "run"
+  out = run_bin("train", KILL_ARGS + [f"--model_dir={whole}"], cache_dir)
+  assert out.returncode == 0, out.stderr[-3000:]
+  return tf.train.latest_checkpoint(str(whole / "checkpoints"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM],
+                         ids=["kill_9", "sigterm"])
+def test_a_signal_at_a_random_step_then_resume_is_bit_identical(
+    sig, uninterrupted, tmp_path, cache_dir):
+  """kill -9 loses the steps since the last checkpoint; SIGTERM (what a
+  scheduler or a preempted VM sends) checkpoints the step it arrived at and
+  exits 143 saying so. Either way the resumed run ends as the one run in
+  one go."""
   model_dir = tmp_path / "killed"
   env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CPP_MIN_LOG_LEVEL="2")
   proc = subprocess.Popen(
-      [sys.executable, os.path.join(REPO, "bin", "train")] + args + [
+      [sys.executable, os.path.join(REPO, "bin", "train")] + KILL_ARGS + [
           f"--model_dir={model_dir}"], env=env, cwd=REPO,
-      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
   state = model_dir / "checkpoints" / "checkpoint"
   deadline = time.time() + 300
   while time.time() < deadline and not state.exists():
     time.sleep(0.1)
   time.sleep(np.random.default_rng().uniform(0.0, 2.0))  # a random step
-  proc.send_signal(signal.SIGKILL)
-  proc.wait()
-  assert state.exists(), "no checkpoint was written before the kill"
+  proc.send_signal(sig)
+  _, stderr = proc.communicate()
+  assert state.exists(), "no checkpoint was written before the signal"
   assert not (model_dir / "summary.json").exists()
-  rerun = run_bin("train", args + [f"--model_dir={model_dir}"], cache_dir)
+  if sig == signal.SIGTERM:
+    assert proc.returncode == 143, stderr[-3000:]
+    stopped = re.search(r"stopped by SIGTERM at step (\d+) of 93; "
+                        r"checkpoint (\S+) holds it", error_line(stderr))
+    assert stopped, stderr[-3000:]
+    step = int(stopped.group(1))
+    assert stopped.group(2).endswith(f"ckpt-{step}")
+    assert tf.train.latest_checkpoint(str(model_dir / "checkpoints")) == (
+        stopped.group(2))
+  assert not (model_dir / run_lock.LOCK).exists() or sig == signal.SIGKILL
+  rerun = run_bin("train", KILL_ARGS + [f"--model_dir={model_dir}"],
+                  cache_dir)
   assert rerun.returncode == 0, rerun.stderr[-3000:]
   assert "Resuming from checkpoint" in rerun.stdout
-  final = [tf.train.latest_checkpoint(str(d / "checkpoints"))
-           for d in (whole, model_dir)]
+  if sig == signal.SIGTERM:
+    assert f"ckpt-{step} at step {step} of 93" in rerun.stdout
+  else:  # the lock of the killed process was taken over
+    assert "no longer running; taking it over" in rerun.stdout
+  final = [uninterrupted,
+           tf.train.latest_checkpoint(str(model_dir / "checkpoints"))]
   assert final[0].endswith("ckpt-93") and final[1].endswith("ckpt-93")
   names = [n for n, _ in tf.train.list_variables(final[0])
            if n.startswith(("model/", "state/", "optimizer/"))]

@@ -16,6 +16,7 @@ Ctrl-C). `--verbose` prints the traceback as well. Any other exception is a
 bug and keeps its traceback.
 """
 
+import errno
 import os
 import sys
 import traceback
@@ -40,9 +41,43 @@ def describe(error):
             "--quality_examples)"), 1
   if isinstance(error, OSError) and error.strerror:
     where = f"{error.filename}: " if error.filename else ""
-    return f"{where}{error.strerror}", 1
+    return f"{where}{error.strerror}{_fix_of(error.errno)}", 1
   tf = sys.modules.get("tensorflow")
-  if tf is not None and isinstance(error, tf.errors.ResourceExhaustedError):
+  if tf is not None and isinstance(error, tf.errors.OpError):
+    return _describe_tf(tf, error)
+  return None
+
+
+# What to do about a file-system fault, by errno.
+_FIXES = {
+    errno.ENOSPC: "; free space there or choose another folder",
+    errno.EACCES: "; choose a folder you may write to, or fix its "
+                  "permissions",
+    errno.EROFS: "; the file system is read-only: choose another folder",
+    errno.EDQUOT: "; the disk quota is exceeded: free space or choose "
+                  "another folder",
+}
+# How TensorFlow words those faults in the messages of its OpErrors.
+_TF_FAULTS = (("No space left on device", errno.ENOSPC),
+              ("Read-only file system", errno.EROFS),
+              ("Disk quota exceeded", errno.EDQUOT),
+              ("Permission denied", errno.EACCES))
+
+
+def _fix_of(code):
+  return _FIXES.get(code, "")
+
+
+def _describe_tf(tf, error):
+  """TensorFlow's errors that are file-system faults read like OSErrors;
+  ResourceExhausted without one is the device's memory."""
+  message = " ".join(str(error.message).split())
+  for text, code in _TF_FAULTS:
+    if text.lower() in message.lower():
+      return f"{os.strerror(code)}: {message[:300]}{_fix_of(code)}", 1
+  if isinstance(error, tf.errors.PermissionDeniedError):
+    return f"{message[:300]}{_fix_of(errno.EACCES)}", 1
+  if isinstance(error, tf.errors.ResourceExhaustedError):
     return ("out of memory on the device; lower --batch_size (or "
             "--eval_batch_size)"), 1
   return None

@@ -236,6 +236,39 @@ class ExperimentConfig:
   def to_json(self) -> str:
     return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
+  @classmethod
+  def load(cls, path) -> "ExperimentConfig":
+    """The config stored in `path` (a run's config.json); ConfigError
+    naming the file where it is damaged or invalid."""
+    stored = read_stored(path)
+    try:
+      return cls.from_dict(stored)
+    except ValueError as e:  # an invalid setting or modality
+      raise ConfigError(f"{path}: {e}") from None
+    except (KeyError, TypeError) as e:
+      raise ConfigError(f"{path} is damaged ({type(e).__name__}: {e}); "
+                        f"{_RESTORE_HINT}") from None
+
+
+_RESTORE_HINT = ("restore it from a copy, or train anew with the same "
+                 "settings: bin/train --flagfile=<model_dir>/flags.txt "
+                 "--model_dir=<a new folder>")
+
+
+def read_stored(path) -> dict[str, Any]:
+  """The settings dict of a stored config.json; ConfigError naming the
+  file where it is not a readable JSON object."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      stored = json.load(f)
+  except (ValueError, UnicodeDecodeError) as e:
+    raise ConfigError(f"{path} is damaged (not valid JSON: {e}); "
+                      f"{_RESTORE_HINT}") from None
+  if not isinstance(stored, dict) or "modalities" not in stored:
+    raise ConfigError(f"{path} is damaged (not a tf_mmjsd config: no "
+                      f"settings object with modalities); {_RESTORE_HINT}")
+  return stored
+
 
 def _choice(name, value, allowed):
   if value not in allowed:

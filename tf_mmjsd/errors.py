@@ -23,3 +23,20 @@ class UsageError(Error):
 
 class ConfigError(UsageError, ValueError):
   """An experiment setting is invalid; the message names the setting."""
+
+
+class Interrupted(Error):
+  """Training stopped on a signal after saving its state; the exit code is
+  128 + the signal's number (130 for SIGINT, 143 for SIGTERM)."""
+
+  def __init__(self, message, signum):
+    super().__init__(message)
+    self.exit_code = 128 + signum
+
+
+class Failure(Error):
+  """A failure while running with a given exit code (e.g. a worker's)."""
+
+  def __init__(self, message, exit_code=1):
+    super().__init__(message)
+    self.exit_code = exit_code

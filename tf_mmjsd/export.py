@@ -59,8 +59,7 @@ def load_run(model_dir, checkpoint=None, log=print):
   if not os.path.isfile(path):
     raise ExportError(f"{model_dir} holds no run (config.json missing); "
                       "train one with bin/train")
-  with open(path) as f:
-    config = ExperimentConfig.from_dict(json.load(f))
+  config = ExperimentConfig.load(path)
   model = MultimodalVAE.from_experiment(config)
   ckpt = run_dir.restore_checkpoint(model, model_dir, checkpoint, log=log)
   return model, config, ckpt

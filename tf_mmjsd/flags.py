@@ -9,13 +9,13 @@ base.flags wherever the command is run from.
 """
 
 import dataclasses
-import json
 import os
 import sys
 
 from absl import flags
 
 from tf_mmjsd import likelihoods
+from tf_mmjsd import config as config_lib
 from tf_mmjsd.config import RESUMABLE, ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry, specs as specs_lib
 from tf_mmjsd.errors import UsageError
@@ -200,8 +200,7 @@ def config_from_model_dir():
   if not os.path.isfile(path):
     raise ConfigError(f"--model_dir={model_dir} holds no run "
                       "(config.json missing); train one with bin/train")
-  with open(path) as f:
-    stored = json.load(f)
+  stored = config_lib.read_stored(path)
   if FLAGS.modality or FLAGS.modalities_file or FLAGS.network_width:
     raise ConfigError("--modality, --modalities_file and --network_width "
                       f"cannot change: the modalities come from {path}")
@@ -215,7 +214,12 @@ def config_from_model_dir():
                           for n, v in sorted(fixed.items())))
   stored.update({n: v for n, v in given.items() if n in RESUMABLE})
   stored["model_dir"] = model_dir
-  return ExperimentConfig.from_dict(stored)
+  try:
+    return ExperimentConfig.from_dict(stored)
+  except ValueError as e:  # an invalid setting or modality
+    raise ConfigError(f"{path}: {e}") from None
+  except (KeyError, TypeError) as e:
+    raise ConfigError(f"{path} is damaged ({type(e).__name__}: {e})") from None
 
 
 def flags_text():

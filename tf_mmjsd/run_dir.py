@@ -15,13 +15,13 @@ model's training state (`state_variables`: step, style warm-up) apart.
 
 import dataclasses
 import glob
-import json
 import os
 import tempfile
 
 import tensorflow as tf
 
-from tf_mmjsd.config import RESUMABLE
+from tf_mmjsd import run_lock
+from tf_mmjsd.config import RESUMABLE, read_stored
 from tf_mmjsd.data import registry
 from tf_mmjsd.errors import Error, UsageError
 
@@ -40,9 +40,14 @@ def write_atomic(path, text):
   """Writes text to path via a temporary file and a rename."""
   directory = os.path.dirname(path) or "."
   fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-  with os.fdopen(fd, "w") as f:
-    f.write(text)
-  os.replace(tmp, path)
+  try:
+    with os.fdopen(fd, "w") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:  # a full disk or a signal: leave no .tmp behind
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
 
 
 def header(config):
@@ -81,8 +86,7 @@ def check_model_dir(config):
   path = os.path.join(config.model_dir, "config.json")
   started = os.path.isdir(checkpoint_dir(config.model_dir))
   if os.path.exists(path) and started:
-    with open(path) as f:
-      old = json.load(f)
+    old = read_stored(path)
     new = config.to_dict()
     # A setting newer than the stored run counts as its default there.
     defaults = {f.name: f.default for f in dataclasses.fields(config)}
@@ -94,8 +98,8 @@ def check_model_dir(config):
       raise RunDirError(
           f"{config.model_dir} holds a run with other settings ({details}). "
           "Use a new --model_dir; nothing was changed.")
-  elif not os.path.exists(path) and os.path.isdir(
-      config.model_dir) and os.listdir(config.model_dir):
+  elif not os.path.exists(path) and os.path.isdir(config.model_dir) and [
+      n for n in os.listdir(config.model_dir) if n != run_lock.LOCK]:
     raise RunDirError(f"{config.model_dir} is not empty and holds no "
                       "config.json; use a new --model_dir")
 

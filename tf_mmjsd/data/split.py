@@ -153,6 +153,13 @@ class Split:
       for mask in self.masks.values():
         present += np.asarray(mask, bool)
       present += len(expected) - len(self.masks)
+      never = [m for m, mask in self.masks.items()
+               if split_name == "train" and not np.asarray(mask, bool).any()]
+      if never:
+        raise DataError(
+            f"modality {never[0]!r} is absent from every example of the "
+            "train split (its mask is False throughout): its networks would "
+            "never train. Drop it from the modalities or supply its data")
       if n and present.min() == 0:
         bad = int(np.argmin(present))
         raise DataError(f"{split_name} split: example {bad} has no modality "

@@ -14,7 +14,7 @@ import os
 import keras
 import tensorflow as tf
 
-from tf_mmjsd import data as data_lib, run_dir
+from tf_mmjsd import data as data_lib, run_dir, run_lock
 from tf_mmjsd.errors import UsageError
 from tf_mmjsd.evaluation import (classifiers as classifiers_lib,
                                  features as features_lib, figures)
@@ -78,6 +78,11 @@ def run(config, checkpoint=None, log=print):
     raise EvaluationError(
         f"no checkpoint in {run_dir.checkpoint_dir(config.model_dir)}; "
         "train the model first (bin/train)")
+  with run_lock.RunLock(config.model_dir, log=log):
+    return _restore_and_evaluate(config, checkpoint, log)
+
+
+def _restore_and_evaluate(config, checkpoint, log):
   keras.utils.set_random_seed(config.seed)
   train_split, test_split = data_lib.load_splits(config, log=log)
   model = MultimodalVAE.from_experiment(config)

@@ -13,7 +13,7 @@ import sys
 
 from absl import flags
 
-from tf_mmjsd import cli
+from tf_mmjsd import cli, errors
 
 
 def define_flags():
@@ -28,9 +28,14 @@ def define_flags():
 def main(argv):
   from tf_mmjsd import local_cluster  # pylint: disable=g-import-not-at-top
   program = f"tf_mmjsd.programs.{flags.FLAGS.program}"
-  return local_cluster.run(flags.FLAGS.num_workers,
+  code = local_cluster.run(flags.FLAGS.num_workers,
                            [sys.executable, "-m", program] + argv[1:],
                            grace=flags.FLAGS.grace_seconds)
+  if code:
+    raise errors.Failure(
+        f"a worker exited with code {code}; its own error is in the "
+        "[worker N] lines above", exit_code=code)
+  return 0
 
 
 def run():

@@ -8,6 +8,8 @@ it is recorded as the newest, so a killed run never resumes from a
 half-written one.
 """
 
+import os
+
 import tensorflow as tf
 
 from tf_mmjsd import guard, run_dir
@@ -66,8 +68,22 @@ class Checkpoints:
           f"the weights hold NaN or infinite values at step {step}; no "
           "checkpoint was written. Lower --learning_rate (in a new "
           "--model_dir).")
-    self.manager.save(checkpoint_number=step)
+    try:
+      self.manager.save(checkpoint_number=step)
+    except BaseException:
+      remove_partial_checkpoints(self.manager.directory)
+      raise
     self.saved_step = step
+
+
+def remove_partial_checkpoints(directory):
+  """Deletes the temporary folders of a checkpoint whose writing failed
+  (TF writes ckpt-N_temp/ first; a full disk can leave one behind)."""
+  for path in tf.io.gfile.glob(os.path.join(directory, "*_temp*")):
+    if tf.io.gfile.isdir(path):
+      tf.io.gfile.rmtree(path)
+    else:
+      tf.io.gfile.remove(path)
 
 
 def nonfinite_error(config, bad_step, names):

@@ -59,6 +59,13 @@ def run(config, log=print, flags_text=None, callbacks=()):
   trainer = Trainer(config, log=log, callbacks=callbacks,
                     flags_text=flags_text)
   try:
+    return _train_and_summarise(trainer, config, log)
+  finally:
+    trainer.release()
+
+
+def _train_and_summarise(trainer, config, log):
+  try:
     trainer.restore()
     if trainer.step >= trainer.total_steps:
       log(f"Training already finished ({trainer.step} steps).")

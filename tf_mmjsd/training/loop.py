@@ -7,6 +7,7 @@ chief's newest checkpoint.
 """
 
 import os
+import signal
 import sys
 import time
 
@@ -14,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from tf_mmjsd import callbacks as callbacks_lib, distribution, run_dir
+from tf_mmjsd import errors, run_lock
 from tf_mmjsd.training import checkpoints as checkpoints_lib, task
 
 
@@ -62,6 +64,36 @@ class Progress:
           f"{k}: {v:.4g}" for k, v in values.items()))
 
 
+class StopRequest:
+  """SIGTERM (what a scheduler or a preempted VM sends) and SIGINT (Ctrl-C)
+  during training: the loop saves a checkpoint at the next step boundary
+  and stops (errors.Interrupted). A second Ctrl-C stops at once."""
+
+  SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+  def __init__(self):
+    self.signum = None
+    self._previous = {}
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.signum is not None and signum == signal.SIGINT:
+      raise KeyboardInterrupt
+    self.signum = signum
+
+  def __enter__(self):
+    self.signum = None
+    for sig in self.SIGNALS:
+      self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+    self._previous = {}
+    return False
+
+
 class Trainer:
   """Owns the model, its checkpoints and the training loop of one run.
 
@@ -87,12 +119,19 @@ class Trainer:
     self.chief = distribution.is_chief(self.strategy)
     if self.chief:
       run_dir.check_model_dir(config)
+      run_lock.RunLock(config.model_dir).check()  # in use: refused at once
     self.log = log if self.chief else (lambda *_: None)
     self.callbacks = list(callbacks) if self.chief else []
     self.data = task.load_data(config, log=self.log)
     self.steps_per_epoch = self.data.steps_per_epoch
-    if self.chief:
-      run_dir.prepare_model_dir(config, flags_text)
+    self.lock = None
+    if self.chief:  # the one writer of model_dir, from here on
+      self.lock = run_lock.RunLock(config.model_dir, log=self.log).acquire()
+      try:
+        run_dir.prepare_model_dir(config, flags_text)
+      except BaseException:
+        self.release()
+        raise
     self.output = distribution.OutputDir(config.model_dir, self.strategy)
     self.total_steps = self.steps_per_epoch * config.epochs
     self.model = task.build(config, self.strategy)
@@ -101,7 +140,13 @@ class Trainer:
     self.writer = tf.summary.create_file_writer(
         os.path.join(self.output.path, "tensorboard"))
     self._eval_model = None
+    self.stop = StopRequest()
     self._skipped_logged = int(self.model.guard.skipped.numpy())
+
+  def release(self):
+    """Gives up model_dir (its run_lock), at the end of the run."""
+    if self.lock is not None:
+      self.lock.release()
 
   @property
   def step(self):
@@ -143,7 +188,12 @@ class Trainer:
     multi_worker = isinstance(self.strategy,
                               tf.distribute.MultiWorkerMirroredStrategy)
     try:
-      return self._train()
+      # Under multi_worker a signal stops the workers as before (a peer
+      # failure); every worker would have to stop at the same step.
+      if multi_worker:
+        return self._train()
+      with self.stop:
+        return self._train()
     except distribution.PEER_ERRORS as e:
       if not multi_worker:
         raise
@@ -183,6 +233,8 @@ class Trainer:
         every = cfg.checkpoint_every_steps
         if step // every > (step - n) // every:
           self.checkpoints.save(step)
+        if self.stop.signum is not None:
+          self._stop_on_signal(step)
       if self.checkpoints.saved_step != step:
         self.checkpoints.save(step)
       event = callbacks_lib.EpochEnd(
@@ -195,6 +247,16 @@ class Trainer:
     seconds = time.time() - start_time
     trained = step - start_step
     return trained * cfg.batch_size / seconds if trained else None
+
+  def _stop_on_signal(self, step):
+    """Checkpoints `step` and raises errors.Interrupted."""
+    if self.checkpoints.saved_step != step:
+      self.checkpoints.save(step)
+    name = signal.Signals(self.stop.signum).name
+    raise errors.Interrupted(
+        f"stopped by {name} at step {step} of {self.total_steps}; "
+        f"checkpoint {self.checkpoints.latest} holds it. Rerun the same "
+        "command to resume from there.", self.stop.signum)
 
   def _log_skipped(self, step):
     if self.config.on_nonfinite != "skip_batch":

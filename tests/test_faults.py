@@ -1,0 +1,250 @@
+"""Bad inputs and faults, second table: settings that are not numbers,
+damaged run directories, a run directory in use, and full or read-only
+disks. Each case asserts the exit code, one `error:` line naming the
+problem, no traceback, and that nothing changed (byte for byte)."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+
+import numpy as np
+import pytest
+
+from tests.harness import (REPO, TINY, check_bad_input, error_line, run_bin,
+                           tree)
+from tf_mmjsd import run_lock
+from tf_mmjsd.config import ExperimentConfig
+from tf_mmjsd.data.mst import specs as mst_specs
+
+
+def _run_dir(tmp, stored=None, text=None, checkpoints=False):
+  """A model_dir "run" whose config.json holds `stored` (a dict, written as
+  JSON) or `text`; with `checkpoints` a checkpoints/ folder with one
+  (fake) checkpoint."""
+  run = tmp / "run"
+  run.mkdir()
+  if stored is None and text is None:
+    stored = ExperimentConfig(modalities=mst_specs(),
+                              model_dir=str(run)).to_dict()
+  (run / "config.json").write_text(text if text is not None else
+                                   json.dumps(stored))
+  if checkpoints:
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "ckpt-7.index").write_bytes(b"")
+    (run / "checkpoints" / "checkpoint").write_text(
+        'model_checkpoint_path: "ckpt-7"\n')
+  return []
+
+
+def _edited(edit, checkpoints=False):
+  def setup(tmp):
+    stored = ExperimentConfig(modalities=mst_specs(),
+                              model_dir=str(tmp / "run")).to_dict()
+    edit(stored)
+    return _run_dir(tmp, stored, checkpoints=checkpoints)
+  return setup
+
+
+def _text(text, checkpoints=False):
+  return lambda tmp: _run_dir(tmp, text=text, checkpoints=checkpoints)
+
+
+def _locked(host=None):
+  """A trained-looking run locked by this test's own (live) process, or by
+  a process on another host."""
+  def setup(tmp):
+    _run_dir(tmp, checkpoints=True)
+    holder = {"pid": os.getpid(), "host": host or socket.gethostname(),
+              "start_ticks": run_lock._start_ticks(os.getpid()),  # pylint: disable=protected-access
+              "started": 0, "command": "bin/train --model_dir=run"}
+    (tmp / "run" / run_lock.LOCK).write_text(json.dumps(holder))
+    return []
+  return setup
+
+
+def _npz_never_b(tmp):
+  """Two-modality data whose modality b is absent from every training
+  example."""
+  rng = np.random.default_rng(0)
+  arrays = {}
+  for split in ("train", "test"):
+    arrays[f"{split}_a"] = rng.random((20, 6)).astype(np.float32)
+    arrays[f"{split}_b"] = np.eye(5, dtype=np.float32)[np.zeros((20, 8), int)]
+    arrays[f"{split}_labels"] = rng.integers(0, 3, 20)
+  arrays["train_mask_b"] = np.zeros(20, bool)
+  np.savez(tmp / "data.npz", **arrays)
+  return [f"--data_path={tmp}/data.npz"]
+
+
+def _pop(key):
+  return lambda stored: stored.pop(key)
+
+
+def _put(key, value):
+  return lambda stored: stored.__setitem__(key, value)
+
+
+RUN = ["--model_dir={tmp}/run"]
+NAN_FLOATS = ("learning_rate", "beta", "beta_style", "prior_weight",
+              "missing_rate", "adam_beta1", "adam_beta2", "adam_epsilon",
+              "collective_timeout")
+
+# (id, program, args, setup(tmp) -> extra args, exit code, error pattern)
+CASES = [
+    (f"train {name}=nan", "train", RUN + [f"--{name}=nan"], None, 2,
+     rf"{name} must be a finite number, got nan")
+    for name in NAN_FLOATS
+] + [
+    (f"train {name}={value}", "train", RUN + [f"--{name}={value}"], None, 2,
+     rf"{name} must be a finite number, got -?inf")
+    for name, value in (("learning_rate", "inf"), ("beta", "inf"),
+                        ("prior_weight", "-inf"),
+                        ("collective_timeout", "inf"), ("beta_style", "-inf"))
+] + [
+    ("train seed=-1", "train", RUN + ["--seed=-1"], None, 2,
+     r"seed must lie in \[0, 2147483647\], got -1"),
+    ("train seed=2^31", "train", RUN + ["--seed=2147483648"], None, 2,
+     r"seed must lie in \[0, 2147483647\], got 2147483648"),
+    ("train adam_beta1=1", "train", RUN + ["--adam_beta1=1"], None, 2,
+     r"adam_beta1 must lie in \[0, 1\)"),
+    ("train adam_beta2=-0.5", "train", RUN + ["--adam_beta2=-0.5"], None, 2,
+     r"adam_beta2 must lie in \[0, 1\)"),
+    ("train adam_epsilon=0", "train", RUN + ["--adam_epsilon=0"], None, 2,
+     r"adam_epsilon must be > 0"),
+    ("compare seeds=-1", "compare", ["--compare_dir={tmp}/cmp",
+                                     "--seeds=0,-1"], None, 2,
+     r"seed must lie in"),
+    ("compare seeds=x", "compare", ["--compare_dir={tmp}/cmp",
+                                    "--seeds=x"], None, 2,
+     r"--missing_rates or --seeds"),
+    ("compare learning_rate=nan", "compare", ["--compare_dir={tmp}/cmp",
+                                              "--learning_rate=nan"], None,
+     2, r"learning_rate must be a finite number"),
+    ("compare missing_rates=nan", "compare", ["--compare_dir={tmp}/cmp",
+                                              "--missing_rates=nan"], None,
+     2, r"missing_rate must be a finite number"),
+    ("benchmark learning_rate=nan", "benchmark", ["--learning_rate=nan"],
+     None, 2, r"learning_rate must be a finite number"),
+    ("train_classifiers seed=-1", "train_classifiers",
+     ["--classifier_dir={tmp}/c", "--seed=-1"], None, 2, r"seed must lie in"),
+    ("make_example_data missing_rate=nan", "make_example_data",
+     ["--out={tmp}/x.npz", "--missing_rate=nan"], None, 2, r"missing_rate"),
+    ("evaluate truncated config.json", "evaluate", RUN,
+     _text('{"modalities": [{"name": "mnist", "sha'), 2,
+     r"run/config.json is damaged \(not valid JSON"),
+    ("evaluate config.json a list", "evaluate", RUN, _text("[1, 2]"), 2,
+     r"config.json is damaged \(not a tf_mmjsd config"),
+    ("evaluate config.json without modalities", "evaluate", RUN,
+     _edited(_pop("modalities")), 2,
+     r"config.json is damaged \(not a tf_mmjsd config"),
+    ("evaluate config.json with NaN", "evaluate", RUN,
+     _edited(_put("learning_rate", float("nan"))), 2,
+     r"learning_rate must be a finite number, got nan"),
+    ("evaluate config.json with an unknown key", "evaluate", RUN,
+     _edited(_put("warp_speed", 9)), 2, r"unknown config keys: \['warp_speed'"),
+    ("evaluate config.json not text", "evaluate", RUN,
+     _text("\udcff" * 0 + "\x00\x9f", checkpoints=True), 2,
+     r"config.json is damaged"),
+    ("evaluate config.json with a bad modality", "evaluate", RUN,
+     _edited(lambda s: s["modalities"][0].update(likelihood="poisson")), 2,
+     r"likelihood must be one of"),
+    ("export truncated config.json", "export", RUN, _text('{"mod'), 2,
+     r"config.json is damaged \(not valid JSON"),
+    ("export config.json with an unknown key", "export", RUN,
+     _edited(_put("warp_speed", 9)), 2, r"config.json: unknown config keys"),
+    ("export config.json a number", "export", RUN, _text("3"), 2,
+     r"config.json is damaged \(not a tf_mmjsd config"),
+    ("train resumes a damaged config.json", "train", RUN,
+     _text('{"modalities": [', checkpoints=True), 2,
+     r"config.json is damaged \(not valid JSON"),
+    ("train resumes a config.json with a list", "train", RUN,
+     _text("[]", checkpoints=True), 2, r"config.json is damaged"),
+    ("train on a run in use", "train", RUN, _locked(), 2,
+     rf"run is in use by process {os.getpid()} on host"),
+    ("evaluate a run in use", "evaluate", RUN, _locked(), 2,
+     rf"run is in use by process {os.getpid()}"),
+    ("train on a run locked from another host", "train", RUN,
+     _locked(host="elsewhere"), 2,
+     r"in use by process \d+ on host 'elsewhere'.*delete .*run/\.lock"),
+    ("npz modality absent from every training example", "train",
+     RUN + ["--dataset=npz", "--modality=a:6:laplace:mlp",
+            "--modality=b:8x5:categorical:sequence"], _npz_never_b, 2,
+     r"modality 'b' is absent from every example of the train split"),
+    ("local cluster worker with a nan setting", "train_local_cluster",
+     ["--num_workers=1", "--", "--model_dir={tmp}/run",
+      "--learning_rate=nan"], None, 2,
+     r"a worker exited with code 2; its own error is in the \[worker N\]"),
+]
+
+
+def test_there_are_at_least_40_cases():
+  assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_a_bad_input_gets_one_error_line_and_changes_nothing(
+    case, tmp_path, cache_dir):
+  check_bad_input(case, tmp_path, cache_dir)
+
+
+# --- full and read-only disks (a tmpfs; needs the right to mount) ---------
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """mount(size) -> a fresh tmpfs folder, unmounted after the test. Skips
+  where this user may not mount (not root)."""
+  mounted = []
+
+  def mount(size):
+    point = tmp_path / f"disk{len(mounted)}"
+    point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}",
+                           "tmpfs", str(point)], capture_output=True)
+    if done.returncode:
+      pytest.skip(f"cannot mount a tmpfs here: {done.stderr[-200:]!r}")
+    mounted.append(point)
+    return point
+
+  yield mount
+  for point in mounted:
+    subprocess.run(["umount", str(point)], check=False)
+
+
+def _remount_read_only(point):
+  subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True)
+
+
+def test_a_full_disk_while_checkpointing_is_named_and_leaves_no_parts(
+    small_disk, cache_dir):
+  disk = small_disk("2m")  # config.json fits; a 3-modality checkpoint not
+  out = run_bin("train", [f"--flagfile={REPO}/configs/base.flags"] + TINY + [
+      f"--model_dir={disk}/run", "--epochs=1"], cache_dir)
+  assert out.returncode == 1, out.stderr[-3000:]
+  line = error_line(out.stderr)
+  assert "No space left on device" in line and "free space" in line, line
+  assert "out of memory" not in line
+  left = [p for p in tree(disk) if "_temp" in p or p.endswith(".tmp")]
+  assert left == []
+  assert not (disk / "run" / run_lock.LOCK).exists()
+
+
+@pytest.mark.parametrize("program", ["train", "evaluate", "export"])
+def test_a_read_only_run_is_named_for_what_it_is(program, tiny_run,
+                                                 small_disk, cache_dir):
+  disk = small_disk("64m")
+  run = shutil.copytree(tiny_run, disk / "run")
+  _remount_read_only(disk)
+  before = tree(disk)
+  args = [f"--model_dir={run}"]
+  if program == "train":
+    args = [f"--flagfile={run}/flags.txt", "--epochs=2"] + args
+  if program == "export":
+    args.append(f"--export_dir={disk}/exports")
+  out = run_bin(program, args, cache_dir)
+  assert out.returncode == 1, out.stderr[-3000:]
+  line = error_line(out.stderr)
+  assert "Read-only file system" in line and "choose another" in line, line
+  assert tree(disk) == before
