@@ -138,7 +138,7 @@ CASES = [
      r"config.json is damaged \(not a tf_mmjsd config"),
     ("evaluate config.json without modalities", "evaluate", RUN,
      _edited(_pop("modalities")), 2,
-     r"config.json is damaged \(not a tf_mmjsd config"),
+     r"config.json is damaged \(KeyError: 'modalities'\)"),
     ("evaluate config.json with NaN", "evaluate", RUN,
      _edited(_put("learning_rate", float("nan"))), 2,
      r"learning_rate must be a finite number, got nan"),

@@ -264,9 +264,9 @@ def read_stored(path) -> dict[str, Any]:
   except (ValueError, UnicodeDecodeError) as e:
     raise ConfigError(f"{path} is damaged (not valid JSON: {e}); "
                       f"{_RESTORE_HINT}") from None
-  if not isinstance(stored, dict) or "modalities" not in stored:
-    raise ConfigError(f"{path} is damaged (not a tf_mmjsd config: no "
-                      f"settings object with modalities); {_RESTORE_HINT}")
+  if not isinstance(stored, dict):
+    raise ConfigError(f"{path} is damaged (not a tf_mmjsd config: not an "
+                      f"object of settings); {_RESTORE_HINT}")
   return stored
 
 

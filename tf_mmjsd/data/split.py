@@ -153,6 +153,10 @@ class Split:
       for mask in self.masks.values():
         present += np.asarray(mask, bool)
       present += len(expected) - len(self.masks)
+      if n and present.min() == 0:
+        bad = int(np.argmin(present))
+        raise DataError(f"{split_name} split: example {bad} has no modality "
+                        "present; every example needs at least one")
       never = [m for m, mask in self.masks.items()
                if split_name == "train" and not np.asarray(mask, bool).any()]
       if never:
@@ -160,10 +164,6 @@ class Split:
             f"modality {never[0]!r} is absent from every example of the "
             "train split (its mask is False throughout): its networks would "
             "never train. Drop it from the modalities or supply its data")
-      if n and present.min() == 0:
-        bad = int(np.argmin(present))
-        raise DataError(f"{split_name} split: example {bad} has no modality "
-                        "present; every example needs at least one")
 
 
 def validated(splits, specs):
