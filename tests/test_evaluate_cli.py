@@ -146,3 +146,37 @@ def test_evaluate_errors_exit_2_and_change_nothing(model_dir, cache_dir,
   after = open(os.path.join(model_dir, "results.json")).read() if (
       os.path.exists(os.path.join(model_dir, "results.json"))) else None
   assert after == before
+
+
+def test_data_without_labels_get_every_metric_that_needs_none(tmp_path,
+                                                              cache_dir):
+  rng = np.random.default_rng(0)
+  arrays = {}
+  for split, n in (("train", 300), ("test", 100)):
+    arrays[f"{split}_a"] = rng.random((n, 6)).astype(np.float32)
+    arrays[f"{split}_b"] = rng.random((n, 8, 8, 1)).astype(np.float32)
+  np.savez(tmp_path / "data.npz", **arrays)
+  run = str(tmp_path / "run")
+  args = ["--dataset=npz", f"--data_path={tmp_path}/data.npz",
+          "--modality=a:6:laplace:mlp", "--modality=b:8x8x1:laplace:conv",
+          f"--model_dir={run}"]
+  done = run_bin("train", args + ["--epochs=1", "--batch_size=32"],
+                 cache_dir)
+  assert done.returncode == 0, done.stderr[-3000:]
+  done = run_bin("evaluate", [f"--model_dir={run}", "--likelihood_samples=3",
+                              "--figure_rows=2"], cache_dir)
+  assert done.returncode == 0, done.stderr[-3000:]
+  res = _results(run)
+  assert res["classifiers"] == {"skipped": "the training split has no labels"}
+  assert "has a label" in res["latent_probe"]["skipped"]
+  assert res["coherence"]["skipped"].startswith("no classifiers (the "
+                                                "training split has no")
+  assert "--inception_weights" in res["sample_quality"]["skipped"]
+  for kind in ("poe", "mixture"):
+    values = [res["likelihood"][kind][s] for s in ("a", "b", "a+b")]
+    assert np.all(np.isfinite(values)) and max(values) < 0
+  assert res["likelihood"]["examples"] == 100
+  assert len(res["figures"]) == 4
+  assert not os.path.exists(os.path.join(run, "classifiers"))
+  text = open(os.path.join(run, "results.md")).read()
+  assert text.count("Skipped:") == 3 and "| PoE |" in text

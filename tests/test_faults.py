@@ -78,6 +78,19 @@ def _npz_never_b(tmp):
   return [f"--data_path={tmp}/data.npz"]
 
 
+def _npz_mask(mask):
+  """Two-modality data whose train_mask_b is `mask` (wrong length or
+  shape)."""
+  def setup(tmp):
+    _npz_never_b(tmp)
+    with np.load(tmp / "data.npz") as data:
+      arrays = dict(data)
+    arrays["train_mask_b"] = mask
+    np.savez(tmp / "data.npz", **arrays)
+    return [f"--data_path={tmp}/data.npz"]
+  return setup
+
+
 def _pop(key):
   return lambda stored: stored.pop(key)
 
@@ -172,6 +185,32 @@ CASES = [
      RUN + ["--dataset=npz", "--modality=a:6:laplace:mlp",
             "--modality=b:8x5:categorical:sequence"], _npz_never_b, 2,
      r"modality 'b' is absent from every example of the train split"),
+    ("npz mask of the wrong length", "train",
+     RUN + ["--dataset=npz", "--modality=a:6:laplace:mlp",
+            "--modality=b:8x5:categorical:sequence"],
+     _npz_mask(np.ones(19, bool)), 2,
+     r"data.npz: train_mask_b has shape \(19,\), expected \(20,\)"),
+    ("npz mask of two dimensions", "train",
+     RUN + ["--dataset=npz", "--modality=a:6:laplace:mlp",
+            "--modality=b:8x5:categorical:sequence"],
+     _npz_mask(np.ones((20, 2), bool)), 2,
+     r"train_mask_b has shape \(20, 2\), expected \(20,\): one True"),
+    ("modality named labels", "train",
+     RUN + ["--dataset=npz", "--data_path={tmp}/none.npz",
+            "--modality=labels:6:laplace:mlp"], None, 2,
+     r"modality name 'labels' is reserved"),
+    ("modality named like a presence input", "train",
+     RUN + ["--dataset=npz", "--data_path={tmp}/none.npz",
+            "--modality=a:6:laplace:mlp", "--modality=a_present:6:laplace:mlp"],
+     None, 2, r"modality name 'a_present' is reserved"),
+    ("modality name not ASCII", "train",
+     RUN + ["--dataset=npz", "--data_path={tmp}/none.npz",
+            "--modality=r\u00f6ntgen:6:laplace:mlp"], None, 2,
+     r"must be 1 to 64 ASCII letters"),
+    ("modality names differing in case", "train",
+     RUN + ["--dataset=npz", "--data_path={tmp}/none.npz",
+            "--modality=a:6:laplace:mlp", "--modality=A:6:laplace:mlp"],
+     None, 2, r"modality names must be unique, ignoring case"),
     ("local cluster worker with a nan setting", "train_local_cluster",
      ["--num_workers=1", "--", "--model_dir={tmp}/run",
       "--learning_rate=nan"], None, 2,
@@ -187,6 +226,28 @@ def test_there_are_at_least_40_cases():
 def test_a_bad_input_gets_one_error_line_and_changes_nothing(
     case, tmp_path, cache_dir):
   check_bad_input(case, tmp_path, cache_dir)
+
+
+def test_evaluate_refuses_a_checkpoint_of_another_model(tiny_run, tmp_path,
+                                                       cache_dir):
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.data.specs import ModalitySpec  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.model import MultimodalVAE  # pylint: disable=g-import-not-at-top
+  run = shutil.copytree(tiny_run, tmp_path / "run")
+  config = ExperimentConfig.load(run / "config.json")
+  bigger = dataclasses.replace(config, modalities=config.modalities + (
+      ModalitySpec("extra", (6,), "laplace", "mlp"),))
+  path = run_dir.checkpoint_of(MultimodalVAE.from_experiment(bigger)).save(
+      str(tmp_path / "other" / "ckpt"))
+  before = tree(tmp_path)
+  out = run_bin("evaluate", [f"--model_dir={run}", f"--checkpoint={path}"],
+                cache_dir)
+  assert out.returncode == 2, out.stderr[-3000:]
+  line = error_line(out.stderr)
+  assert "does not hold this model's weights" in line, line
+  assert "belongs to another model" in line and "run/config.json" in line
+  assert tree(tmp_path) == before
 
 
 # --- full and read-only disks (a tmpfs; needs the right to mount) ---------

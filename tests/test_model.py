@@ -141,6 +141,11 @@ def test_checkpointed_weights_restore_into_a_fresh_model(tmp_path):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
   with pytest.raises(run_dir.RunDirError, match="does not hold this model"):
     run_dir.restore(MultimodalVAE(SPECS, style_dim=3), path)
+  # Every weight of a two-modality model is in the three-modality
+  # checkpoint; the extra modality's weights show it is another model's.
+  with pytest.raises(run_dir.RunDirError,
+                     match=r"has \d+ weights, this model \d+: it belongs"):
+    run_dir.restore(MultimodalVAE(SPECS[:2], style_dim=2), path)
 
 
 def test_training_state_restores_and_older_checkpoints_take_the_step(

@@ -75,6 +75,39 @@ def test_bad_descriptions_name_the_field(text, message):
     parse_modality(text)
 
 
+@pytest.mark.parametrize("name,message", [
+    ("", "1 to 64 ASCII letters"),
+    ("1st", "starting with a letter"),
+    ("_a", "starting with a letter"),
+    ("caf\u00e9", "ASCII"),
+    ("a-b", "ASCII letters, digits and underscores"),
+    ("a" * 65, "1 to 64"),
+    ("labels", "is reserved"),
+    ("Labels", "is reserved"),
+    ("seed", "is reserved"),
+    ("mask_a", "is reserved: .* start with mask_"),
+    ("a_present", "is reserved: .* end with _present, _string"),
+    ("a_string", "is reserved"),
+])
+def test_modality_names_that_would_collide_or_not_name_a_file(name,
+                                                              message):
+  with pytest.raises(SpecError, match=message):
+    ModalitySpec(name, (6,), "laplace", "mlp")
+
+
+def test_good_modality_names():
+  for name in ("a", "ECG_lead2", "x" * 64, "presence", "masked", "string"):
+    assert ModalitySpec(name, (6,), "laplace", "mlp").name == name
+
+
+def test_modality_names_differing_only_in_case_are_refused():
+  from tf_mmjsd.config import ConfigError, ExperimentConfig  # pylint: disable=g-import-not-at-top
+  specs = (ModalitySpec("Scan", (6,), "laplace", "mlp"),
+           ModalitySpec("scan", (6,), "laplace", "mlp"))
+  with pytest.raises(ConfigError, match="unique, ignoring case"):
+    ExperimentConfig(modalities=specs)
+
+
 def test_modalities_file(tmp_path):
   path = tmp_path / "m.json"
   path.write_text(json.dumps([

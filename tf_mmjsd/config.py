@@ -154,8 +154,9 @@ class ExperimentConfig:
     if not self.modalities:
       raise ConfigError("at least one modality is needed")
     names = self.modality_names
-    if len(set(names)) != len(names):
-      raise ConfigError(f"modality names must be unique, got {names}")
+    if len({n.lower() for n in names}) != len(names):
+      raise ConfigError("modality names must be unique, ignoring case (they "
+                        f"name files), got {names}")
     _choice("dataset", self.dataset, DATASETS)
     _choice("method", self.method, METHODS)
     _choice("dynamic_prior", self.dynamic_prior, methods.DYNAMIC_PRIORS)

@@ -264,6 +264,16 @@ def restore(model, path, optimizer=None):
                       f"weights ({detail})") from e
   except (tf.errors.OpError, OSError, IndexError) as e:  # damaged files
     raise _unreadable(path, e) from e
+  # A checkpoint of a larger model (say, one more modality) restores every
+  # weight this model has; its extra weights show it is another model's.
+  root = "weights/" if make is _legacy_checkpoint_of else "model/"
+  stored = [n for n in names if n.startswith(root)
+            and n.endswith("/.ATTRIBUTES/VARIABLE_VALUE")]
+  own = len(variables_by_path(model))
+  if len(stored) > own:
+    raise RunDirError(f"checkpoint {path} does not hold this model's "
+                      f"weights (it has {len(stored)} weights, this model "
+                      f"{own}: it belongs to another model)")
   state = _state(model)
   if not with_state and "step" in state and optimizer is not None:
     state["step"].assign(tf.cast(optimizer.iterations, tf.int64))

@@ -90,6 +90,10 @@ def load_npz(path, specs):
       for m in names:
         if f"{split}_mask_{m}" in keys:
           mask = _array(data, f"{split}_mask_{m}", path, kinds="biu")
+          if mask.shape != (n,):
+            raise DataError(f"{path}: {split}_mask_{m} has shape "
+                            f"{mask.shape}, expected ({n},): one True/False "
+                            "per example")
           if mask.dtype.kind != "b" and not np.isin(mask, (0, 1)).all():
             raise DataError(f"{path}: {split}_mask_{m} must hold True/False "
                             "(or 0/1)")

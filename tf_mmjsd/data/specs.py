@@ -16,6 +16,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,14 @@ ACTIVATIONS = ("linear", "sigmoid")
 DEFAULT_WIDTH = {"conv": 32, "sequence": 128, "residual_conv": 128,
                  "residual_sequence": 128}
 DEFAULT_HIDDEN = (400,)
+# A modality name becomes a dictionary key, a file-name part (classifiers,
+# exported networks), an .npz array name (train_<m>, train_mask_<m>) and a
+# SavedModel input name (<m>, <m>_present; outputs <m>_string): ASCII, a
+# letter first, and none of the names those places already use.
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+RESERVED_NAMES = ("labels", "masks", "inputs", "seed")
+RESERVED_PREFIXES = ("mask_",)
+RESERVED_SUFFIXES = ("_present", "_string")
 
 # The optional fields of a modality description, and what each one sets.
 FIELDS = {
@@ -96,9 +105,7 @@ class ModalitySpec:
     set_("hidden", tuple(int(d) for d in self.hidden))
     set_("network", NETWORK_ALIASES.get(self.network, self.network))
     where = f"modality {self.name!r}"
-    if not self.name or not self.name.replace("_", "").isalnum():
-      raise SpecError(
-          f"modality name must be a non-empty identifier, got {self.name!r}")
+    check_name(self.name)
     if self.likelihood not in likelihoods.LIKELIHOODS:
       raise SpecError(f"{where}: likelihood must be one of "
                       f"{tuple(likelihoods.LIKELIHOODS)}, got "
@@ -155,6 +162,24 @@ class ModalitySpec:
   @classmethod
   def from_dict(cls, values: dict[str, Any]) -> "ModalitySpec":
     return cls(**values)
+
+
+def check_name(name):
+  """Raises SpecError unless `name` can name a modality (NAME_PATTERN, not
+  reserved)."""
+  if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+    raise SpecError(
+        f"modality name {name!r} must be 1 to 64 ASCII letters, digits and "
+        "underscores, starting with a letter")
+  if (name.lower() in RESERVED_NAMES
+      or name.lower().startswith(RESERVED_PREFIXES)
+      or name.lower().endswith(RESERVED_SUFFIXES)):
+    raise SpecError(
+        f"modality name {name!r} is reserved: names cannot be "
+        f"{', '.join(RESERVED_NAMES)}, start with "
+        f"{', '.join(RESERVED_PREFIXES)} or end with "
+        f"{', '.join(RESERVED_SUFFIXES)} (data files and exported models "
+        "use those)")
 
 
 def _text(shape):

@@ -121,6 +121,11 @@ class Split:
       raise DataError(
           f"{split_name} split has modalities {sorted(have)} but the "
           f"experiment expects {sorted(expected)}")
+    for name, mask in (self.masks or {}).items():
+      if name not in expected or np.shape(mask) != (n,):
+        raise DataError(f"{split_name} split: mask {name!r} must be a "
+                        f"bool [{n}] of a known modality, got shape "
+                        f"{np.shape(mask)}")
     for spec in specs:
       if spec.name in (self.derived or {}):
         self.derived[spec.name].check(spec)
@@ -145,10 +150,6 @@ class Split:
         present = np.asarray(self.masks[spec.name], bool)
       check_values(spec, pool, idx, present, split_name)
     if self.masks is not None:
-      for name, mask in self.masks.items():
-        if name not in expected or np.shape(mask) != (n,):
-          raise DataError(f"{split_name} split: mask {name!r} must be a "
-                          f"bool [{n}] of a known modality")
       present = np.zeros(n, np.int32)
       for mask in self.masks.values():
         present += np.asarray(mask, bool)

@@ -33,6 +33,11 @@ class ClassifierError(UsageError, RuntimeError):
   """Classifiers are missing, broken or belong to other data."""
 
 
+class NoLabelsError(ClassifierError):
+  """The data lack the labels a classifier needs (evaluation then gives the
+  metrics that need none)."""
+
+
 def data_signature(config):
   """What the classifiers depend on: the data set and the modality specs."""
   out = {k: getattr(config, k) for k in DATA_KEYS}
@@ -69,8 +74,7 @@ def num_classes_of(train_split):
   """Classes of the labels [N], or the K attributes of labels [N, K]."""
   labels = train_split.labels[train_split.labelled()]
   if not len(labels):
-    raise ClassifierError("the training split has no labels; coherence "
-                          "needs labelled data")
+    raise NoLabelsError("the training split has no labels")
   if labels.ndim == 2:
     return max(labels.shape[1], 2)
   return max(int(labels.max()) + 1, 2)
@@ -110,8 +114,8 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
     train_rows = _rows(train_split, spec.name, cap, rng)
     test_rows = _rows(test_split, spec.name, len(test_split), rng)
     if not len(train_rows) or not len(test_rows):
-      raise ClassifierError(f"modality {spec.name!r} has no labelled "
-                            "examples to train or test a classifier on")
+      raise NoLabelsError(f"modality {spec.name!r} has no labelled "
+                          "examples to train or test a classifier on")
     pipe = Pipeline(train_split, [spec])
     order = np.concatenate([rng.permutation(train_rows) for _ in
                             range(epochs)])

@@ -51,15 +51,22 @@ def evaluate_and_write(model, config, train_split, test_split, out_dir, step,
   """Loads (or first trains) the classifiers, runs the suite on `model` and
   writes its outputs to out_dir; returns (EvaluationResult, results.md
   text)."""
-  clfs, meta = classifiers_lib.load_or_train(
-      config, train_split, test_split, run_dir.classifier_dir(config),
-      config.classifier_epochs, log=log)
+  try:
+    clfs, meta = classifiers_lib.load_or_train(
+        config, train_split, test_split, run_dir.classifier_dir(config),
+        config.classifier_epochs, log=log)
+  except classifiers_lib.NoLabelsError as e:
+    log(f"No classifiers ({e}): coherence is skipped, and sample quality "
+        "unless --inception_weights is given; likelihoods and figures need "
+        "no labels.")
+    clfs, meta = {}, {"skipped": str(e)}
   parts, images = Evaluator(model, config, train_split, test_split, clfs,
                             meta, log=log).evaluate()
   result = EvaluationResult(model_dir=config.model_dir,
                             checkpoint=checkpoint, step=step,
                             **run_dir.header(config), **parts)
-  result.classifiers["dir"] = run_dir.classifier_dir(config)
+  if clfs:
+    result.classifiers["dir"] = run_dir.classifier_dir(config)
   text = write_outputs(result, images, out_dir, model.names, writer, step)
   return result, text
 

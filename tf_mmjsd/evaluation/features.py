@@ -52,7 +52,11 @@ def inception_features(weights_path, image_size=299):
 
 
 def feature_function(config, classifiers):
-  """(name, fn): Inception-v3 when config.inception_weights is set."""
+  """(name, fn): Inception-v3 when config.inception_weights is set, else
+  the classifiers'; (None, None) where there are neither (unlabelled data
+  train no classifiers)."""
   if config.inception_weights:
     return INCEPTION, inception_features(config.inception_weights)
+  if not classifiers:
+    return None, None
   return CLASSIFIER, classifier_features(classifiers)

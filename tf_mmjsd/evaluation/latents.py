@@ -89,8 +89,11 @@ def run_probe(model, train_pipe, test_pipe, num_train, seed, test_rows=None,
   if test_rows is None:
     test_rows = np.arange(len(test_pipe.split))
   test_rows = test_rows[test_pipe.split.labelled()[test_rows]]
-  if not len(rows) or not len(test_rows):
-    return {"skipped": "the data set has no labels"}
+  if not len(rows):
+    return {"skipped": f"none of the {n} training examples drawn for the "
+                       "probe has a label"}
+  if not len(test_rows):
+    return {"skipped": "no test example has a label"}
   train = encode_split(model, train_pipe, batch_size, rows)
   test = encode_split(model, test_pipe, batch_size, test_rows)
   metric = "accuracy" if train_labels.ndim == 1 else "mean_ap"

@@ -127,7 +127,9 @@ def markdown(results, names):
 
   quality = results["sample_quality"]
   out += ["## Sample quality of image modalities", ""]
-  if not quality.get("modalities"):
+  if "skipped" in quality:
+    out += [f"Skipped: {quality['skipped']}.", ""]
+  elif not quality.get("modalities"):
     out += ["No image modality.", ""]
   else:
     out += [f"PRD (F_1/8 precision, F_8 recall; {quality['prd']}) and FID on "

@@ -36,7 +36,8 @@ class EvaluationResult:
     model_dir, checkpoint, step: what was evaluated.
     dataset, synthetic, method: run_dir.header of its run.
     test_examples: test examples the probes and coherence used.
-    classifiers: {"test_accuracy": {m: v}, "test_mean_ap"?, "dir"}.
+    classifiers: {"test_accuracy": {m: v}, "test_mean_ap"?, "dir"}, or
+      {"skipped": why} (data without labels).
     attribute_names: the data set's attribute names (label kind
       "attributes"), else empty.
     seconds: {part: seconds it took}.
@@ -107,7 +108,7 @@ class EvaluationResult:
   @property
   def default_fusion(self):
     """The fusion whose samples coherence and quality judged by default."""
-    return self.coherence.get("fusion")
+    return self.coherence.get("fusion", self.sample_quality.get("fusion"))
 
   def log_likelihoods(self, fusion_kind):
     """{subset: mean log p(X)} with one fusion's posterior as proposal."""

@@ -90,14 +90,27 @@ class Evaluator:
 
     Coherence is reported for both fusions (`coherence_conditions`);
     sample quality for the default fusion's samples, clipped to the data's
-    range before the feature network (`clip_ranges`)."""
+    range before the feature network (`clip_ranges`). Without labels (or
+    classifiers) coherence is skipped and sample quality, which needs only
+    a feature network, uses every complete test example."""
     model, names, cfg = self.model, self.names, self.config
     images = _image_names(model)
-    rows = self.labelled_rows
-    if not len(rows) or len(names) < 2:
-      reason = ("no labelled test example has every modality" if len(names)
-                > 1 else "coherence needs two modalities")
+    if len(names) < 2:
+      reason = "coherence needs two modalities"
       return {"skipped": reason}, {"skipped": reason}
+    judged = bool(self.classifiers) and len(self.labelled_rows) > 0
+    if "skipped" in self.classifier_meta:
+      unjudged = f"no classifiers ({self.classifier_meta['skipped']})"
+    else:
+      unjudged = "no labelled test example has every modality"
+    rows = self.labelled_rows if judged else self.complete_rows
+    if not len(rows):
+      reason = "no test example has every modality"
+      return {"skipped": reason}, {"skipped": reason}
+    if not judged and feature_fn is None:
+      return {"skipped": unjudged}, {
+          "skipped": f"{unjudged}, so no feature network; give "
+                     "--inception_weights to measure it without labels"}
     conditions = self.coherence_conditions()
     default = model.default_fusion
     clf = self.classifiers
@@ -122,7 +135,8 @@ class Evaluator:
                                fusion_kind=kind)
           for m, x in gen.items():
             key = f"{m}|{latents.subset_key(subset)}"
-            preds[f"{kind}|{key}"] = judge(clf[m], x)
+            if judged:
+              preds[f"{kind}|{key}"] = judge(clf[m], x)
             if m in images and kind == default:
               feats[key] = features(m, x)
       for m in images:
@@ -132,7 +146,8 @@ class Evaluator:
     @tf.function
     def random_step():
       samples = model.sample(cfg.eval_batch_size)
-      preds = {m: judge(clf[m], x) for m, x in samples.items()}
+      preds = ({m: judge(clf[m], x) for m, x in samples.items()} if judged
+               else {})
       feats = {f"{m}|random": features(m, samples[m]) for m in images}
       return preds, feats
 
@@ -141,13 +156,17 @@ class Evaluator:
       p, f = conditional_step(batch["inputs"])
       preds.add(p)
       feats.add(f)
-    random_preds = _Collector(cap=len(rows))
-    while random_preds.count < len(rows):
+    random_preds, drawn = _Collector(cap=len(rows)), 0
+    while drawn < len(rows):
       p, f = random_step()
       random_preds.add(p)
       feats.add(f)
+      drawn += cfg.eval_batch_size
     preds, feats, random_preds = preds.arrays(), feats.arrays(), (
         random_preds.arrays())
+    qual = self._quality(feature_name, feats, images, rows, ranges)
+    if not judged:
+      return {"skipped": unjudged}, qual
 
     labels = self.test_split.labels[rows]
     conditional = {kind: {m: {} for m in names} for kind in conditions}
@@ -163,7 +182,12 @@ class Evaluator:
            "random": (float("nan") if attributes else
                       coherence.random(random_preds)),
            "conditional": conditional}
+    return coh, qual
 
+  def _quality(self, feature_name, feats, images, rows, ranges):
+    """The sample_quality dict from the features of real and generated
+    images (generation)."""
+    cfg = self.config
     per_modality = {}
     for m in images:
       reference = feats[f"{m}|real"]
@@ -183,10 +207,10 @@ class Evaluator:
             "prd": f"{cfg.prd_clusters} clusters, {cfg.prd_angles} angles, "
                    f"{cfg.prd_runs} runs of k-means with "
                    f"{quality.KMEANS_STARTS} starts each",
-            "fusion": default,
+            "fusion": self.model.default_fusion,
             "clipped_to": {m: list(r) for m, r in ranges.items()},
             "modalities": per_modality}
-    return coh, qual
+    return qual
 
   # --- likelihood -------------------------------------------------------
 
@@ -244,17 +268,18 @@ class Evaluator:
 
     feature_name, feature_fn = features_lib.feature_function(
         self.config, self.classifiers)
+    meta = self.classifier_meta
     results = {
         "test_examples": int(len(self.rows)),
-        "classifiers": {
-            "test_accuracy": {m: v["test_accuracy"] for m, v in
-                              self.classifier_meta["modalities"].items()}},
+        "classifiers": ({"skipped": meta["skipped"]} if "skipped" in meta
+                        else {"test_accuracy": {
+                            m: v["test_accuracy"]
+                            for m, v in meta["modalities"].items()}}),
         "attribute_names": list(registry.get(
             self.config.dataset).attribute_names),
         "latent_probe": timed("latent probe", self.latent_probe)}
     mean_ap = {m: v["test_mean_ap"] for m, v in
-               self.classifier_meta["modalities"].items()
-               if "test_mean_ap" in v}
+               meta.get("modalities", {}).items() if "test_mean_ap" in v}
     if mean_ap:
       results["classifiers"]["test_mean_ap"] = mean_ap
     results["coherence"], results["sample_quality"] = timed(
