@@ -91,6 +91,24 @@ def _npz_mask(mask):
   return setup
 
 
+def _npz_labels(labels):
+  """Two-modality data whose train_labels are `labels`."""
+  def setup(tmp):
+    _npz_never_b(tmp)
+    with np.load(tmp / "data.npz") as data:
+      arrays = dict(data)
+    arrays.pop("train_mask_b")
+    arrays["train_labels"] = labels
+    np.savez(tmp / "data.npz", **arrays)
+    return [f"--data_path={tmp}/data.npz"]
+  return setup
+
+
+def _a_file(tmp):
+  (tmp / "afile").write_text("not a folder")
+  return []
+
+
 def _pop(key):
   return lambda stored: stored.pop(key)
 
@@ -195,6 +213,34 @@ CASES = [
             "--modality=b:8x5:categorical:sequence"],
      _npz_mask(np.ones((20, 2), bool)), 2,
      r"train_mask_b has shape \(20, 2\), expected \(20,\): one True"),
+    ("npz labels below -1", "train",
+     RUN + ["--dataset=npz", "--modality=a:6:laplace:mlp",
+            "--modality=b:8x5:categorical:sequence"],
+     _npz_labels(np.arange(20) - 5), 2,
+     r"train split: labels must be classes 0 to 9999 \(-1: no label\), got "
+     r"values from -5 to 14"),
+    ("npz labels too large to be classes", "train",
+     RUN + ["--dataset=npz", "--modality=a:6:laplace:mlp",
+            "--modality=b:8x5:categorical:sequence"],
+     _npz_labels(np.arange(20) * 10**6), 2,
+     r"got values from 0 to 19000000; number the classes 0, 1"),
+    ("train model_dir under a file", "train", ["--model_dir={tmp}/afile/run"],
+     _a_file, 2, r"--model_dir=.*/afile/run cannot be made: .*afile is a "
+     "file, not a folder"),
+    ("export export_dir under a file", "export",
+     RUN + ["--export_dir={tmp}/afile/x"], _a_file, 2,
+     r"--export_dir=.*afile/x cannot be made: .*afile is a file"),
+    ("compare compare_dir under a file", "compare",
+     ["--compare_dir={tmp}/afile/c"], _a_file, 2,
+     r"--compare_dir=.*afile/c cannot be made"),
+    ("train_classifiers classifier_dir under a file", "train_classifiers",
+     ["--classifier_dir={tmp}/afile/c"], _a_file, 2,
+     r"--classifier_dir=.*afile/c cannot be made"),
+    ("make_example_data out under a file", "make_example_data",
+     ["--out={tmp}/afile/x.npz"], _a_file, 2,
+     r"--out=.*afile/x.npz cannot be made: .*afile is a file"),
+    ("make_example_data out a folder", "make_example_data",
+     ["--out={tmp}"], None, 2, r"is a folder; name an .npz file"),
     ("modality named labels", "train",
      RUN + ["--dataset=npz", "--data_path={tmp}/none.npz",
             "--modality=labels:6:laplace:mlp"], None, 2,

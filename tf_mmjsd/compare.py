@@ -317,6 +317,7 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
   configs = [row_config(base, r, compare_dir, style_overrides,
                         shared_overrides, method_overrides)
              for r in rows]  # all checked first
+  run_dir.check_creatable(compare_dir, "compare_dir")
   os.makedirs(compare_dir, exist_ok=True)
   records = []
   for i, (row, config) in enumerate(zip(rows, configs)):

@@ -76,10 +76,12 @@ def export_run(model_dir, export_dir=None, checkpoint=None, log=print):
   Returns:
     the path of the version folder written.
   """
-  model, config, ckpt = load_run(model_dir, checkpoint, log)
   export_dir = export_dir or default_export_dir(model_dir)
-  if os.path.exists(export_dir) and not os.path.isdir(export_dir):
-    raise ExportError(f"--export_dir={export_dir} is a file, not a folder")
+  try:
+    run_dir.check_creatable(export_dir, "export_dir")
+  except run_dir.RunDirError as e:
+    raise ExportError(str(e)) from None
+  model, config, ckpt = load_run(model_dir, checkpoint, log)
   os.makedirs(export_dir, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=export_dir)
   try:

@@ -69,6 +69,32 @@ def prepare_model_dir(config, flags_text=None):
     write_atomic(os.path.join(config.model_dir, "flags.txt"), flags_text)
 
 
+def check_creatable(path, flag):
+  """Raises RunDirError unless the folder `path` exists or can be made: its
+  nearest existing ancestor is a folder this process may write in, on a
+  writable file system. Writes nothing; remote paths (scheme://) are left
+  to their first write."""
+  if "://" in path:
+    return
+  if os.path.exists(path):
+    if not os.path.isdir(path):
+      raise RunDirError(f"--{flag}={path} is a file, not a folder; name a "
+                        "new folder")
+    return
+  above = os.path.dirname(os.path.abspath(path))
+  while not os.path.exists(above):
+    above = os.path.dirname(above)
+  if not os.path.isdir(above):
+    raise RunDirError(f"--{flag}={path} cannot be made: {above} is a file, "
+                      "not a folder")
+  if not os.access(above, os.W_OK | os.X_OK):
+    why = ("is on a read-only file system"
+           if os.statvfs(above).f_flag & os.ST_RDONLY else
+           "is not writable by this user")
+    raise RunDirError(f"--{flag}={path} cannot be made: {above} {why}; "
+                      "choose another folder")
+
+
 def check_model_dir(config):
   """Raises RunDirError unless config.model_dir can hold this run; writes
   nothing.
@@ -79,10 +105,7 @@ def check_model_dir(config):
   """
   if not config.model_dir:
     raise RunDirError("model_dir is required")
-  if os.path.exists(config.model_dir) and not os.path.isdir(
-      config.model_dir):
-    raise RunDirError(f"--model_dir={config.model_dir} is a file, not a "
-                      "folder; name a new folder")
+  check_creatable(config.model_dir, "model_dir")
   path = os.path.join(config.model_dir, "config.json")
   started = os.path.isdir(checkpoint_dir(config.model_dir))
   if os.path.exists(path) and started:

@@ -8,6 +8,10 @@ import numpy as np
 from tf_mmjsd import likelihoods
 from tf_mmjsd.errors import UsageError
 
+# The largest number of classes a label may name: the classifiers and the
+# probe have one output per class.
+MAX_CLASSES = 10_000
+
 
 class DataError(UsageError, ValueError):
   """Data do not match what the experiment expects; the message says how."""
@@ -115,6 +119,7 @@ class Split:
     n = len(self.labels)
     if n == 0:
       raise DataError(f"the {split_name} split has no examples")
+    check_labels(self.labels, split_name)
     expected = {s.name for s in specs}
     have = set(self.modality_names)
     if have != expected:
@@ -165,6 +170,25 @@ class Split:
             f"modality {never[0]!r} is absent from every example of the "
             "train split (its mask is False throughout): its networks would "
             "never train. Drop it from the modalities or supply its data")
+
+
+def check_labels(labels, split_name):
+  """Raises DataError unless `labels` are classes [N] in [0, MAX_CLASSES)
+  or attributes [N, K] of 0/1, with -1 marking an unknown label."""
+  labels = np.asarray(labels)
+  if labels.ndim == 1 and len(labels):
+    low, high = int(labels.min()), int(labels.max())
+    if low < -1 or high >= MAX_CLASSES:
+      raise DataError(
+          f"{split_name} split: labels must be classes 0 to "
+          f"{MAX_CLASSES - 1} (-1: no label), got values from {low} to "
+          f"{high}; number the classes 0, 1, ...")
+  elif labels.ndim == 2 and not np.isin(labels, (-1, 0, 1)).all():
+    raise DataError(f"{split_name} split: attribute labels [N, K] must be "
+                    "0 or 1 (-1: unknown)")
+  elif labels.ndim > 2:
+    raise DataError(f"{split_name} split: labels must be classes [N] or "
+                    f"attributes [N, K], got shape {labels.shape}")
 
 
 def validated(splits, specs):

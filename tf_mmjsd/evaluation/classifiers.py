@@ -14,10 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_mmjsd import networks
+from tf_mmjsd import networks, run_dir
 from tf_mmjsd.errors import UsageError
 from tf_mmjsd.evaluation import average_precision
-from tf_mmjsd.run_dir import write_atomic
 from tf_mmjsd.data import registry
 from tf_mmjsd.data.pipeline import Pipeline
 
@@ -149,7 +148,8 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
         "class": type(model).__name__, **scores,
         "train_examples": int(len(train_rows)),
         "test_examples": int(len(test_rows))}
-  write_atomic(os.path.join(out_dir, METADATA), json.dumps(meta, indent=2))
+  run_dir.write_atomic(os.path.join(out_dir, METADATA),
+                       json.dumps(meta, indent=2))
   return meta
 
 
@@ -196,6 +196,7 @@ def run(config, log=print):
       config.model_dir and os.path.join(config.model_dir, "classifiers"))
   if not out_dir:
     raise ClassifierError("give --classifier_dir (or --model_dir)")
+  run_dir.check_creatable(out_dir, "classifier_dir")
   keras.utils.set_random_seed(config.seed)
   train_split, test_split = data_lib.load_splits(config, log=log)
   meta = train(config, train_split, test_split, out_dir,

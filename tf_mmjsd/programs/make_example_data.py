@@ -7,6 +7,8 @@
 The data are synthetic: not medical data, and not a benchmark.
 """
 
+import os
+
 from absl import flags
 
 from tf_mmjsd import cli, errors
@@ -26,7 +28,16 @@ def main(argv):
   FLAGS = flags.FLAGS
   if FLAGS.train_size < 1 or FLAGS.test_size < 1:
     raise errors.UsageError("--train_size and --test_size must be >= 1")
+  from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
   from tf_mmjsd.data import clinic, split  # pylint: disable=g-import-not-at-top
+  if os.path.isdir(FLAGS.out):
+    raise errors.UsageError(f"--out={FLAGS.out} is a folder; name an .npz "
+                            "file")
+  folder = os.path.dirname(FLAGS.out) or "."
+  if os.path.isfile(folder):
+    raise errors.UsageError(f"--out={FLAGS.out} cannot be made: {folder} is "
+                            "a file, not a folder")
+  run_dir.check_creatable(folder, "out")
   try:
     arrays = clinic.write(FLAGS.out, train_size=FLAGS.train_size,
                           test_size=FLAGS.test_size,
