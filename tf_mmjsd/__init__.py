@@ -9,4 +9,4 @@ Data flow (one module each):
 
 from tf_mmjsd.errors import Error, UsageError
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"

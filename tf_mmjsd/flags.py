@@ -205,14 +205,19 @@ def config_from_model_dir():
     raise ConfigError("--modality, --modalities_file and --network_width "
                       f"cannot change: the modalities come from {path}")
   given = {n: getattr(FLAGS, n) for n in _DEFAULTS if FLAGS[n].present}
+  # The data may move where the run records their fingerprint: the
+  # program compares the data at the new place (run_dir.check_data).
+  from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
+  movable = RESUMABLE + (("data_path",) if run_dir.has_data_record(
+      model_dir) else ())
   fixed = {n: v for n, v in given.items()
-           if n not in RESUMABLE and stored.get(n, _DEFAULTS[n]) != v}
+           if n not in movable and stored.get(n, _DEFAULTS[n]) != v}
   if fixed:
     raise ConfigError("these settings differ from the trained run in "
                       f"{path} and cannot change after training: " + "; ".join(
                           f"--{n}={v} (trained with {stored.get(n)!r})"
                           for n, v in sorted(fixed.items())))
-  stored.update({n: v for n, v in given.items() if n in RESUMABLE})
+  stored.update({n: v for n, v in given.items() if n in movable})
   stored["model_dir"] = model_dir
   try:
     return ExperimentConfig.from_dict(stored)

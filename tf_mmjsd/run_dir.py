@@ -5,6 +5,8 @@ them. Layout of a run:
 
   config.json     the resolved ExperimentConfig
   flags.txt       a flagfile reproducing the run
+  data.json       the fingerprint of the data it was trained on (so the
+                  data may move: a new --data_path with the same data)
   checkpoints/    ckpt-<step>.index / .data-*, and TF's `checkpoint` state
 
 Checkpoints hold the model's variables keyed by their Keras path
@@ -15,6 +17,7 @@ model's training state (`state_variables`: step, style warm-up) apart.
 
 import dataclasses
 import glob
+import json
 import os
 import tempfile
 
@@ -26,6 +29,7 @@ from tf_mmjsd.data import registry
 from tf_mmjsd.errors import Error, UsageError
 
 CHECKPOINTS = "checkpoints"
+DATA_RECORD = "data.json"
 
 
 class RunDirError(UsageError):
@@ -113,7 +117,9 @@ def check_model_dir(config):
     new = config.to_dict()
     # A setting newer than the stored run counts as its default there.
     defaults = {f.name: f.default for f in dataclasses.fields(config)}
-    diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE
+    movable = RESUMABLE + (("data_path",) if has_data_record(
+        config.model_dir) else ())  # check_data compares the data
+    diff = sorted(k for k in set(old) | set(new) if k not in movable
                   and old.get(k, defaults.get(k)) != new.get(k))
     if diff:
       details = "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
@@ -125,6 +131,51 @@ def check_model_dir(config):
       n for n in os.listdir(config.model_dir) if n != run_lock.LOCK]:
     raise RunDirError(f"{config.model_dir} is not empty and holds no "
                       "config.json; use a new --model_dir")
+
+
+def has_data_record(model_dir):
+  """True where the run records the fingerprint of its data (data.json)."""
+  return os.path.isfile(os.path.join(model_dir, DATA_RECORD))
+
+
+def check_data(config, digest, log=print):
+  """Raises RunDirError where the run in config.model_dir was trained on
+  other data than those of fingerprint `digest` (data.split.fingerprint);
+  says so where the same data now come from another --data_path. A run
+  without data.json (before tf_mmjsd 0.3.1) or without a checkpoint is not
+  checked. Writes nothing."""
+  path = os.path.join(config.model_dir, DATA_RECORD)
+  if not os.path.isfile(path):
+    return
+  try:
+    with open(path, encoding="utf-8") as f:
+      record = json.load(f)
+    stored = record["fingerprint"]
+  except (ValueError, UnicodeDecodeError, KeyError, TypeError) as e:
+    raise RunDirError(f"{path} is damaged ({type(e).__name__}); delete it "
+                      "to resume without checking the data") from None
+  before = record.get("data_path", "")
+  if stored == digest:
+    if before != config.data_path:
+      log(f"The data moved: {before} -> {config.data_path} holds the same "
+          f"data (fingerprint {digest}); the run now reads them there.")
+    return
+  if not os.path.isdir(checkpoint_dir(config.model_dir)):
+    return  # nothing trained yet: a rerun may use other data
+  where = (f"--data_path={config.data_path} holds" if config.data_path else
+           f"data set {config.dataset} now gives")
+  raise RunDirError(
+      f"{where} other data than the run in {config.model_dir} was trained on "
+      f"(fingerprint {digest}; the run's is {stored}"
+      + (f", from {before}" if before else "") + "). Point --data_path at "
+      "the run's data, or use a new --model_dir")
+
+
+def write_data_record(config, digest):
+  """Writes data.json: the fingerprint of the run's data and their place."""
+  write_atomic(os.path.join(config.model_dir, DATA_RECORD), json.dumps(
+      {"fingerprint": digest, "dataset": config.dataset,
+       "data_path": config.data_path}, indent=2))
 
 
 def checkpoint_dir(model_dir):

@@ -6,7 +6,8 @@ Each data set registers itself in `registry` (specs, loader, label kind).
 import os
 import socket
 
-from tf_mmjsd.data.split import DataError, DataUnavailableError, Split
+from tf_mmjsd.data.split import (DataError, DataUnavailableError, Split,
+                                 fingerprint)
 
 
 def default_cache_dir():

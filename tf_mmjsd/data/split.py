@@ -1,6 +1,7 @@
 """A split of a multimodal data set, kept as pools plus index tuples."""
 
 import dataclasses
+import hashlib
 from typing import Protocol
 
 import numpy as np
@@ -170,6 +171,50 @@ class Split:
             f"modality {never[0]!r} is absent from every example of the "
             "train split (its mask is False throughout): its networks would "
             "never train. Drop it from the modalities or supply its data")
+
+
+# `fingerprint` reads every byte of a pool up to this size, and
+# FINGERPRINT_ROWS evenly spaced rows of a larger one.
+FINGERPRINT_BYTES = 1 << 30
+FINGERPRINT_ROWS = 4096
+
+
+def fingerprint(splits):
+  """A short hex digest of the data of `splits` (train, test): every label,
+  index and mask, each pool's shape and dtype, and its values (all of them
+  up to FINGERPRINT_BYTES, else FINGERPRINT_ROWS evenly spaced rows). It
+  names the data, not where they are: the same arrays moved or copied give
+  the same fingerprint; other data another (for a pool above the size
+  limit, an edit confined to unread rows goes unseen)."""
+  digest = hashlib.sha256()
+
+  def add(name, array):
+    array = np.ascontiguousarray(array)
+    digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+    digest.update(array.tobytes())
+
+  for i, split in enumerate(splits):
+    add(f"{i}/labels", split.labels)
+    for m in sorted(split.modality_names):
+      if m in (split.derived or {}):
+        digest.update(f"{i}/{m}:derived;".encode())
+        continue
+      pool = split.pools[m]
+      digest.update(f"{i}/{m}:{np.dtype(pool.dtype).str}:{pool.shape};"
+                    .encode())
+      row_bytes = max(pool[:1].nbytes, 1)
+      if len(pool) * row_bytes <= FINGERPRINT_BYTES:
+        step = max(1, (64 << 20) // row_bytes)  # 64 MiB at a time
+        for start in range(0, len(pool), step):
+          digest.update(np.ascontiguousarray(pool[start:start + step]))
+      else:
+        rows = np.unique(np.linspace(0, len(pool) - 1, FINGERPRINT_ROWS
+                                     ).astype(np.int64))
+        add(f"{i}/{m}/rows", np.asarray(pool[rows]))
+      add(f"{i}/{m}/indices", split.indices[m])
+      if split.masks is not None and m in split.masks:
+        add(f"{i}/{m}/mask", np.asarray(split.masks[m], bool))
+  return digest.hexdigest()[:20]
 
 
 def check_labels(labels, split_name):

@@ -19,6 +19,7 @@ from tf_mmjsd.errors import UsageError
 from tf_mmjsd.evaluation import average_precision
 from tf_mmjsd.data import registry
 from tf_mmjsd.data.pipeline import Pipeline
+from tf_mmjsd.data.split import fingerprint
 
 METADATA = "classifiers.json"
 # Cap on training examples per stored modality (a derived one, made from
@@ -105,7 +106,9 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
   attributes = np.ndim(train_split.labels) == 2
   os.makedirs(out_dir, exist_ok=True)
   rng = np.random.default_rng([config.seed, 11])
-  meta = {"data": data_signature(config), "num_classes": num_classes,
+  meta = {"data": data_signature(config),
+          "fingerprint": fingerprint((train_split, test_split)),
+          "num_classes": num_classes,
           "epochs": epochs, "modalities": {}}
   for spec in config.modalities:
     derived = (train_split.derived or {}).get(spec.name)
@@ -153,8 +156,22 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
   return meta
 
 
-def load(config, out_dir):
-  """({modality: classifier}, metadata) saved by `train` for this data.
+def _same_data(meta, config, digest):
+  """True where classifiers.json's data are this experiment's: the same
+  data signature, or one that differs only in data_path while the
+  fingerprints (data.fingerprint) agree (the data moved)."""
+  signature = data_signature(config)
+  if meta.get("data") == signature:
+    return True
+  if digest is None or meta.get("fingerprint") != digest:
+    return False
+  strip = lambda d: {k: v for k, v in (d or {}).items() if k != "data_path"}
+  return strip(meta.get("data")) == strip(signature)
+
+
+def load(config, out_dir, digest=None):
+  """({modality: classifier}, metadata) saved by `train` for this data
+  (`digest`: their data.fingerprint, where known).
 
   Raises:
     ClassifierError: nothing saved there, or saved for other data.
@@ -164,7 +181,7 @@ def load(config, out_dir):
     raise ClassifierError(f"no classifiers in {out_dir} ({METADATA} missing)")
   with open(path) as f:
     meta = json.load(f)
-  if meta.get("data") != data_signature(config):
+  if not _same_data(meta, config, digest):
     raise ClassifierError(
         f"the classifiers in {out_dir} were trained on other data "
         f"({meta.get('data')}); this experiment has "
@@ -185,7 +202,8 @@ def load_or_train(config, train_split, test_split, out_dir, epochs,
     log(f"No classifiers in {out_dir}; training them "
         "(bin/train_classifiers does this ahead of time).")
     train(config, train_split, test_split, out_dir, epochs, log=log)
-  return load(config, out_dir)
+  return load(config, out_dir,
+              fingerprint((train_split, test_split)))
 
 
 def run(config, log=print):

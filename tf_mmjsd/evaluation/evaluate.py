@@ -92,6 +92,8 @@ def run(config, checkpoint=None, log=print):
 def _restore_and_evaluate(config, checkpoint, log):
   keras.utils.set_random_seed(config.seed)
   train_split, test_split = data_lib.load_splits(config, log=log)
+  run_dir.check_data(config, data_lib.fingerprint((train_split, test_split)),
+                     log=log)
   model = MultimodalVAE.from_experiment(config)
   try:
     path = run_dir.restore_checkpoint(model, config.model_dir, checkpoint,

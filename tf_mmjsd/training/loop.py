@@ -124,11 +124,14 @@ class Trainer:
     self.callbacks = list(callbacks) if self.chief else []
     self.data = task.load_data(config, log=self.log)
     self.steps_per_epoch = self.data.steps_per_epoch
+    if self.chief:
+      run_dir.check_data(config, self.data.fingerprint, log=self.log)
     self.lock = None
     if self.chief:  # the one writer of model_dir, from here on
       self.lock = run_lock.RunLock(config.model_dir, log=self.log).acquire()
       try:
         run_dir.prepare_model_dir(config, flags_text)
+        run_dir.write_data_record(config, self.data.fingerprint)
       except BaseException:
         self.release()
         raise

@@ -26,6 +26,7 @@ class TrainingData:
     probe_pipe, test_pipe: batches of the splits as they are.
     steps_per_epoch: config.steps_per_epoch, or the full batches of the
       training split.
+    fingerprint: data.fingerprint of the splits (the run's data.json).
   """
 
   train_split: data_lib.Split
@@ -34,6 +35,7 @@ class TrainingData:
   probe_pipe: Pipeline
   test_pipe: Pipeline
   steps_per_epoch: int
+  fingerprint: str
 
 
 def load_data(config, log=print):
@@ -49,7 +51,8 @@ def load_data(config, log=print):
         f"{config.batch_size}")
   return TrainingData(train_split, test_split, train_pipe,
                       Pipeline(train_split, config.modalities),
-                      Pipeline(test_split, config.modalities), steps)
+                      Pipeline(test_split, config.modalities), steps,
+                      data_lib.fingerprint((train_split, test_split)))
 
 
 def build(config, strategy):
