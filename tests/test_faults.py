@@ -296,6 +296,57 @@ def test_evaluate_refuses_a_checkpoint_of_another_model(tiny_run, tmp_path,
   assert tree(tmp_path) == before
 
 
+@pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped one
+def test_a_signal_dropped_in_a_destructor_is_raised_at_the_next_check():
+  import signal  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import errors, interrupts  # pylint: disable=g-import-not-at-top
+  previous = {s: signal.getsignal(s) for s in interrupts.SIGNALS}
+  interrupts.install()
+
+  class Resource:
+    def __del__(self):  # Python prints and drops what a destructor raises
+      os.kill(os.getpid(), signal.SIGTERM)
+      for _ in range(1000):
+        pass
+
+  try:
+    Resource()  # the destructor runs here, receiving the signal
+    with pytest.raises(errors.Interrupted, match="stopped by SIGTERM") as e:
+      interrupts.check()
+    assert e.value.exit_code == 143
+  finally:
+    interrupts.clear()
+    for sig, handler in previous.items():
+      signal.signal(sig, handler)
+
+
+@pytest.mark.parametrize("sig,code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_stops_bin_evaluate_cleanly(sig, code, tiny_run, tmp_path,
+                                             cache_dir):
+  import signal  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  run = shutil.copytree(tiny_run, tmp_path / "run")
+  before = tree(tmp_path)
+  env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CPP_MIN_LOG_LEVEL="2",
+             PYTHONUNBUFFERED="1")
+  proc = subprocess.Popen(
+      [sys.executable, os.path.join(REPO, "bin", "evaluate"),
+       f"--model_dir={run}", "--classifier_epochs=1"], env=env, cwd=REPO,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  for line in proc.stdout:  # signalled while it trains the classifiers
+    if "Training the mnist classifier" in line:
+      break
+  proc.send_signal(getattr(signal, sig))
+  _, stderr = proc.communicate(timeout=300)
+  assert proc.returncode == code, stderr[-3000:]
+  assert f"stopped by {sig}; nothing half-written" in error_line(stderr)
+  assert "Traceback" not in stderr
+  after = tree(tmp_path)  # the lock is gone; only finished files were added
+  assert not [p for p in after if p.endswith((".lock", ".tmp", ".tmp.keras"))]
+  assert set(before) <= set(after) and "run/results.json" not in after
+
+
 # --- full and read-only disks (a tmpfs; needs the right to mount) ---------
 
 

@@ -11,8 +11,9 @@ program takes them), quiets TensorFlow's and absl's logs and calls
 wrapper prints `error: <message>` on stderr and returns the error's exit
 code: 2 for usage errors (a flag, file, setting or data set that cannot be
 used; nothing was changed), 1 for failures while running. A few system
-failures are anticipated too (a full disk, no permission, out of memory,
-Ctrl-C). `--verbose` prints the traceback as well. Any other exception is a
+failures are anticipated too (a full disk, no permission, out of memory);
+SIGTERM and Ctrl-C stop a program as errors.Interrupted (interrupts.py),
+with exit code 128 + the signal's number. `--verbose` prints the traceback as well. Any other exception is a
 bug and keeps its traceback.
 """
 
@@ -23,7 +24,7 @@ import traceback
 
 from absl import app, flags, logging
 
-from tf_mmjsd import errors
+from tf_mmjsd import errors, interrupts
 
 flags.DEFINE_bool("verbose", False, "On an error, also print its traceback.")
 
@@ -133,6 +134,7 @@ def run(main_fn, define_flags, positional=False):
     if not positional:
       no_arguments(argv)
     logging.set_verbosity(logging.WARNING)
+    interrupts.install()
     return main_fn(argv)
 
   app.run(main(program), flags_parser=mm_flags.parse_argv)

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from tf_mmjsd import run_dir
+from tf_mmjsd import interrupts, run_dir
 from tf_mmjsd.config import ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry
 from tf_mmjsd.evaluation.results import RESULTS_SCHEMA, EvaluationResult
@@ -153,7 +153,9 @@ def run_row(config, log=print):
   from tf_mmjsd import training  # pylint: disable=g-import-not-at-top
   from tf_mmjsd.evaluation import evaluate  # pylint: disable=g-import-not-at-top
   training.run(config, log=log)
+  interrupts.check()  # a signal dropped in a destructor stops here
   evaluate.run(config, log=log)
+  interrupts.check()
   return _finished(config) + (False,)
 
 
@@ -321,6 +323,7 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
   os.makedirs(compare_dir, exist_ok=True)
   records = []
   for i, (row, config) in enumerate(zip(rows, configs)):
+    interrupts.check()
     log(f"[{i + 1}/{len(rows)}] {row.name}")
     start = time.time()
     results, summary, reused = run_row(

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 
+from tf_mmjsd import errors
 from tf_mmjsd.errors import UsageError
 
 
@@ -93,7 +94,7 @@ def run(num_workers, command, grace=60.0, out=sys.stdout, poll=0.2):
         _stop(procs, out)
         break
       time.sleep(poll)
-  except KeyboardInterrupt:
+  except (KeyboardInterrupt, errors.Interrupted):  # SIGINT, SIGTERM
     _stop(procs, out)
     raise
   for pump in pumps:

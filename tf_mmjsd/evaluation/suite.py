@@ -22,7 +22,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tf_mmjsd import fusion
+from tf_mmjsd import fusion, interrupts
 from tf_mmjsd.data import registry, text as text_lib
 from tf_mmjsd.data.pipeline import Pipeline
 from tf_mmjsd.evaluation import (average_precision, coherence,
@@ -263,6 +263,7 @@ class Evaluator:
       start = time.time()
       self.log(f"Evaluating: {name} ...")
       out = fn(*args)
+      interrupts.check()  # a signal dropped in a destructor stops here
       seconds[name] = round(time.time() - start, 2)
       return out
 

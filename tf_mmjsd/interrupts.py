@@ -1,0 +1,50 @@
+"""SIGTERM and SIGINT as errors that cannot be lost.
+
+A scheduler or a preempted cloud VM sends SIGTERM; Ctrl-C sends SIGINT.
+Every program (cli.run) turns both into `errors.Interrupted`, raised where
+Python next runs, so `finally` blocks release locks and remove temporary
+files and the program exits with 128 + the signal's number. Python drops an
+exception raised inside a destructor (`__del__`, e.g. of a TensorFlow
+object) after printing it; the signal therefore stays pending, and `check()`
+at the next safe point raises it again. Training handles the signals itself
+(training.loop.StopRequest: a checkpoint at the next step boundary).
+"""
+
+import signal
+
+from tf_mmjsd import errors
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_pending = []  # the signal numbers received and not yet raised
+
+
+def interrupted(signum, what="stopped"):
+  """The errors.Interrupted of signal `signum`."""
+  name = signal.Signals(signum).name
+  return errors.Interrupted(
+      f"{what} by {name}; nothing half-written was kept. Rerun the same "
+      "command to go on (finished work is reused)", signum)
+
+
+def _handle(signum, frame):
+  del frame
+  _pending.append(signum)
+  raise interrupted(signum)
+
+
+def install():
+  """Makes SIGTERM and SIGINT raise errors.Interrupted (main thread)."""
+  for sig in SIGNALS:
+    signal.signal(sig, _handle)
+
+
+def check():
+  """Raises errors.Interrupted for a signal received earlier whose
+  exception was dropped (see the module docstring)."""
+  if _pending:
+    raise interrupted(_pending[-1])
+
+
+def clear():
+  """Forgets the signals received (after one was handled as an error)."""
+  _pending.clear()
