@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.harness import REPO, TINY, run_bin, summary as _summary
+from tests.harness import REPO, TINY, error_line, run_bin, summary as _summary
 from tf_mmjsd import local_cluster
 
 ARGS = [f"--flagfile={REPO}/configs/base.flags"] + TINY + ["--epochs=2"]
@@ -104,3 +104,63 @@ def test_the_launcher_refuses_another_strategy(tmp_path, cache_dir):
                 cache_dir)
   assert out.returncode == 2
   assert "trains with --distribution=multi_worker" in out.stderr
+
+
+def _lone_worker(ports, index=0):
+  return local_cluster.tf_configs(ports)[index]
+
+
+def test_a_worker_whose_peer_never_starts_stops_within_the_bound(tmp_path,
+                                                                 cache_dir):
+  ports = local_cluster.free_ports(2)
+  model_dir = tmp_path / "run"
+  start = time.time()
+  out = run_bin("train", ARGS + [f"--model_dir={model_dir}",
+                                 "--distribution=multi_worker",
+                                 "--startup_timeout=4"], cache_dir,
+                timeout=120, extra_env={"TF_CONFIG": _lone_worker(ports)})
+  assert out.returncode == 1, out.stderr[-3000:]
+  assert time.time() - start < 60
+  line = error_line(out.stderr)
+  assert (f"the cluster did not form: after 4 s this worker (worker 0, "
+          f"127.0.0.1:{ports[0]}) could not reach worker 1 "
+          f"(127.0.0.1:{ports[1]})") in line, line
+  assert "Traceback" not in out.stderr and not model_dir.exists()
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143),
+                                      (signal.SIGINT, 130)])
+def test_a_worker_waiting_for_its_peers_stops_on_a_signal(sig, code,
+                                                          tmp_path,
+                                                          cache_dir):
+  env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CPP_MIN_LOG_LEVEL="2",
+             TF_CONFIG=_lone_worker(local_cluster.free_ports(2), 1),
+             PYTHONUNBUFFERED="1")
+  proc = subprocess.Popen(
+      [sys.executable, os.path.join(REPO, "bin", "train")] + ARGS + [
+          f"--model_dir={tmp_path}/run", "--distribution=multi_worker"],
+      env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      text=True)
+  for line in proc.stdout:
+    if line.startswith("Waiting for 1 peer(s)"):
+      break
+  time.sleep(1)
+  proc.send_signal(sig)
+  _, stderr = proc.communicate(timeout=30)
+  assert proc.returncode == code, stderr[-3000:]
+  assert f"stopped by {signal.Signals(sig).name}" in error_line(stderr)
+  assert not (tmp_path / "run").exists()
+
+
+def test_a_port_taken_by_another_program_is_named(tmp_path, cache_dir):
+  import socket  # pylint: disable=g-import-not-at-top
+  ports = local_cluster.free_ports(2)
+  with socket.socket() as taken:
+    taken.bind(("127.0.0.1", ports[0]))
+    taken.listen(1)
+    out = run_bin("train", ARGS + [f"--model_dir={tmp_path}/run",
+                                   "--distribution=multi_worker"], cache_dir,
+                  timeout=120, extra_env={"TF_CONFIG": _lone_worker(ports)})
+  assert out.returncode == 2, out.stderr[-3000:]
+  assert (f"the address 127.0.0.1:{ports[0]}, but its port is in use by "
+          "another program") in error_line(out.stderr)

@@ -40,6 +40,7 @@ BAD = {
     "mixed_precision": ["float16"],
     "steps_per_execution": [0],
     "collective_timeout": [0.0, NAN, INF],
+    "startup_timeout": [-1.0, NAN, INF],
     "on_nonfinite": ["ignore"],
     "max_consecutive_skips": [0],
     "data_multiplication": [0],

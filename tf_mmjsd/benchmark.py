@@ -48,8 +48,8 @@ def measure(config, mode="compute", steps=50, repeats=5, warmup=10,
   """
   if mode not in MODES:
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-  strategy = distribution.make_strategy(config.distribution,
-                                        config.collective_timeout)
+  strategy = distribution.make_strategy(
+      config.distribution, config.collective_timeout, config.startup_timeout)
   distribution.check_batch(config.batch_size, strategy)
   model = training.build(config, strategy)
   train = training.make_train_function(model, strategy, config.jit_compile)

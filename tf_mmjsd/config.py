@@ -29,6 +29,7 @@ RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
              "data_dir", "mnist_dir", "svhn_dir", "celeba_dir",
              "distribution",
              "jit_compile", "steps_per_execution", "collective_timeout",
+             "startup_timeout",
              "on_nonfinite", "max_consecutive_skips",
              "eval_every_epochs", "eval_batch_size", "eval_examples",
              "likelihood_samples", "likelihood_examples", "quality_examples",
@@ -70,6 +71,8 @@ class ExperimentConfig:
     steps_per_execution: training steps per tf.function call.
     collective_timeout: multi_worker: seconds before a collective that a
       peer does not join fails.
+    startup_timeout: multi_worker: seconds a worker waits at start-up for
+      every peer of the cluster to answer before it stops.
     on_nonfinite: what a training step with a NaN or infinite loss term or
       gradient does (guard.py): "stop" the run, or "skip_batch" (no update;
       the run stops after `max_consecutive_skips` such steps in a row).
@@ -114,6 +117,7 @@ class ExperimentConfig:
   jit_compile: bool = False
   steps_per_execution: int = 1
   collective_timeout: float = 300.0
+  startup_timeout: float = 300.0
   on_nonfinite: str = "stop"
   max_consecutive_skips: int = 10
   model_dir: str = ""
@@ -200,9 +204,10 @@ class ExperimentConfig:
       raise ConfigError(
           f"prd_clusters must be >= 2 and quality_examples >= prd_clusters, "
           f"got {self.prd_clusters} and {self.quality_examples}")
-    if self.collective_timeout <= 0:
-      raise ConfigError("collective_timeout must be > 0 seconds, got "
-                        f"{self.collective_timeout}")
+    for name in ("collective_timeout", "startup_timeout"):
+      if getattr(self, name) <= 0:
+        raise ConfigError(f"{name} must be > 0 seconds, got "
+                          f"{getattr(self, name)}")
     if self.learning_rate <= 0:
       raise ConfigError(
           f"learning_rate must be > 0, got {self.learning_rate}")

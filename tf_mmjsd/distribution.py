@@ -19,12 +19,23 @@ temporary folder of their own that is deleted at the end, and restore from
 the chief's checkpoints (so `model_dir` must be on a file system every
 worker sees: NFS, GCS). Collectives time out after `collective_timeout`
 seconds, so a worker whose peer died fails instead of hanging.
+
+TensorFlow waits for every peer inside one C++ call that neither times out
+nor lets Python handle a signal, so before it a worker meets its peers
+itself (`wait_for_peers`): it answers on its own port and waits, in Python,
+until every peer answers on its port, up to `startup_timeout` seconds; a
+peer that never starts is named instead of waited on for ever, and SIGTERM
+and Ctrl-C stop the wait. During TensorFlow's own start-up that follows,
+the two signals end the process at once (nothing is written yet).
 """
 
 import json
 import os
 import shutil
+import signal
+import socket
 import tempfile
+import time
 
 import tensorflow as tf
 
@@ -38,6 +49,10 @@ class DistributionError(UsageError):
 
 class PeerFailure(Error):
   """Training stopped because another worker died or stopped answering."""
+
+
+class StartupTimeout(Error):
+  """The cluster did not form: a peer never answered at start-up."""
 
 
 def parse_tf_config(text):
@@ -91,12 +106,15 @@ def parse_tf_config(text):
   return cluster, task_type, index
 
 
-def make_strategy(name, collective_timeout=None):
+def make_strategy(name, collective_timeout=None, startup_timeout=None,
+                  log=print):
   """The tf.distribute strategy `name` (one of STRATEGIES).
 
   Args:
     collective_timeout: multi_worker only: seconds after which a collective
       that a peer does not join fails (None: wait for ever).
+    startup_timeout: multi_worker only: seconds to wait for every peer at
+      start-up (`wait_for_peers`; None: wait for ever).
   """
   if name not in STRATEGIES:
     raise DistributionError(f"distribution must be one of {STRATEGIES}, got "
@@ -112,11 +130,98 @@ def make_strategy(name, collective_timeout=None):
     return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
   if name == "mirrored":
     return tf.distribute.MirroredStrategy()
-  parse_tf_config(os.environ.get("TF_CONFIG", ""))
+  cluster, task_type, index = parse_tf_config(os.environ.get("TF_CONFIG", ""))
+  wait_for_peers(cluster, task_type, index, startup_timeout, log=log)
   options = tf.distribute.experimental.CommunicationOptions(
       timeout_seconds=collective_timeout)
-  return tf.distribute.MultiWorkerMirroredStrategy(
-      communication_options=options)
+  # TensorFlow's start-up blocks in C++, where a Python handler never runs:
+  # let SIGTERM and SIGINT end the process meanwhile (nothing is written).
+  handlers = {s: signal.signal(s, signal.SIG_DFL)
+              for s in (signal.SIGTERM, signal.SIGINT)}
+  try:
+    return tf.distribute.MultiWorkerMirroredStrategy(
+        communication_options=options)
+  finally:
+    for sig, handler in handlers.items():
+      signal.signal(sig, handler)
+
+
+def _address(address):
+  host, _, port = address.rpartition(":")
+  return host.strip("[]"), int(port)
+
+
+def wait_for_peers(cluster, task_type, index, timeout, log=print, poll=0.25):
+  """Returns once every other task of `cluster` accepts a connection on its
+  address, meanwhile accepting (and closing) connections on this task's
+  own port so that the peers see this one; raises StartupTimeout naming
+  the peers that did not answer within `timeout` seconds (None: no limit).
+  Runs in Python, so SIGTERM and SIGINT stop it (cli.py, interrupts.py).
+
+  Raises:
+    DistributionError: this task's port is taken by another program.
+  """
+  own = cluster[task_type][index]
+  peers = [(f"{job} {i} ({address})", _address(address))
+           for job, addresses in sorted(cluster.items())
+           for i, address in enumerate(addresses)
+           if (job, i) != (task_type, index) and job != "evaluator"]
+  if not peers:
+    return
+  listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+  listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+  try:
+    listener.bind(("", _address(own)[1]))
+  except OSError as e:
+    listener.close()
+    raise DistributionError(
+        f"TF_CONFIG gives this task ({task_type} {index}) the address "
+        f"{own}, but its port is in use by another program ({e.strerror}); "
+        "choose a free port") from None
+  listener.listen(16)
+  listener.setblocking(False)
+  start = time.time()
+  waiting = dict(peers)
+  log(f"Waiting for {len(waiting)} peer(s) of the cluster (up to "
+      + (f"{timeout:.0f} s" if timeout else "no limit") + ") ...")
+  try:
+    while True:
+      _answer(listener)
+      for name, address in list(waiting.items()):
+        try:
+          socket.create_connection(address, timeout=poll).close()
+          del waiting[name]
+        except OSError:
+          pass
+      if not waiting:
+        break
+      if timeout is not None and time.time() - start > timeout:
+        raise StartupTimeout(
+            f"the cluster did not form: after {timeout:.0f} s this worker "
+            f"({task_type} {index}, {own}) could not reach "
+            f"{', '.join(waiting)}. Start every worker of TF_CONFIG (with "
+            "the same command), check their addresses and firewalls, or "
+            "raise --startup_timeout")
+      time.sleep(poll)
+    # Peers still waiting may try this port once more before TensorFlow's
+    # own server takes it over.
+    end = time.time() + 2 * poll
+    while time.time() < end:
+      _answer(listener)
+      time.sleep(poll / 5)
+  finally:
+    listener.close()
+  log(f"Every peer answered after {time.time() - start:.1f} s.")
+
+
+def _answer(listener):
+  """Accepts and closes the connections waiting on `listener`."""
+  while True:
+    try:
+      conn, _ = listener.accept()
+    except (BlockingIOError, InterruptedError):
+      return
+    conn.close()
 
 
 def task(strategy):

@@ -79,6 +79,9 @@ _HELP = {
                            "on these boundaries.",
     "collective_timeout": "multi_worker: seconds after which a worker "
                           "whose peer stopped answering fails.",
+    "startup_timeout": "multi_worker: seconds a worker waits at start-up "
+                       "for every peer to answer; then it stops, naming "
+                       "the peers it could not reach.",
     "on_nonfinite": "A training step with a NaN or infinite loss term or "
                     "gradient: stop (the run stops; no checkpoint from the "
                     "bad state) or skip_batch (no update; counted).",

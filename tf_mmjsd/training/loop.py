@@ -113,8 +113,9 @@ class Trainer:
 
   def __init__(self, config, log=print, callbacks=(), flags_text=None):
     self.config = config
-    self.strategy = distribution.make_strategy(config.distribution,
-                                               config.collective_timeout)
+    self.strategy = distribution.make_strategy(
+        config.distribution, config.collective_timeout,
+        config.startup_timeout, log=log)
     distribution.check_batch(config.batch_size, self.strategy)
     self.chief = distribution.is_chief(self.strategy)
     if self.chief:
