@@ -6,11 +6,13 @@ matches it to float rounding (the all-reduce sums in another order).
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from tests.harness import REPO, TINY, error_line, run_bin, summary as _summary
@@ -164,3 +166,55 @@ def test_a_port_taken_by_another_program_is_named(tmp_path, cache_dir):
   assert out.returncode == 2, out.stderr[-3000:]
   assert (f"the address 127.0.0.1:{ports[0]}, but its port is in use by "
           "another program") in error_line(out.stderr)
+
+
+@pytest.mark.slow
+def test_sigterm_to_one_worker_checkpoints_every_worker_at_one_step(
+    tmp_path, cache_dir):
+  """A preemption notice (SIGTERM) to worker 1 at a random step: both
+  workers save that step and exit 143; rerun, the run ends bit-identical to
+  an uninterrupted two-worker run."""
+  ref = str(tmp_path / "ref")
+  out = run_bin("train_local_cluster", ["--num_workers=2", "--"] + ARGS + [
+      f"--model_dir={ref}"], cache_dir)
+  assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+
+  two, tmp = str(tmp_path / "two"), str(tmp_path / "tmp")
+  os.makedirs(tmp)
+  procs = _start_workers(two, cache_dir, tmp, str(tmp_path))
+  state = os.path.join(two, "checkpoints", "checkpoint")
+  deadline = time.time() + 300
+  while time.time() < deadline and not os.path.exists(state):
+    assert all(p.poll() is None for p in procs), "a worker exited early"
+    time.sleep(0.2)
+  time.sleep(np.random.default_rng().uniform(0.0, 2.0))  # a random step
+  procs[1].send_signal(signal.SIGTERM)
+  try:
+    codes = [p.wait(timeout=120) for p in procs]
+  finally:
+    for p in procs:
+      if p.poll() is None:
+        p.kill()
+  logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
+  assert codes == [143, 143], [log[-2000:] for log in logs]
+  steps = []
+  for i, log in enumerate(logs):
+    line = error_line(log)
+    who = ("this worker (worker 1) received SIGTERM" if i == 1 else
+           "another worker of the cluster received SIGTERM")
+    assert who in line and "Rerun every worker" in line, line
+    steps.append(int(re.search(r"stopped at step (\d+) of 62", line)[1]))
+    assert "Traceback" not in log
+  assert steps[0] == steps[1] and 10 <= steps[0] < 62
+  assert os.path.exists(os.path.join(two, "checkpoints",
+                                     f"ckpt-{steps[0]}.index"))
+  assert not os.path.exists(os.path.join(two, "summary.json"))
+
+  rerun = run_bin("train_local_cluster", ["--num_workers=2", "--"] + ARGS + [
+      f"--model_dir={two}"], cache_dir, extra_env={"TMPDIR": tmp})
+  assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+  assert f"ckpt-{steps[0]}" in rerun.stdout
+  assert sorted(os.listdir(tmp)) == []  # every worker cleaned up
+  a, b = _summary(ref), _summary(two)
+  assert b["steps"] == 62 and b["test_terms"] == a["test_terms"]
+  assert b["latent_probe"] == a["latent_probe"]

@@ -39,6 +39,7 @@ import time
 
 import tensorflow as tf
 
+from tf_mmjsd import errors
 from tf_mmjsd.config import DISTRIBUTIONS as STRATEGIES
 from tf_mmjsd.errors import Error, UsageError
 
@@ -260,6 +261,60 @@ class OutputDir:
   def cleanup(self):
     if not self.chief:
       shutil.rmtree(self.path, ignore_errors=True)
+
+
+class Preemption:
+  """SIGTERM to any worker of a multi_worker run (a preemption notice):
+  every worker saves a checkpoint after the same step and stops, through
+  TensorFlow's tf.distribute.experimental.PreemptionCheckpointHandler.
+
+  The handler counts `after(step)` calls, which every worker makes after
+  each call of the training function; when one worker receives SIGTERM, the
+  workers agree (through TensorFlow's coordination service) on the call
+  after which to save, run `save(step)` there, and raise
+  errors.Interrupted. The handler keeps its own bookkeeping in a temporary
+  folder, deleted on exit; the checkpoints are the run's own.
+
+  Args:
+    strategy: the MultiWorkerMirroredStrategy.
+    save: save(step) writes the run's checkpoint of `step` (every worker).
+    describe: describe(step, own) -> the errors.Interrupted message; `own`
+      is True on the worker that received the signal.
+  """
+
+  def __init__(self, strategy, save, describe):
+    self.strategy, self.save, self.describe = strategy, save, describe
+    self.step, self.handler, self.scratch = None, None, None
+    self._previous = None
+
+  def __enter__(self):
+    self._previous = signal.getsignal(signal.SIGTERM)
+    self.scratch = tempfile.mkdtemp(prefix="tf_mmjsd_preemption_")
+    config = tf.distribute.experimental.TerminationConfig(
+        exit_fn=self._exit, save_fn=lambda: self.save(self.step),
+        grace_period=0)
+    self.handler = tf.distribute.experimental.PreemptionCheckpointHandler(
+        self.strategy.cluster_resolver, tf.train.Checkpoint(),
+        os.path.join(self.scratch, "handler", "ckpt"), config)
+    return self
+
+  def after(self, step):
+    """Call after each training call: saves and raises errors.Interrupted
+    where a worker was preempted and `step` is the agreed one."""
+    self.step = step
+    self.handler.save_checkpoint_if_preempted()
+
+  def _exit(self):
+    own = self.handler._received_own_sigterm.is_set()  # pylint: disable=protected-access
+    raise errors.Interrupted(self.describe(self.step, own), signal.SIGTERM)
+
+  def __exit__(self, *exc):
+    handler, self.handler = self.handler, None
+    if handler is not None:
+      handler.__del__()  # stops its watcher threads (idempotent)
+    signal.signal(signal.SIGTERM, self._previous)
+    shutil.rmtree(self.scratch, ignore_errors=True)
+    return False
 
 
 # What a collective raises when a peer worker died or stopped answering.

@@ -145,6 +145,7 @@ class Trainer:
         os.path.join(self.output.path, "tensorboard"))
     self._eval_model = None
     self.stop = StopRequest()
+    self.preemption = None  # a distribution.Preemption while training
     self._skipped_logged = int(self.model.guard.skipped.numpy())
 
   def release(self):
@@ -192,10 +193,13 @@ class Trainer:
     multi_worker = isinstance(self.strategy,
                               tf.distribute.MultiWorkerMirroredStrategy)
     try:
-      # Under multi_worker a signal stops the workers as before (a peer
-      # failure); every worker would have to stop at the same step.
+      # Under multi_worker, SIGTERM to any worker stops every worker after
+      # the same step (TensorFlow's preemption handler); Ctrl-C stops its
+      # own worker, which the others see as a peer failure.
       if multi_worker:
-        return self._train()
+        with distribution.Preemption(self.strategy, self._save_once,
+                                     self._preempted) as self.preemption:
+          return self._train()
       with self.stop:
         return self._train()
     except distribution.PEER_ERRORS as e:
@@ -239,6 +243,8 @@ class Trainer:
           self.checkpoints.save(step)
         if self.stop.signum is not None:
           self._stop_on_signal(step)
+        if self.preemption is not None:
+          self.preemption.after(step)
       if self.checkpoints.saved_step != step:
         self.checkpoints.save(step)
       event = callbacks_lib.EpochEnd(
@@ -261,6 +267,21 @@ class Trainer:
         f"stopped by {name} at step {step} of {self.total_steps}; "
         f"checkpoint {self.checkpoints.latest} holds it. Rerun the same "
         "command to resume from there.", self.stop.signum)
+
+  def _save_once(self, step):
+    if self.checkpoints.saved_step != step:
+      self.checkpoints.save(step)
+
+  def _preempted(self, step, own):
+    """The errors.Interrupted message of a multi_worker preemption."""
+    task_type, index = distribution.task(self.strategy)
+    what = (f"this worker ({task_type} {index}) received SIGTERM" if own
+            else "another worker of the cluster received SIGTERM")
+    where = os.path.join(run_dir.checkpoint_dir(self.config.model_dir),
+                         f"ckpt-{step}")
+    return (f"stopped at step {step} of {self.total_steps}: {what}, and "
+            f"every worker checkpointed that step ({where}). Rerun every "
+            "worker with the same command to resume from there.")
 
   def _log_skipped(self, step):
     if self.config.on_nonfinite != "skip_batch":
