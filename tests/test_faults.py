@@ -406,3 +406,35 @@ def test_a_read_only_run_is_named_for_what_it_is(program, tiny_run,
   line = error_line(out.stderr)
   assert "Read-only file system" in line and "choose another" in line, line
   assert tree(disk) == before
+
+
+def _fill(disk, leave=64 << 10):
+  """Fills the tmpfs at `disk` but `leave` bytes."""
+  stat = os.statvfs(disk)
+  free = stat.f_bavail * stat.f_frsize
+  with open(disk / "filler", "wb") as f:
+    f.write(b"\0" * max(0, free - leave))
+
+
+@pytest.mark.parametrize("program", ["evaluate", "export"])
+def test_a_full_disk_under_evaluate_and_export_is_named_and_leaves_no_parts(
+    program, tiny_run, small_disk, cache_dir):
+  disk = small_disk("256m")
+  run = shutil.copytree(tiny_run, disk / "run")
+  _fill(disk)
+  before = tree(disk)
+  args = [f"--model_dir={run}"]
+  if program == "evaluate":
+    args.append("--classifier_epochs=1")
+  else:
+    args.append(f"--export_dir={disk}/exports")
+  out = run_bin(program, args, cache_dir)
+  assert out.returncode == 1, out.stderr[-3000:]
+  line = error_line(out.stderr)
+  assert "No space left on device" in line and "free space" in line, line
+  after = tree(disk)
+  left = [p for p in after if ".tmp" in p or "_temp" in p or p.endswith(
+      run_lock.LOCK)]
+  assert left == []
+  assert not [p for p in after if p.startswith("exports/1")]
+  assert "run/results.json" not in after and set(after) >= set(before)

@@ -145,8 +145,13 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
         f"{k[5:]} {v:.4f}" for k, v in scores.items())
         + f" ({len(test_rows)} test examples)")
     tmp = os.path.join(out_dir, f"{spec.name}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, os.path.join(out_dir, f"{spec.name}.keras"))
+    try:
+      model.save(tmp)
+      os.replace(tmp, os.path.join(out_dir, f"{spec.name}.keras"))
+    except BaseException:  # a full disk or a signal: leave no part behind
+      if os.path.exists(tmp):
+        os.remove(tmp)
+      raise
     meta["modalities"][spec.name] = {
         "class": type(model).__name__, **scores,
         "train_examples": int(len(train_rows)),
