@@ -21,7 +21,6 @@ TensorFlow, so that specs can be checked before TensorFlow loads.
 """
 
 import dataclasses
-import importlib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +45,9 @@ class Likelihood:
   module: str = ""
 
   def _maths(self):
-    return importlib.import_module(self.module)
+    # The builtin __import__ runs as is inside a tf.function; AutoGraph
+    # would try to convert importlib.import_module's frozen code and warn.
+    return __import__(self.module, fromlist=["log_prob"])
 
   def log_prob(self, spec, x, params, scale=None):
     """[B] log p(x | params) of modality `spec`; params is the decoder's
