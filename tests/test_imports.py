@@ -13,7 +13,8 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 # Lowest first; a module may import from its own layer and those before it.
 # A module belongs to the layer of its longest matching prefix.
 LAYERS = (
-    ("vocabulary", ("tf_mmjsd", "tf_mmjsd.errors", "tf_mmjsd.interrupts",
+    ("vocabulary", ("tf_mmjsd", "tf_mmjsd.errors", "tf_mmjsd.files",
+                    "tf_mmjsd.interrupts",
                     "tf_mmjsd.methods",
                     "tf_mmjsd.data.text", "tf_mmjsd.data.registry",
                     "tf_mmjsd.data.specs", "tf_mmjsd.likelihoods",

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from tf_mmjsd import interrupts, run_dir
+from tf_mmjsd import files, interrupts, run_dir
 from tf_mmjsd.config import ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry
 from tf_mmjsd.evaluation.results import RESULTS_SCHEMA, EvaluationResult
@@ -132,11 +132,10 @@ def _finished(config):
   """The row's results.json if it evaluated the last step, else None."""
   path = os.path.join(config.model_dir, "results.json")
   summary_path = os.path.join(config.model_dir, "summary.json")
-  if not (os.path.isfile(path) and os.path.isfile(summary_path)):
+  if not (files.isfile(path) and files.isfile(summary_path)):
     return None
   results = EvaluationResult.load(path)
-  with open(summary_path) as f:
-    summary = json.load(f)
+  summary = json.loads(files.read_text(summary_path))
   if (results.step != summary.get("steps")
       or summary.get("epochs") != config.epochs
       or results.schema != RESULTS_SCHEMA):
@@ -320,7 +319,7 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
                         shared_overrides, method_overrides)
              for r in rows]  # all checked first
   run_dir.check_creatable(compare_dir, "compare_dir")
-  os.makedirs(compare_dir, exist_ok=True)
+  files.makedirs(compare_dir)
   records = []
   for i, (row, config) in enumerate(zip(rows, configs)):
     interrupts.check()
@@ -355,7 +354,7 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
   out = {"settings": settings, "rows": records, "groups": summary,
          "plots": [os.path.basename(p) for p in
                    plots(records, prefix, settings["attributes"])]}
-  run_dir.write_atomic(prefix + ".json", json.dumps(out, indent=2))
-  run_dir.write_atomic(prefix + ".md", markdown(summary, settings))
+  files.write_atomic(prefix + ".json", json.dumps(out, indent=2))
+  files.write_atomic(prefix + ".md", markdown(summary, settings))
   log(f"Wrote {prefix}.json, {prefix}.md and {len(out['plots'])} plot(s)")
   return out

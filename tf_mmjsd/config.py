@@ -10,7 +10,7 @@ import json
 import math
 from typing import Any
 
-from tf_mmjsd import methods
+from tf_mmjsd import files, methods
 from tf_mmjsd.data import registry
 from tf_mmjsd.data.specs import ModalitySpec
 from tf_mmjsd.errors import ConfigError  # raised here; importable from here too
@@ -265,8 +265,7 @@ def read_stored(path) -> dict[str, Any]:
   """The settings dict of a stored config.json; ConfigError naming the
   file where it is not a readable JSON object."""
   try:
-    with open(path, encoding="utf-8") as f:
-      stored = json.load(f)
+    stored = json.loads(files.read_text(path))
   except (ValueError, UnicodeDecodeError) as e:
     raise ConfigError(f"{path} is damaged (not valid JSON: {e}); "
                       f"{_RESTORE_HINT}") from None

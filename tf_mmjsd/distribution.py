@@ -256,11 +256,12 @@ class OutputDir:
       self.path = model_dir
     else:
       task_type, index = task(strategy)
-      self.path = tempfile.mkdtemp(prefix=f"tf_mmjsd_{task_type}{index}_")
+      self.path = tempfile.mkdtemp(  # local: this worker's own scratch
+          prefix=f"tf_mmjsd_{task_type}{index}_")
 
   def cleanup(self):
     if not self.chief:
-      shutil.rmtree(self.path, ignore_errors=True)
+      shutil.rmtree(self.path, ignore_errors=True)  # local
 
 
 class Preemption:
@@ -289,7 +290,8 @@ class Preemption:
 
   def __enter__(self):
     self._previous = signal.getsignal(signal.SIGTERM)
-    self.scratch = tempfile.mkdtemp(prefix="tf_mmjsd_preemption_")
+    self.scratch = tempfile.mkdtemp(  # local: the handler's bookkeeping
+        prefix="tf_mmjsd_preemption_")
     config = tf.distribute.experimental.TerminationConfig(
         exit_fn=self._exit, save_fn=lambda: self.save(self.step),
         grace_period=0)
@@ -313,7 +315,7 @@ class Preemption:
     if handler is not None:
       handler.__del__()  # stops its watcher threads (idempotent)
     signal.signal(signal.SIGTERM, self._previous)
-    shutil.rmtree(self.scratch, ignore_errors=True)
+    shutil.rmtree(self.scratch, ignore_errors=True)  # local
     return False
 
 

@@ -19,12 +19,10 @@ import datetime
 import errno
 import json
 import os
-import shutil
-import tempfile
 
 import tensorflow as tf
 
-from tf_mmjsd import run_dir
+from tf_mmjsd import files, run_dir
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data import registry
 from tf_mmjsd.errors import UsageError
@@ -40,10 +38,39 @@ class ExportError(UsageError):
 
 def next_version(export_dir):
   """1 + the largest integer folder name in export_dir (1 if none)."""
-  versions = [int(n) for n in os.listdir(export_dir)
-              if n.isdigit() and os.path.isdir(os.path.join(export_dir, n))
-              ] if os.path.isdir(export_dir) else []
+  versions = [int(n) for n in files.listdir(export_dir)
+              if n.isdigit() and files.isdir(os.path.join(export_dir, n))
+              ] if files.isdir(export_dir) else []
   return max(versions, default=0) + 1
+
+
+def _publish(tmp, export_dir):
+  """Moves the finished export `tmp` to <export_dir>/<next version>/;
+  returns that path.
+
+  Locally a rename: atomic, and it fails where another export took the
+  number meanwhile (then the next number is tried). An object store has no
+  folders to rename: the files are copied with saved_model.pb last, which
+  TF Serving waits for, so a server never loads half a version; two
+  exports at the same moment are not ordered there.
+  """
+  if not files.is_remote(export_dir):
+    os.chmod(tmp, 0o755)  # local: mkdtemp makes it private
+    while True:  # another export may take a version number meanwhile
+      target = os.path.join(export_dir, str(next_version(export_dir)))
+      try:
+        os.rename(tmp, target)  # local: atomic; fails on a non-empty target
+        return target
+      except OSError as e:
+        if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+          raise
+  target = os.path.join(export_dir, str(next_version(export_dir)))
+  names = sorted(files.walk_files(tmp), key=lambda n: n == "saved_model.pb")
+  for name in names:
+    files.makedirs(os.path.dirname(os.path.join(target, name)))
+    files.copy(os.path.join(tmp, name), os.path.join(target, name))
+  files.rmtree(tmp)
+  return target
 
 
 def default_export_dir(model_dir):
@@ -56,7 +83,7 @@ def load_run(model_dir, checkpoint=None, log=print):
   """(model, config, checkpoint path) of a trained run, weights restored
   from `checkpoint` or the newest readable one."""
   path = os.path.join(model_dir, "config.json")
-  if not os.path.isfile(path):
+  if not files.isfile(path):
     raise ExportError(f"{model_dir} holds no run (config.json missing); "
                       "train one with bin/train")
   config = ExperimentConfig.load(path)
@@ -82,18 +109,18 @@ def export_run(model_dir, export_dir=None, checkpoint=None, log=print):
   except run_dir.RunDirError as e:
     raise ExportError(str(e)) from None
   model, config, ckpt = load_run(model_dir, checkpoint, log)
-  os.makedirs(export_dir, exist_ok=True)
-  tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=export_dir)
+  tmp = files.make_temp_dir(export_dir, ".tmp-export-")
   try:
     log(f"Exporting {ckpt} (step {run_dir.checkpoint_step(ckpt)}) ...")
     signatures = write_saved_model(model, tmp)
     keras_dir = os.path.join(tmp, "keras")
-    os.makedirs(keras_dir)
+    files.makedirs(keras_dir)
     for m in model.names:
       model.encoders[m].save(os.path.join(keras_dir, f"encoder_{m}.keras"))
       model.decoders[m].save(os.path.join(keras_dir, f"decoder_{m}.keras"))
     metadata = {
-        "model_dir": os.path.abspath(model_dir), "checkpoint": ckpt,
+        "model_dir": (model_dir if files.is_remote(model_dir) else
+                      os.path.abspath(model_dir)), "checkpoint": ckpt,
         "step": run_dir.checkpoint_step(ckpt), "dataset": config.dataset,
         "synthetic": registry.get(config.dataset).synthetic,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -101,19 +128,11 @@ def export_run(model_dir, export_dir=None, checkpoint=None, log=print):
         "tensorflow": tf.__version__,
         "model": model.get_config(),
         "signatures": signatures}
-    run_dir.write_atomic(os.path.join(tmp, METADATA),
-                         json.dumps(metadata, indent=2))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private
-    while True:  # another export may take a version number meanwhile
-      target = os.path.join(export_dir, str(next_version(export_dir)))
-      try:
-        os.rename(tmp, target)  # atomic; fails if target is not empty
-        break
-      except OSError as e:
-        if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-          raise
+    files.write_atomic(os.path.join(tmp, METADATA),
+                       json.dumps(metadata, indent=2))
+    target = _publish(tmp, export_dir)
   except BaseException:
-    shutil.rmtree(tmp, ignore_errors=True)
+    files.rmtree(tmp)
     raise
   log(f"Wrote {target}")
   return target

@@ -14,7 +14,7 @@ import sys
 
 from absl import flags
 
-from tf_mmjsd import likelihoods
+from tf_mmjsd import files, likelihoods
 from tf_mmjsd import config as config_lib
 from tf_mmjsd.config import RESUMABLE, ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry, specs as specs_lib
@@ -200,7 +200,7 @@ def config_from_model_dir():
   if not model_dir:
     raise ConfigError("--model_dir is required")
   path = os.path.join(model_dir, "config.json")
-  if not os.path.isfile(path):
+  if not files.isfile(path):
     raise ConfigError(f"--model_dir={model_dir} holds no run "
                       "(config.json missing); train one with bin/train")
   stored = config_lib.read_stored(path)
@@ -262,17 +262,17 @@ def _expand(argv, origin=None, base=None, seen=()):
           "(lines starting with # are comments)")
     if arg.startswith("--flagfile="):
       path = arg[len("--flagfile="):]
-      if base and not os.path.isabs(path):
+      if base and not os.path.isabs(path) and not files.is_remote(path):
         path = os.path.join(base, path)
-      path = os.path.normpath(path)
+      if not files.is_remote(path):
+        path = os.path.normpath(path)
       if path in seen:
         raise FlagfileError(f"flagfile {path} includes itself"
                             + (f" ({where})" if where else ""))
-      if not os.path.isfile(path):
+      if not files.isfile(path):
         raise FlagfileError(f"flagfile not found: {path}"
                             + (f" ({where})" if where else ""))
-      with open(path) as f:
-        lines = [ln.strip() for ln in f]
+      lines = [ln.strip() for ln in files.read_text(path).splitlines()]
       # Blank lines and // comments keep their numbers but yield nothing.
       lines = [ln if ln and not ln.startswith("//") else "#" for ln in lines]
       out.extend(_expand(lines, (path,), os.path.dirname(path),

@@ -16,14 +16,12 @@ model's training state (`state_variables`: step, style warm-up) apart.
 """
 
 import dataclasses
-import glob
 import json
 import os
-import tempfile
 
 import tensorflow as tf
 
-from tf_mmjsd import run_lock
+from tf_mmjsd import files, run_lock
 from tf_mmjsd.config import RESUMABLE, read_stored
 from tf_mmjsd.data import registry
 from tf_mmjsd.errors import Error, UsageError
@@ -40,20 +38,6 @@ class UnreadableCheckpointError(Error):
   """A checkpoint's files cannot be read (truncated, missing, damaged)."""
 
 
-def write_atomic(path, text):
-  """Writes text to path via a temporary file and a rename."""
-  directory = os.path.dirname(path) or "."
-  fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-  try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:  # a full disk or a signal: leave no .tmp behind
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
-
-
 def header(config):
   """The fields that open summary.json and results.json: the data set,
   whether it is a synthetic stand-in, and the method."""
@@ -67,10 +51,11 @@ def prepare_model_dir(config, flags_text=None):
   flags.txt, a flagfile that reproduces the run, when given)."""
   check_model_dir(config)
   path = os.path.join(config.model_dir, "config.json")
-  os.makedirs(config.model_dir, exist_ok=True)
-  write_atomic(path, config.to_json())
+  files.makedirs(config.model_dir)
+  files.write_atomic(path, config.to_json())
   if flags_text:
-    write_atomic(os.path.join(config.model_dir, "flags.txt"), flags_text)
+    files.write_atomic(os.path.join(config.model_dir, "flags.txt"),
+                       flags_text)
 
 
 def check_creatable(path, flag):
@@ -78,22 +63,22 @@ def check_creatable(path, flag):
   nearest existing ancestor is a folder this process may write in, on a
   writable file system. Writes nothing; remote paths (scheme://) are left
   to their first write."""
-  if "://" in path:
+  if files.is_remote(path):
     return
-  if os.path.exists(path):
-    if not os.path.isdir(path):
+  if os.path.exists(path):  # local: remote paths returned above
+    if not os.path.isdir(path):  # local
       raise RunDirError(f"--{flag}={path} is a file, not a folder; name a "
                         "new folder")
     return
   above = os.path.dirname(os.path.abspath(path))
-  while not os.path.exists(above):
+  while not os.path.exists(above):  # local
     above = os.path.dirname(above)
-  if not os.path.isdir(above):
+  if not os.path.isdir(above):  # local
     raise RunDirError(f"--{flag}={path} cannot be made: {above} is a file, "
                       "not a folder")
-  if not os.access(above, os.W_OK | os.X_OK):
+  if not os.access(above, os.W_OK | os.X_OK):  # local
     why = ("is on a read-only file system"
-           if os.statvfs(above).f_flag & os.ST_RDONLY else
+           if os.statvfs(above).f_flag & os.ST_RDONLY else  # local
            "is not writable by this user")
     raise RunDirError(f"--{flag}={path} cannot be made: {above} {why}; "
                       "choose another folder")
@@ -111,8 +96,8 @@ def check_model_dir(config):
     raise RunDirError("model_dir is required")
   check_creatable(config.model_dir, "model_dir")
   path = os.path.join(config.model_dir, "config.json")
-  started = os.path.isdir(checkpoint_dir(config.model_dir))
-  if os.path.exists(path) and started:
+  started = files.isdir(checkpoint_dir(config.model_dir))
+  if files.exists(path) and started:
     old = read_stored(path)
     new = config.to_dict()
     # A setting newer than the stored run counts as its default there.
@@ -127,15 +112,15 @@ def check_model_dir(config):
       raise RunDirError(
           f"{config.model_dir} holds a run with other settings ({details}). "
           "Use a new --model_dir; nothing was changed.")
-  elif not os.path.exists(path) and os.path.isdir(config.model_dir) and [
-      n for n in os.listdir(config.model_dir) if n != run_lock.LOCK]:
+  elif not files.exists(path) and files.isdir(config.model_dir) and [
+      n for n in files.listdir(config.model_dir) if n != run_lock.LOCK]:
     raise RunDirError(f"{config.model_dir} is not empty and holds no "
                       "config.json; use a new --model_dir")
 
 
 def has_data_record(model_dir):
   """True where the run records the fingerprint of its data (data.json)."""
-  return os.path.isfile(os.path.join(model_dir, DATA_RECORD))
+  return files.isfile(os.path.join(model_dir, DATA_RECORD))
 
 
 def check_data(config, digest, log=print):
@@ -145,11 +130,10 @@ def check_data(config, digest, log=print):
   without data.json (before tf_mmjsd 0.3.1) or without a checkpoint is not
   checked. Writes nothing."""
   path = os.path.join(config.model_dir, DATA_RECORD)
-  if not os.path.isfile(path):
+  if not files.isfile(path):
     return
   try:
-    with open(path, encoding="utf-8") as f:
-      record = json.load(f)
+    record = json.loads(files.read_text(path))
     stored = record["fingerprint"]
   except (ValueError, UnicodeDecodeError, KeyError, TypeError) as e:
     raise RunDirError(f"{path} is damaged ({type(e).__name__}); delete it "
@@ -160,7 +144,7 @@ def check_data(config, digest, log=print):
       log(f"The data moved: {before} -> {config.data_path} holds the same "
           f"data (fingerprint {digest}); the run now reads them there.")
     return
-  if not os.path.isdir(checkpoint_dir(config.model_dir)):
+  if not files.isdir(checkpoint_dir(config.model_dir)):
     return  # nothing trained yet: a rerun may use other data
   where = (f"--data_path={config.data_path} holds" if config.data_path else
            f"data set {config.dataset} now gives")
@@ -173,7 +157,7 @@ def check_data(config, digest, log=print):
 
 def write_data_record(config, digest):
   """Writes data.json: the fingerprint of the run's data and their place."""
-  write_atomic(os.path.join(config.model_dir, DATA_RECORD), json.dumps(
+  files.write_atomic(os.path.join(config.model_dir, DATA_RECORD), json.dumps(
       {"fingerprint": digest, "dataset": config.dataset,
        "data_path": config.data_path}, indent=2))
 
@@ -201,8 +185,8 @@ def checkpoints_newest_first(model_dir):
   """Paths `<model_dir>/checkpoints/ckpt-<step>` that have an index file,
   the highest step first (TF's `checkpoint` state file is not needed)."""
   paths = []
-  for index in glob.glob(os.path.join(checkpoint_dir(model_dir),
-                                      "ckpt-*.index")):
+  for index in files.glob(os.path.join(checkpoint_dir(model_dir),
+                                       "ckpt-*.index")):
     path = index[:-len(".index")]
     try:
       paths.append((checkpoint_step(path), path))
@@ -301,7 +285,16 @@ def _legacy_checkpoint_of(model, optimizer=None, with_state=False,
 
 def is_legacy(path):
   """True for a checkpoint written by tf_mmjsd 0.1.0 (weights by position)."""
-  return _legacy_names([name for name, _ in tf.train.list_variables(path)])
+  return _legacy_names(_variable_names(path))
+
+
+def _variable_names(path):
+  """The names of the variables in checkpoint `path` (its prefix). Reads
+  the index directly: tf.train.list_variables first asks whether the path
+  is a folder, which a file system without folders (ram://) answers yes
+  for any prefix of a file name."""
+  reader = tf.compat.v1.train.NewCheckpointReader(path)
+  return sorted(reader.get_variable_to_shape_map())
 
 
 def _legacy_names(names):
@@ -316,7 +309,7 @@ def restore(model, path, optimizer=None):
     UnreadableCheckpointError: its files cannot be read.
   """
   try:
-    names = [name for name, _ in tf.train.list_variables(path)]
+    names = _variable_names(path)
   except (tf.errors.OpError, OSError, IndexError, ValueError) as e:
     raise _unreadable(path, e) from e
   make = _legacy_checkpoint_of if _legacy_names(names) else checkpoint_of

@@ -1,13 +1,15 @@
 """One writer per run directory: `RunLock(model_dir)`.
 
 The process that trains (the chief, under multi_worker) or evaluates into
-a run holds <model_dir>/.lock, a file created exclusively (O_EXCL, which
-shared file systems honour) that names its process, host, start and
-command. A second program on the same folder is refused at once with a
-message naming the first. A lock whose process is gone (killed with
-kill -9, or its machine lost) is stale: on the same host that is checked
-and the lock is taken over with a warning; from another host it cannot be
-checked, and the message says how to clear it.
+a run holds <model_dir>/.lock, a file created exclusively that names its
+process, host, start and command (O_EXCL, which shared file systems
+honour; an object store has no exclusive create, so there the lock is
+written unless present and read back: best effort). A second program on
+the same folder is refused at once with a message naming the first. A lock
+whose process is gone (killed with kill -9, or its machine lost) is stale:
+on the same host that is checked and the lock is taken over with a
+warning; from another host it cannot be checked, and the message says how
+to clear it.
 """
 
 import json
@@ -16,6 +18,7 @@ import socket
 import sys
 import time
 
+from tf_mmjsd import files
 from tf_mmjsd.errors import UsageError
 
 LOCK = ".lock"
@@ -29,7 +32,7 @@ def _start_ticks(pid):
   """The start time of process `pid` (Linux clock ticks since boot), or
   None where it cannot be read; tells a reused pid from the original."""
   try:
-    with open(f"/proc/{pid}/stat") as f:
+    with open(f"/proc/{pid}/stat") as f:  # local: this host's processes
       return int(f.read().rsplit(")", 1)[1].split()[19])
   except (OSError, IndexError, ValueError):
     return None
@@ -94,14 +97,14 @@ class RunLock:
   def acquire(self):
     """Takes the lock; RunLockedError naming the holder where another live
     process has it. Returns self."""
-    os.makedirs(self.model_dir, exist_ok=True)
+    files.makedirs(self.model_dir)
     me = {"pid": os.getpid(), "host": socket.gethostname(),
           "start_ticks": _start_ticks(os.getpid()), "started": time.time(),
           "command": " ".join(os.path.basename(a) if i == 0 else a
                               for i, a in enumerate(sys.argv))[:300]}
     for _ in range(50):
       try:
-        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        files.create_exclusive(self.path, json.dumps(me))
       except FileExistsError:
         holder = self._holder()
         if holder is None:
@@ -117,8 +120,6 @@ class RunLock:
                  "taking it over")
         self._remove()
         continue
-      with os.fdopen(fd, "w") as f:
-        json.dump(me, f)
       self.held = True
       return self
     raise RunLockedError(f"could not take {self.path}: it keeps changing; "
@@ -126,8 +127,7 @@ class RunLock:
 
   def _holder(self):
     try:
-      with open(self.path) as f:
-        holder = json.load(f)
+      holder = json.loads(files.read_text(self.path))
       return holder if isinstance(holder, dict) else {}
     except FileNotFoundError:
       return None
@@ -136,13 +136,13 @@ class RunLock:
 
   def _age(self):
     try:
-      return time.time() - os.path.getmtime(self.path)
+      return time.time() - files.getmtime(self.path)
     except OSError:
       return 0.0
 
   def _remove(self):
     try:
-      os.remove(self.path)
+      files.remove(self.path)
     except FileNotFoundError:
       pass
 

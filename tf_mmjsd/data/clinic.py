@@ -22,10 +22,12 @@ patient with many entries missing, and exercises each network family:
 `write(path, ...)` saves it in the `.npz` layout of data/npz.py.
 """
 
+import io
 import os
 
 import numpy as np
 
+from tf_mmjsd import files
 from tf_mmjsd.data import text
 from tf_mmjsd.data.split import draw_presence, drop_probability
 
@@ -111,9 +113,10 @@ def make(train_size=6000, test_size=1000, missing_rate=0.4, seed=0):
 def write(path, **kwargs):
   """Writes `make(**kwargs)` to `path` (.npz) and returns the arrays."""
   arrays = make(**kwargs)
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  tmp = path + ".tmp.npz"
-  np.savez(tmp, **arrays)
-  os.replace(tmp, path)
+  folder = os.path.dirname(path)
+  if folder:
+    files.makedirs(folder)
+  data = io.BytesIO()
+  np.savez(data, **arrays)  # local: into memory
+  files.write_atomic(path, data.getvalue())
   return arrays

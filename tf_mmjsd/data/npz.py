@@ -23,6 +23,7 @@ import zipfile
 
 import numpy as np
 
+from tf_mmjsd import files
 from tf_mmjsd.data import registry
 from tf_mmjsd.data.split import DataError, DataUnavailableError, Split
 
@@ -30,15 +31,18 @@ NO_LABEL = -1
 
 
 class _Folder:
-  """The .npy files of a folder as a mapping like np.load's NpzFile."""
+  """The .npy files of a folder as a mapping like np.load's NpzFile: local
+  files memory-mapped, remote ones (scheme://) read into memory."""
 
   def __init__(self, path):
     self.path = path
-    self.files = [f[:-4] for f in os.listdir(path) if f.endswith(".npy")]
+    self.files = [f[:-4] for f in files.listdir(path) if f.endswith(".npy")]
 
   def __getitem__(self, key):
-    return np.load(os.path.join(self.path, key + ".npy"), mmap_mode="r",
-                   allow_pickle=False)
+    path = os.path.join(self.path, key + ".npy")
+    if files.is_remote(path):
+      return files.load_npz(path)
+    return np.load(path, mmap_mode="r", allow_pickle=False)  # local
 
   def __enter__(self):
     return self
@@ -53,13 +57,13 @@ def load_npz(path, specs):
   if not path:
     raise DataUnavailableError("--dataset=npz needs --data_path=FILE.npz "
                                "(or a folder of .npy files)")
-  if os.path.isdir(path):
+  if files.isdir(path):
     data = _Folder(path)
-  elif not os.path.isfile(path):
+  elif not files.isfile(path):
     raise DataUnavailableError(f"--data_path={path}: no such file or folder")
   else:
     try:
-      data = np.load(path, allow_pickle=False)
+      data = files.load_npz(path)
     except (OSError, ValueError, zipfile.BadZipFile) as e:
       raise DataError(f"--data_path={path} is not a readable .npz file: "
                       f"{e}") from e

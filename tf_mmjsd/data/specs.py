@@ -15,13 +15,12 @@ A modality is described on the command line as
 import dataclasses
 import json
 import math
-import os
 import re
 from typing import Any
 
 import numpy as np
 
-from tf_mmjsd import likelihoods
+from tf_mmjsd import files, likelihoods
 
 NETWORKS = ("mlp", "conv", "sequence", "residual_conv", "residual_sequence")
 # Older names of a network family, accepted everywhere and stored as the new.
@@ -308,11 +307,10 @@ def load_modalities_file(path):
     SpecError: the file is missing or not such a list, or an entry is wrong
       (the message names the file, the entry and the field).
   """
-  if not os.path.isfile(path):
+  if not files.isfile(path):
     raise SpecError(f"--modalities_file={path}: no such file")
   try:
-    with open(path) as f:
-      entries = json.load(f)
+    entries = json.loads(files.read_text(path))
   except (OSError, ValueError) as e:
     raise SpecError(f"--modalities_file={path} is not readable JSON: {e}"
                     ) from e

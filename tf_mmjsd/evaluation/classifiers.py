@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_mmjsd import networks, run_dir
+from tf_mmjsd import files, networks, run_dir
 from tf_mmjsd.errors import UsageError
 from tf_mmjsd.evaluation import average_precision
 from tf_mmjsd.data import registry
@@ -104,7 +104,7 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
   """
   num_classes = num_classes_of(train_split)
   attributes = np.ndim(train_split.labels) == 2
-  os.makedirs(out_dir, exist_ok=True)
+  files.makedirs(out_dir)
   rng = np.random.default_rng([config.seed, 11])
   meta = {"data": data_signature(config),
           "fingerprint": fingerprint((train_split, test_split)),
@@ -147,17 +147,18 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
     tmp = os.path.join(out_dir, f"{spec.name}.tmp.keras")
     try:
       model.save(tmp)
-      os.replace(tmp, os.path.join(out_dir, f"{spec.name}.keras"))
+      files.rename(tmp, os.path.join(out_dir, f"{spec.name}.keras"),
+                   overwrite=True)
     except BaseException:  # a full disk or a signal: leave no part behind
-      if os.path.exists(tmp):
-        os.remove(tmp)
+      if files.exists(tmp):
+        files.remove(tmp)
       raise
     meta["modalities"][spec.name] = {
         "class": type(model).__name__, **scores,
         "train_examples": int(len(train_rows)),
         "test_examples": int(len(test_rows))}
-  run_dir.write_atomic(os.path.join(out_dir, METADATA),
-                       json.dumps(meta, indent=2))
+  files.write_atomic(os.path.join(out_dir, METADATA),
+                     json.dumps(meta, indent=2))
   return meta
 
 
@@ -182,10 +183,9 @@ def load(config, out_dir, digest=None):
     ClassifierError: nothing saved there, or saved for other data.
   """
   path = os.path.join(out_dir, METADATA)
-  if not os.path.isfile(path):
+  if not files.isfile(path):
     raise ClassifierError(f"no classifiers in {out_dir} ({METADATA} missing)")
-  with open(path) as f:
-    meta = json.load(f)
+  meta = json.loads(files.read_text(path))
   if not _same_data(meta, config, digest):
     raise ClassifierError(
         f"the classifiers in {out_dir} were trained on other data "
@@ -194,7 +194,7 @@ def load(config, out_dir, digest=None):
   models = {}
   for spec in config.modalities:
     file = os.path.join(out_dir, f"{spec.name}.keras")
-    if not os.path.isfile(file):
+    if not files.isfile(file):
       raise ClassifierError(f"classifier file {file} is missing")
     models[spec.name] = keras.models.load_model(file)
   return models, meta
@@ -203,7 +203,7 @@ def load(config, out_dir, digest=None):
 def load_or_train(config, train_split, test_split, out_dir, epochs,
                   log=print):
   """Loads the classifiers in out_dir, training them first if absent."""
-  if not os.path.isfile(os.path.join(out_dir, METADATA)):
+  if not files.isfile(os.path.join(out_dir, METADATA)):
     log(f"No classifiers in {out_dir}; training them "
         "(bin/train_classifiers does this ahead of time).")
     train(config, train_split, test_split, out_dir, epochs, log=log)

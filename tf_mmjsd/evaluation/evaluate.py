@@ -14,7 +14,7 @@ import os
 import keras
 import tensorflow as tf
 
-from tf_mmjsd import data as data_lib, run_dir, run_lock
+from tf_mmjsd import data as data_lib, files, run_dir, run_lock
 from tf_mmjsd.errors import UsageError
 from tf_mmjsd.evaluation import (classifiers as classifiers_lib,
                                  features as features_lib, figures)
@@ -32,10 +32,9 @@ def write_outputs(result, images, out_dir, names, writer=None, step=0):
   scalars and images at `step`); returns results.md's text."""
   result.figures = figures.save(images, os.path.join(out_dir, "figures"),
                                 out_dir)
-  run_dir.write_atomic(os.path.join(out_dir, "results.json"),
-                       result.to_json())
+  files.write_atomic(os.path.join(out_dir, "results.json"), result.to_json())
   text = result.markdown(names)
-  run_dir.write_atomic(os.path.join(out_dir, "results.md"), text)
+  files.write_atomic(os.path.join(out_dir, "results.md"), text)
   if writer is not None:
     with writer.as_default(step=step):
       for tag, value in result.scalars().items():
@@ -77,7 +76,7 @@ def run(config, checkpoint=None, log=print):
   Returns:
     the EvaluationResult (also in <model_dir>/results.json).
   """
-  if config.inception_weights and not os.path.isfile(config.inception_weights):
+  if config.inception_weights and not files.isfile(config.inception_weights):
     raise features_lib.FeatureError(
         f"--inception_weights={config.inception_weights}: no such file")
   if not checkpoint and not run_dir.checkpoints_newest_first(

@@ -5,11 +5,11 @@ features [B, F]. Inception-v3 weights cannot be downloaded offline; give a
 local Keras `InceptionV3(include_top=False)` weights file to use them.
 """
 
-import os
 
 import keras
 import tensorflow as tf
 
+from tf_mmjsd import files
 from tf_mmjsd.errors import UsageError
 
 INCEPTION = "inception_v3"
@@ -31,7 +31,7 @@ def inception_features(weights_path, image_size=299):
   Grey images are repeated to 3 channels; pixels are mapped to [-1, 1] as
   Inception-v3 expects.
   """
-  if not os.path.isfile(weights_path):
+  if not files.isfile(weights_path):
     raise FeatureError(f"--inception_weights={weights_path}: no such file")
   try:
     net = keras.applications.InceptionV3(

@@ -2,6 +2,7 @@
 are written: the one place for the sample images of training (samples/)
 and of evaluation (figures/)."""
 
+import io
 import os
 import textwrap
 
@@ -9,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw, ImageFont
 
-from tf_mmjsd import likelihoods
+from tf_mmjsd import files, likelihoods
 from tf_mmjsd.data import text as text_lib
 
 TILE = 64
@@ -106,11 +107,13 @@ def save(images, out_dir, relative_to, writer=None, step=0, tag="samples"):
   Returns:
     the PNG paths, relative to `relative_to`.
   """
-  os.makedirs(out_dir, exist_ok=True)
+  files.makedirs(out_dir)
   paths = []
   for name, image in images.items():
     path = os.path.join(out_dir, f"{name}.png")
-    image.save(path)
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    files.write_atomic(path, png.getvalue())
     paths.append(os.path.relpath(path, relative_to))
   if writer is not None:
     with writer.as_default(step=step):

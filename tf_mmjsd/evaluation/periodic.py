@@ -4,7 +4,7 @@ training callback (callbacks.TrainingCallback)."""
 import os
 import time
 
-from tf_mmjsd import callbacks
+from tf_mmjsd import callbacks, files
 from tf_mmjsd.evaluation import evaluate
 
 
@@ -17,7 +17,7 @@ class PeriodicEvaluation:
     if not cfg.eval_every_epochs or (event.epoch + 1) % cfg.eval_every_epochs:
       return
     out_dir = os.path.join(cfg.model_dir, "evaluations", f"step_{event.step}")
-    os.makedirs(out_dir, exist_ok=True)
+    files.makedirs(out_dir)
     start = time.time()
     evaluate.evaluate_and_write(event.eval_model(), cfg, event.train_split,
                                 event.test_split, out_dir, event.step,

@@ -20,6 +20,7 @@ import dataclasses
 import json
 from typing import Any
 
+from tf_mmjsd import files
 from tf_mmjsd.evaluation import report
 
 # The layout version: 2 keys coherence by fusion,
@@ -84,8 +85,7 @@ class EvaluationResult:
   @classmethod
   def load(cls, path):
     """Reads a results.json."""
-    with open(path) as f:
-      return cls.from_dict(json.load(f))
+    return cls.from_dict(json.loads(files.read_text(path)))
 
   # --- what readers ask ----------------------------------------------------
 

@@ -28,13 +28,13 @@ def main(argv):
   FLAGS = flags.FLAGS
   if FLAGS.train_size < 1 or FLAGS.test_size < 1:
     raise errors.UsageError("--train_size and --test_size must be >= 1")
-  from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import files, run_dir  # pylint: disable=g-import-not-at-top
   from tf_mmjsd.data import clinic, split  # pylint: disable=g-import-not-at-top
-  if os.path.isdir(FLAGS.out):
+  if files.isdir(FLAGS.out):
     raise errors.UsageError(f"--out={FLAGS.out} is a folder; name an .npz "
                             "file")
   folder = os.path.dirname(FLAGS.out) or "."
-  if os.path.isfile(folder):
+  if files.isfile(folder):
     raise errors.UsageError(f"--out={FLAGS.out} cannot be made: {folder} is "
                             "a file, not a folder")
   run_dir.check_creatable(folder, "out")

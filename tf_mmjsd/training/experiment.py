@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from tf_mmjsd import fusion, guard, run_dir
+from tf_mmjsd import files, fusion, guard, run_dir
 from tf_mmjsd.evaluation import figures, latents
 from tf_mmjsd.training.loop import Trainer
 
@@ -15,8 +15,8 @@ def _previous_speed(model_dir, step):
   """train_examples_per_second of the summary.json of the same step, if
   there is a readable one (a rerun of a finished run trains nothing)."""
   try:
-    with open(os.path.join(model_dir, "summary.json")) as f:
-      previous = json.load(f)
+    previous = json.loads(files.read_text(os.path.join(model_dir,
+                                                       "summary.json")))
   except (OSError, ValueError):
     return None
   if previous.get("steps") != step:
@@ -103,8 +103,8 @@ def _train_and_summarise(trainer, config, log):
   }
   trainer.log_scalars("test", summary["test_terms"], trainer.step)
   trainer.writer.flush()
-  run_dir.write_atomic(os.path.join(config.model_dir, "summary.json"),
-                       json.dumps(summary, indent=2))
+  files.write_atomic(os.path.join(config.model_dir, "summary.json"),
+                     json.dumps(summary, indent=2))
   poe = summary["latent_probe"].get("poe")
   if poe:
     metric = ("mean average precision" if summary["latent_probe"].get(

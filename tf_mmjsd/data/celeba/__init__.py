@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from tf_mmjsd import data as data_lib
+from tf_mmjsd import data as data_lib, files
 from tf_mmjsd.data import registry, text as text_lib
 from tf_mmjsd.data.celeba.attributes import ATTRIBUTES
 from tf_mmjsd.data.split import (DataError, DataUnavailableError, Split,
@@ -135,9 +135,10 @@ def _write_cache(dataset, capacity, path, log, what):
   out.flush()
   del out
   if n < capacity:  # fewer than listed (mock data): keep the written rows
-    np.save(path + ".short.npy", np.load(tmp, mmap_mode="r")[:n])
-    os.replace(path + ".short.npy", tmp)
-  os.replace(tmp, path)
+    np.save(path + ".short.npy",  # local: the cache
+            np.load(tmp, mmap_mode="r")[:n])  # local
+    os.replace(path + ".short.npy", tmp)  # local
+  os.replace(tmp, path)  # local
   return n
 
 
@@ -145,15 +146,15 @@ def _cached(cache_dir, build, log):
   """{split: (uint8 images [N, 64, 64, 3] memory-mapped, attributes int8
   [N, 40])} from cache_dir, calling build(cache_dir) first if absent."""
   done = os.path.join(cache_dir, "done")
-  if not os.path.exists(done):
-    os.makedirs(cache_dir, exist_ok=True)
+  if not os.path.exists(done):  # local: the cache is memory-mapped
+    os.makedirs(cache_dir, exist_ok=True)  # local
     log(f"Cropping CelebA images into {cache_dir} (once) ...")
     build(cache_dir)
-    with open(done, "w") as f:
-      f.write("ok\n")
-  return {split: (np.load(os.path.join(cache_dir, f"{split}_image.npy"),
-                          mmap_mode="r"),
-                  np.load(os.path.join(cache_dir, f"{split}_attributes.npy")))
+    files.write_atomic(done, "ok\n")
+  return {split: (np.load(os.path.join(  # local
+      cache_dir, f"{split}_image.npy"), mmap_mode="r"),
+                  np.load(os.path.join(  # local
+                      cache_dir, f"{split}_attributes.npy")))
           for split in SPLITS}
 
 
@@ -164,11 +165,11 @@ def read_lists(celeba_dir):
   """(file names [N], attributes int8 [N, 40] of 0/1, partitions int [N])
   from the standard list files, in the attribute file's order."""
   for name in FILES:
-    if not os.path.exists(os.path.join(celeba_dir, name)):
+    if not files.exists(os.path.join(celeba_dir, name)):
       raise DataUnavailableError(
           f"--celeba_dir={celeba_dir} lacks {name}. {HOW_TO_GET}")
-  with open(os.path.join(celeba_dir, "list_attr_celeba.txt")) as f:
-    lines = f.read().split("\n")
+  lines = files.read_text(os.path.join(celeba_dir,
+                                       "list_attr_celeba.txt")).split("\n")
   header = lines[1].split()
   if tuple(header) != ATTRIBUTES:
     raise DataError(f"{celeba_dir}/list_attr_celeba.txt: the header is not "
@@ -185,11 +186,11 @@ def read_lists(celeba_dir):
     names.append(parts[0])
     rows.append([p == "1" for p in parts[1:]])
   partition = {}
-  with open(os.path.join(celeba_dir, "list_eval_partition.txt")) as f:
-    for line in f:
-      parts = line.split()
-      if len(parts) == 2:
-        partition[parts[0]] = int(parts[1])
+  for line in files.read_text(os.path.join(
+      celeba_dir, "list_eval_partition.txt")).splitlines():
+    parts = line.split()
+    if len(parts) == 2:
+      partition[parts[0]] = int(parts[1])
   missing = [n for n in names if n not in partition]
   if missing:
     raise DataError(f"{celeba_dir}/list_eval_partition.txt lacks "
@@ -208,7 +209,7 @@ def load_local(celeba_dir, cache_dir, log=print):
       rows = np.flatnonzero(partition == part)
       paths = [os.path.join(celeba_dir, "img_align_celeba", n)
                for n in names[rows]]
-      missing = [p for p in paths[:1] + paths[-1:] if not os.path.isfile(p)]
+      missing = [p for p in paths[:1] + paths[-1:] if not files.isfile(p)]
       if missing:
         raise DataUnavailableError(f"image {missing[0]} is missing. "
                                    f"{HOW_TO_GET}")
@@ -219,10 +220,12 @@ def load_local(celeba_dir, cache_dir, log=print):
           num_parallel_calls=tf.data.AUTOTUNE).batch(256)
       _write_cache(ds, len(rows), os.path.join(out_dir, f"{split}_image.npy"),
                    log, f"{split} split")
-      np.save(os.path.join(out_dir, f"{split}_attributes.npy"),
+      np.save(os.path.join(out_dir, f"{split}_attributes.npy"),  # local
               attributes[rows])
 
-  key = hashlib.sha1(os.path.abspath(celeba_dir).encode()).hexdigest()[:10]
+  where = celeba_dir if files.is_remote(celeba_dir) else os.path.abspath(
+      celeba_dir)
+  key = hashlib.sha1(where.encode()).hexdigest()[:10]
   return _cached(os.path.join(cache_dir, f"celeba64_local_{key}"), build, log)
 
 
@@ -254,7 +257,7 @@ def load_tfds(data_dir, cache_dir, log=print):
       n = _write_cache(images, len(attributes),
                        os.path.join(out_dir, f"{split}_image.npy"), log,
                        f"{split} split")
-      np.save(os.path.join(out_dir, f"{split}_attributes.npy"),
+      np.save(os.path.join(out_dir, f"{split}_attributes.npy"),  # local
               attributes[:n])
 
   return _cached(os.path.join(cache_dir, "celeba64_tfds"), build, log)
@@ -273,10 +276,18 @@ def splits_from_pools(pools, seed):
   return tuple(out)
 
 
+def _cache_dir(config):
+  """Where the cropped images are cached: --data_dir, or the default cache
+  where that is empty or remote (the cache is memory-mapped: local)."""
+  if config.data_dir and not files.is_remote(config.data_dir):
+    return config.data_dir
+  return data_lib.default_cache_dir()
+
+
 def _load(config, log=print):
-  cache = config.data_dir or data_lib.default_cache_dir()
+  cache = _cache_dir(config)
   if config.celeba_dir:
-    if not os.path.isdir(config.celeba_dir):
+    if not files.isdir(config.celeba_dir):
       raise DataUnavailableError(f"--celeba_dir={config.celeba_dir}: no such "
                                  f"folder. {HOW_TO_GET}")
     pools = load_local(config.celeba_dir, cache, log=log)
@@ -287,11 +298,10 @@ def _load(config, log=print):
 
 def _load_synthetic(config, log=print):
   from tf_mmjsd.data.celeba import synthetic_faces  # pylint: disable=g-import-not-at-top
-  cache = config.data_dir or data_lib.default_cache_dir()
   folder = os.path.join(
-      cache, f"synthetic_celeba_s{config.seed}_{config.synthetic_train_size}_"
+      _cache_dir(config), f"synthetic_celeba_s{config.seed}_{config.synthetic_train_size}_"
       f"{config.synthetic_test_size}")
-  if not os.path.exists(os.path.join(folder, "done")):
+  if not os.path.exists(os.path.join(folder, "done")):  # local: the cache
     log(f"Generating synthetic_celeba (stand-in faces, not CelebA) into "
         f"{folder} ...")
     synthetic_faces.write_folder(folder, config.synthetic_train_size,

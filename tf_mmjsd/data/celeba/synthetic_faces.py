@@ -16,6 +16,7 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw
 
+from tf_mmjsd import files
 from tf_mmjsd.data.celeba.attributes import ATTRIBUTES
 
 HAIR = {"Black_Hair": (30, 25, 20), "Blond_Hair": (225, 195, 110),
@@ -113,17 +114,16 @@ def write_folder(folder, train_size, test_size, seed):
   n = train_size + test_size
   attributes = draw_attributes(n, rng)
   images = os.path.join(folder, "img_align_celeba")
-  os.makedirs(images, exist_ok=True)
+  files.makedirs(images)
   names = [f"{i + 1:06d}.jpg" for i in range(n)]
   for name, row in zip(names, attributes):
-    Image.fromarray(face(row, rng)).save(os.path.join(images, name),
-                                         quality=90)
-  with open(os.path.join(folder, "list_attr_celeba.txt"), "w") as f:
-    f.write(f"{n}\n" + " ".join(ATTRIBUTES) + "\n")
-    for name, row in zip(names, attributes):
-      f.write(name + " " + " ".join("1" if v else "-1" for v in row) + "\n")
-  with open(os.path.join(folder, "list_eval_partition.txt"), "w") as f:
-    for i, name in enumerate(names):
-      f.write(f"{name} {0 if i < train_size else 1}\n")
-  with open(os.path.join(folder, "done"), "w") as f:
-    f.write("ok\n")
+    with files.open(os.path.join(images, name), "wb") as f:
+      Image.fromarray(face(row, rng)).save(f, format="JPEG", quality=90)
+  files.write_atomic(os.path.join(folder, "list_attr_celeba.txt"), "".join(
+      [f"{n}\n" + " ".join(ATTRIBUTES) + "\n"]
+      + [name + " " + " ".join("1" if v else "-1" for v in row) + "\n"
+         for name, row in zip(names, attributes)]))
+  files.write_atomic(os.path.join(folder, "list_eval_partition.txt"), "".join(
+      f"{name} {0 if i < train_size else 1}\n"
+      for i, name in enumerate(names)))
+  files.write_atomic(os.path.join(folder, "done"), "ok\n")

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from tf_mmjsd import data as data_lib, errors
+from tf_mmjsd import data as data_lib, errors, files
 from tf_mmjsd.data import registry
 from tf_mmjsd.data.mst import digit_text, pairing
 from tf_mmjsd.data.split import (DataError, DataUnavailableError, Split,
@@ -88,8 +88,7 @@ def load_tfds(data_dir=None, log=print):
 
 
 def _read_idx(path):
-  with gzip.open(path, "rb") as f:
-    data = f.read()
+  data = gzip.decompress(files.read_bytes(path))
   if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
     raise DataError(f"{path} is not an IDX file of unsigned bytes")
   ndim = data[3]
@@ -101,9 +100,10 @@ def _read_idx(path):
 
 
 def _require(directory, names, flag):
-  if not os.path.isdir(directory):
+  if not files.isdir(directory):
     raise DataUnavailableError(f"{flag}={directory} is not a directory")
-  missing = [n for n in names if not os.path.isfile(os.path.join(directory, n))]
+  missing = [n for n in names
+             if not files.isfile(os.path.join(directory, n))]
   if missing:
     raise DataUnavailableError(
         f"{flag}={directory} lacks {missing}; expected {list(names)}. "
@@ -130,7 +130,8 @@ def load_raw(mnist_dir, svhn_dir):
     pools[split]["mnist"] = (images[..., None], labels.astype(np.int64))
     path = os.path.join(svhn_dir, SVHN_FILES[split])
     try:
-      mat = sio.loadmat(path)
+      with files.open(path, "rb") as f:
+        mat = sio.loadmat(f)
     except Exception as e:  # scipy raises several types for bad files
       raise DataError(f"{path} is not a readable SVHN .mat file: {e}") from e
     if "X" not in mat or "y" not in mat or mat["X"].shape[:3] != (32, 32, 3):

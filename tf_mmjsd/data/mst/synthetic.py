@@ -23,10 +23,11 @@ are deterministic from the seed and cached on disk as one .npz file.
 
 import math
 import os
-import tempfile
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from tf_mmjsd import files
 
 VERSION = 3  # bump when the generator changes, so old caches are not reused
 
@@ -200,19 +201,13 @@ def load_or_generate(cache_dir, train_size, test_size, seed, log=print):
   interrupted build never leaves a half-written cache behind.
   """
   path = cache_path(cache_dir, train_size, test_size, seed)
-  if os.path.exists(path):
-    with np.load(path) as data:
+  if files.exists(path):
+    with files.load_npz(path) as data:
       return {k: data[k] for k in data.files}
   log(f"Building the synthetic_mst data set (synthetic, not MNIST/SVHN): "
       f"{train_size} train + {test_size} test examples -> {path}")
   arrays = generate(train_size, test_size, seed)
-  os.makedirs(cache_dir, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".npz.tmp")
-  try:
-    with os.fdopen(fd, "wb") as f:
-      np.savez(f, **arrays)
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
+  files.makedirs(cache_dir)
+  with files.atomic_writer(path) as f:
+    np.savez(f, **arrays)  # local: into files.atomic_writer
   return arrays
