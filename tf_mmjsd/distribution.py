@@ -25,8 +25,10 @@ nor lets Python handle a signal, so before it a worker meets its peers
 itself (`wait_for_peers`): it answers on its own port and waits, in Python,
 until every peer answers on its port, up to `startup_timeout` seconds; a
 peer that never starts is named instead of waited on for ever, and SIGTERM
-and Ctrl-C stop the wait. During TensorFlow's own start-up that follows,
-the two signals end the process at once (nothing is written yet).
+and Ctrl-C stop the wait. During TensorFlow's own start-up that follows
+(seconds, once every peer has answered) Ctrl-C ends the process at once
+(nothing is written yet); TensorFlow installs its own SIGTERM handler
+there, so a SIGTERM in that window is not acted upon.
 """
 
 import json
@@ -136,13 +138,16 @@ def make_strategy(name, collective_timeout=None, startup_timeout=None,
   options = tf.distribute.experimental.CommunicationOptions(
       timeout_seconds=collective_timeout)
   # TensorFlow's start-up blocks in C++, where a Python handler never runs:
-  # let SIGTERM and SIGINT end the process meanwhile (nothing is written).
-  handlers = {s: signal.signal(s, signal.SIG_DFL)
-              for s in (signal.SIGTERM, signal.SIGINT)}
+  # let Ctrl-C end the process meanwhile (nothing is written). (SIGTERM
+  # cannot be given the same treatment: TensorFlow installs its own handler
+  # in that call.)
+  previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+  handlers = {signal.SIGINT: previous,
+              signal.SIGTERM: signal.getsignal(signal.SIGTERM)}
   try:
     return tf.distribute.MultiWorkerMirroredStrategy(
         communication_options=options)
-  finally:
+  finally:  # take SIGTERM back from TensorFlow's start-up
     for sig, handler in handlers.items():
       signal.signal(sig, handler)
 
