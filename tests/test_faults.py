@@ -402,9 +402,13 @@ def test_a_read_only_run_is_named_for_what_it_is(program, tiny_run,
   if program == "export":
     args.append(f"--export_dir={disk}/exports")
   out = run_bin(program, args, cache_dir)
-  assert out.returncode == 1, out.stderr[-3000:]
+  # A new --export_dir on it is refused before the export (a usage error);
+  # the run folder itself is found read-only when written to.
+  assert out.returncode == (2 if program == "export" else 1), (
+      out.stderr[-3000:])
   line = error_line(out.stderr)
-  assert "Read-only file system" in line and "choose another" in line, line
+  assert "read-only file system" in line.lower(), line
+  assert "choose another" in line, line
   assert tree(disk) == before
 
 
