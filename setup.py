@@ -45,6 +45,6 @@ setuptools.setup(
     entry_points={"console_scripts": [
         f"tf-mmjsd-{name.replace('_', '-')}=tf_mmjsd.programs.{name}:run"
         for name in ("train", "evaluate", "export", "compare", "benchmark",
-                     "train_classifiers", "make_example_data",
+                     "train_classifiers", "make_example_data", "make_records",
                      "train_local_cluster")]},
 )

@@ -21,7 +21,7 @@ from tf_mmjsd import local_cluster
 ARGS = [f"--flagfile={REPO}/configs/base.flags"] + TINY + ["--epochs=2"]
 
 
-def _start_workers(model_dir, cache_dir, tmp, logs):
+def _start_workers(model_dir, cache_dir, tmp, logs, args=ARGS):
   procs = []
   for i, tf_config in enumerate(
       local_cluster.tf_configs(local_cluster.free_ports(2))):
@@ -29,7 +29,7 @@ def _start_workers(model_dir, cache_dir, tmp, logs):
                TMPDIR=tmp, TF_CPP_MIN_LOG_LEVEL="2")
     log = open(os.path.join(logs, f"worker{i}.log"), "w")
     procs.append(subprocess.Popen(
-        [sys.executable, os.path.join(REPO, "bin", "train")] + ARGS + [
+        [sys.executable, os.path.join(REPO, "bin", "train")] + args + [
             f"--model_dir={model_dir}", "--distribution=multi_worker"],
         env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True))
   return procs
@@ -169,19 +169,34 @@ def test_a_port_taken_by_another_program_is_named(tmp_path, cache_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("data", ["in_memory", "records"])
 def test_sigterm_to_one_worker_checkpoints_every_worker_at_one_step(
-    tmp_path, cache_dir):
+    data, tmp_path, cache_dir):
   """A preemption notice (SIGTERM) to worker 1 at a random step: both
   workers save that step and exit 143; rerun, the run ends bit-identical to
-  an uninterrupted two-worker run."""
+  an uninterrupted two-worker run. With records, each worker reads only its
+  own shards (the shards it names are disjoint), fixed by the seed."""
+  args = ARGS
+  if data == "records":
+    shards = str(tmp_path / "shards")
+    made = run_bin("make_records", TINY + [f"--out={shards}",
+                                           "--train_shards=5"], cache_dir)
+    assert made.returncode == 0, made.stderr
+    args = ARGS + ["--dataset=records", f"--data_path={shards}"]
   ref = str(tmp_path / "ref")
-  out = run_bin("train_local_cluster", ["--num_workers=2", "--"] + ARGS + [
+  out = run_bin("train_local_cluster", ["--num_workers=2", "--"] + args + [
       f"--model_dir={ref}"], cache_dir)
   assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+  if data == "records":
+    read = [re.search(rf"\[worker {i}\] Input pipeline {i} of 2 reads train "
+                      r"shards (.*)\.", out.stdout)[1].split(", ")
+            for i in range(2)]
+    assert sorted(read[0] + read[1]) == [
+        f"train-0000{i}-of-00005.tfrecord" for i in range(5)], read
 
   two, tmp = str(tmp_path / "two"), str(tmp_path / "tmp")
   os.makedirs(tmp)
-  procs = _start_workers(two, cache_dir, tmp, str(tmp_path))
+  procs = _start_workers(two, cache_dir, tmp, str(tmp_path), args)
   state = os.path.join(two, "checkpoints", "checkpoint")
   deadline = time.time() + 300
   while time.time() < deadline and not os.path.exists(state):
@@ -210,7 +225,7 @@ def test_sigterm_to_one_worker_checkpoints_every_worker_at_one_step(
                                      f"ckpt-{steps[0]}.index"))
   assert not os.path.exists(os.path.join(two, "summary.json"))
 
-  rerun = run_bin("train_local_cluster", ["--num_workers=2", "--"] + ARGS + [
+  rerun = run_bin("train_local_cluster", ["--num_workers=2", "--"] + args + [
       f"--model_dir={two}"], cache_dir, extra_env={"TMPDIR": tmp})
   assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
   assert f"ckpt-{steps[0]}" in rerun.stdout

@@ -340,10 +340,10 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
         "default_fusion": results.default_fusion,
         "metrics": {title: {k: float(v) for k, v in fn(results).items()}
                     for title, fn in METRICS}})
+  dataset = registry.of(base.dataset, base.data_path)
   settings = {"dataset": base.dataset,
-              "synthetic": registry.get(base.dataset).synthetic,
-              "attributes": registry.get(base.dataset).label_kind
-                            == "attributes",
+              "synthetic": dataset.synthetic,
+              "attributes": dataset.label_kind == "attributes",
               "methods": list(methods), "styles": list(styles),
               "missing_rates": list(missing_rates), "seeds": list(seeds),
               "epochs": base.epochs, "style_overrides": style_overrides,

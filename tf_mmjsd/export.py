@@ -25,6 +25,7 @@ import tensorflow as tf
 from tf_mmjsd import files, run_dir
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data import registry
+from tf_mmjsd.data.split import DataError
 from tf_mmjsd.errors import UsageError
 from tf_mmjsd.model import MultimodalVAE
 from tf_mmjsd.serving import write_saved_model
@@ -42,6 +43,15 @@ def next_version(export_dir):
               if n.isdigit() and files.isdir(os.path.join(export_dir, n))
               ] if files.isdir(export_dir) else []
   return max(versions, default=0) + 1
+
+
+def _synthetic(config):
+  """Whether the run's data set is synthetic; None where its data (records
+  whose manifest says) cannot be read at export time."""
+  try:
+    return registry.of(config.dataset, config.data_path).synthetic
+  except DataError:
+    return None
 
 
 def _publish(tmp, export_dir):
@@ -122,7 +132,7 @@ def export_run(model_dir, export_dir=None, checkpoint=None, log=print):
         "model_dir": (model_dir if files.is_remote(model_dir) else
                       os.path.abspath(model_dir)), "checkpoint": ckpt,
         "step": run_dir.checkpoint_step(ckpt), "dataset": config.dataset,
-        "synthetic": registry.get(config.dataset).synthetic,
+        "synthetic": _synthetic(config),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"),
         "tensorflow": tf.__version__,

@@ -157,7 +157,7 @@ def config_from_flags(require_model_dir=True):
   if values["dataset"] not in registry.names():
     raise ConfigError(f"dataset must be one of {registry.names()}, got "
                       f"{values['dataset']!r}")
-  dataset = registry.get(values["dataset"])
+  dataset = registry.of(values["dataset"], values["data_path"])
   if dataset.specs is not None:  # the data set defines its modalities
     if described:
       raise ConfigError(

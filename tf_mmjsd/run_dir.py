@@ -42,7 +42,8 @@ def header(config):
   """The fields that open summary.json and results.json: the data set,
   whether it is a synthetic stand-in, and the method."""
   return {"dataset": config.dataset,
-          "synthetic": registry.get(config.dataset).synthetic,
+          "synthetic": registry.of(config.dataset,
+                                   config.data_path).synthetic,
           "method": config.method}
 
 

@@ -25,6 +25,20 @@ def epoch_order(num_examples, num_steps, batch_size, rng):
   return np.concatenate(parts)[:need]
 
 
+def model_input(spec, x, mask, tokens):
+  """The network input float32 [B, *spec.shape] of stored examples `x`
+  [B, ...]: integer tokens (`tokens`) one-hot encoded, uint8 scaled by
+  1/255, anything else cast; zeros where `mask` (bool [B]) is False."""
+  if tokens:
+    x = tf.one_hot(tf.cast(x, tf.int32), spec.shape[-1], dtype=tf.float32)
+  elif x.dtype == tf.uint8:
+    x = tf.cast(x, tf.float32) * (1.0 / 255.0)
+  else:
+    x = tf.cast(x, tf.float32)
+  mask = tf.reshape(mask, [-1] + [1] * len(spec.shape))
+  return tf.where(mask, x, tf.zeros_like(x))  # also replaces NaN
+
+
 class Pipeline:
   """Builds batches of one split; in-memory pools are copied to TF once,
   memory-mapped ones (np.memmap) stay on disk."""
@@ -74,15 +88,8 @@ class Pipeline:
                                           sl["derived"][spec.name])
       else:
         x = self._rows(spec.name, sl["index"][spec.name])
-        if spec.name in self._tokens:
-          x = tf.one_hot(tf.cast(x, tf.int32), spec.shape[-1],
-                         dtype=tf.float32)
-        elif x.dtype == tf.uint8:
-          x = tf.cast(x, tf.float32) * (1.0 / 255.0)
-        else:
-          x = tf.cast(x, tf.float32)
-      mask = tf.reshape(sl["masks"][spec.name], [-1] + [1] * len(spec.shape))
-      inputs[spec.name] = tf.where(mask, x, tf.zeros_like(x))  # also NaN
+      inputs[spec.name] = model_input(spec, x, sl["masks"][spec.name],
+                                      spec.name in self._tokens)
     return {"inputs": inputs, "masks": sl["masks"], "labels": sl["labels"]}
 
   def train_dataset(self, batch_size, steps, seed, epoch, skip_steps=0,
@@ -101,6 +108,10 @@ class Pipeline:
       pipeline, num_pipelines: this input pipeline and how many there are.
       replica_batch: examples per replica (default: B / num_pipelines).
     """
+    if self.split.stream is not None:  # records read per worker
+      return self.split.stream.train_dataset(
+          self.specs, batch_size, steps, seed, epoch, skip_steps, pipeline,
+          num_pipelines, replica_batch)
     rng = np.random.default_rng([seed, epoch, 7])
     order = epoch_order(len(self.split), steps, batch_size, rng)
     params = {m: d.draw(self.split.labels, rng)

@@ -16,7 +16,7 @@ from typing import Callable
 
 LABEL_KINDS = ("class", "attributes")
 _BUILTIN = ("tf_mmjsd.data.mst", "tf_mmjsd.data.npz",
-            "tf_mmjsd.data.celeba")
+            "tf_mmjsd.data.celeba", "tf_mmjsd.data.records")
 _DATASETS = {}
 
 
@@ -38,6 +38,9 @@ class Dataset:
     check: check(config) raises ConfigError for settings of this data set
       that cannot work (None: nothing to check).
     description: one line for --help and reports.
+    resolve: resolve(dataset, data_path) -> the Dataset with the fields
+      its data describe (records: modalities, labels, synthetic from their
+      manifest), or None where the fields are fixed; see `of`.
   """
 
   name: str
@@ -49,6 +52,7 @@ class Dataset:
   description: str = ""
   seed_changes_data: bool = False
   check: Callable | None = None
+  resolve: Callable | None = None
 
   def __post_init__(self):
     if self.label_kind not in LABEL_KINDS:
@@ -78,3 +82,11 @@ def get(name):
   if name not in _DATASETS:
     raise KeyError(f"unknown dataset {name!r}; registered: {names()}")
   return _DATASETS[name]
+
+
+def of(name, data_path=""):
+  """The Dataset called `name` as its data at `data_path` describe it
+  (`Dataset.resolve`); KeyError for an unknown name, DataError where the
+  data cannot be read."""
+  dataset = get(name)
+  return dataset.resolve(dataset, data_path) if dataset.resolve else dataset

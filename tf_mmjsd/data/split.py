@@ -64,6 +64,9 @@ class Split:
       stored (no pool, no indices), or None.
     masks: {modality: bool [N]} presence of each modality, or None (all
       present).
+    stream: where the training batches are read from files per worker
+      (data.records.Stream), the reader; the split itself is then a sample
+      of them for evaluation. None: batches come from the pools.
   """
 
   pools: dict
@@ -71,6 +74,7 @@ class Split:
   labels: np.ndarray
   masks: dict | None = None
   derived: dict | None = None
+  stream: object | None = None
 
   def __len__(self):
     return len(self.labels)
@@ -107,7 +111,8 @@ class Split:
     keep = draw_presence(present, drop_probability(rate, len(names)),
                          np.random.default_rng([seed, 23]))
     return dataclasses.replace(
-        self, masks={m: keep[:, i] for i, m in enumerate(names)})
+        self, masks={m: keep[:, i] for i, m in enumerate(names)},
+        stream=self.stream and self.stream.with_missing(rate, names))
 
   @property
   def modality_names(self):
@@ -185,7 +190,11 @@ def fingerprint(splits):
   up to FINGERPRINT_BYTES, else FINGERPRINT_ROWS evenly spaced rows). It
   names the data, not where they are: the same arrays moved or copied give
   the same fingerprint; other data another (for a pool above the size
-  limit, an edit confined to unread rows goes unseen)."""
+  limit, an edit confined to unread rows goes unseen). Streamed records
+  (Split.stream) give the fingerprint their manifest records."""
+  for split in splits:
+    if split.stream is not None:
+      return split.stream.fingerprint
   digest = hashlib.sha256()
 
   def add(name, array):

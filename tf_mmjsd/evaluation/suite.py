@@ -276,8 +276,8 @@ class Evaluator:
                         else {"test_accuracy": {
                             m: v["test_accuracy"]
                             for m, v in meta["modalities"].items()}}),
-        "attribute_names": list(registry.get(
-            self.config.dataset).attribute_names),
+        "attribute_names": list(registry.of(
+            self.config.dataset, self.config.data_path).attribute_names),
         "latent_probe": timed("latent probe", self.latent_probe)}
     mean_ap = {m: v["test_mean_ap"] for m, v in
                meta.get("modalities", {}).items() if "test_mean_ap" in v}

@@ -91,7 +91,7 @@ def _train_and_summarise(trainer, config, log):
       "epochs": config.epochs,
       "steps_per_epoch": trainer.steps_per_epoch,
       "replicas": trainer.strategy.num_replicas_in_sync,
-      "train_examples": len(data.train_split),
+      "train_examples": data.train_examples,
       "test_examples": len(data.test_split),
       "train_examples_per_second": speed,
       "test_terms": test_terms,

@@ -122,6 +122,7 @@ class Trainer:
       run_dir.check_model_dir(config)
       run_lock.RunLock(config.model_dir).check()  # in use: refused at once
     self.log = log if self.chief else (lambda *_: None)
+    self._log_every_worker, self._shards_logged = log, False
     self.callbacks = list(callbacks) if self.chief else []
     self.data = task.load_data(config, log=self.log)
     self.steps_per_epoch = self.data.steps_per_epoch
@@ -176,6 +177,13 @@ class Trainer:
     cfg = self.config
 
     def make(pipeline, num_pipelines, replica_batch):
+      stream = self.data.train_split.stream
+      if stream is not None and not self._shards_logged:
+        self._shards_logged = True
+        self._log_every_worker(
+            f"Input pipeline {pipeline} of {num_pipelines} reads train "
+            "shards " + ", ".join(os.path.basename(p) for p in stream.shards_of(
+                cfg.seed, pipeline, num_pipelines)) + ".")
       return self.data.train_pipe.train_dataset(
           cfg.batch_size, self.steps_per_epoch, cfg.seed, epoch,
           skip_steps=done, pipeline=pipeline, num_pipelines=num_pipelines,

@@ -27,6 +27,8 @@ class TrainingData:
     steps_per_epoch: config.steps_per_epoch, or the full batches of the
       training split.
     fingerprint: data.fingerprint of the splits (the run's data.json).
+    train_examples: examples of the training split (where it streams, all
+      of them, not only the sample held in train_split).
   """
 
   train_split: data_lib.Split
@@ -36,6 +38,7 @@ class TrainingData:
   test_pipe: Pipeline
   steps_per_epoch: int
   fingerprint: str
+  train_examples: int
 
 
 def load_data(config, log=print):
@@ -44,15 +47,18 @@ def load_data(config, log=print):
   train_pipe = Pipeline(train_split.with_missing(
       config.missing_rate, config.seed, config.modality_names),
                         config.modalities)
-  steps = config.steps_per_epoch or len(train_split) // config.batch_size
+  examples = (train_split.stream.num_examples if train_split.stream
+              else len(train_split))
+  steps = config.steps_per_epoch or examples // config.batch_size
   if steps < 1:
     raise data_lib.DataError(
-        f"{len(train_split)} training examples make no batch of "
+        f"{examples} training examples make no batch of "
         f"{config.batch_size}")
   return TrainingData(train_split, test_split, train_pipe,
                       Pipeline(train_split, config.modalities),
                       Pipeline(test_split, config.modalities), steps,
-                      data_lib.fingerprint((train_split, test_split)))
+                      data_lib.fingerprint((train_split, test_split)),
+                      examples)
 
 
 def build(config, strategy):

@@ -1,0 +1,218 @@
+"""Sharded TFRecord data: the round trip from .npz, the manifest's checks,
+per-worker reading, and the programs."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tests.harness import REPO, TINY, error_line, run_bin, save_npz, summary
+from tf_mmjsd.config import ExperimentConfig
+from tf_mmjsd.data import npz, records, registry
+from tf_mmjsd.data.pipeline import Pipeline
+from tf_mmjsd.data.specs import parse_modality
+from tf_mmjsd.data.split import DataError, DataUnavailableError, fingerprint
+
+MODALITY_FLAGS = ["--modality=img:6x5x3:laplace:mlp:2.0:sigmoid",
+                  "--modality=tags:7x11:categorical:text",
+                  "--modality=vec:4:normal:mlp"]
+SPECS = tuple(parse_modality(m.split("=", 1)[1]) for m in MODALITY_FLAGS)
+
+
+def write_npz(path, n_train=203, n_test=41):
+  """uint8 images, integer tokens, float vectors, masks and labels."""
+  rng = np.random.default_rng(0)
+  arrays = {}
+  for split, n in (("train", n_train), ("test", n_test)):
+    arrays[f"{split}_labels"] = rng.integers(0, 5, n)
+    arrays[f"{split}_img"] = rng.integers(0, 256, (n, 6, 5, 3), np.uint8)
+    arrays[f"{split}_tags"] = rng.integers(0, 11, (n, 7)).astype(np.int16)
+    arrays[f"{split}_vec"] = rng.normal(size=(n, 4)).astype(np.float32)
+    present = rng.random(n) < 0.7
+    arrays[f"{split}_mask_vec"] = present
+    arrays[f"{split}_mask_img"] = ~present | (rng.random(n) < 0.5)
+  return save_npz(path, arrays)
+
+
+def _config(data_path, **kw):
+  return ExperimentConfig(dataset="records", data_path=str(data_path),
+                          modalities=SPECS, model_dir="unused", **kw)
+
+
+@pytest.fixture(name="converted", scope="module")
+def _converted(tmp_path_factory):
+  folder = tmp_path_factory.mktemp("records")
+  source = write_npz(folder / "d.npz")
+  splits = npz.load_npz(source, SPECS)
+  out = str(folder / "shards")
+  manifest = records.write(splits, SPECS, out, (4, 3), log=lambda *_: None)
+  return splits, out, manifest
+
+
+def _batches(dataset):
+  return [{k: {m: t.numpy() for m, t in v.items()} if isinstance(v, dict)
+           else v.numpy() for k, v in b.items()} for b in dataset]
+
+
+def _same(a, b):
+  assert len(a) == len(b)
+  for x, y in zip(a, b):
+    assert x["labels"].tolist() == y["labels"].tolist()
+    for part in ("inputs", "masks"):
+      for m in x[part]:
+        np.testing.assert_array_equal(x[part][m], y[part][m])
+
+
+def test_records_round_trip_gives_the_npz_batches(converted):
+  (train, test), out, manifest = converted
+  assert manifest["splits"]["train"]["examples"] == 203
+  assert [s["examples"] for s in manifest["splits"]["train"]["shards"]] == [
+      51, 51, 51, 50]
+  assert manifest["stored"]["tags"] == {"dtype": "int16", "shape": [7]}
+  assert manifest["stored"]["img"]["dtype"] == "uint8"
+  assert manifest["fingerprint"] == fingerprint((train, test))
+  config = _config(out, missing_rate=0.2, seed=3)
+  r_train, r_test = records.load(config)
+  assert r_train.stream is None  # one process: in memory
+  for name, a, b in (("train", train, r_train), ("test", test, r_test)):
+    for m in ("img", "tags", "vec"):
+      np.testing.assert_array_equal(b.pools[m], np.asarray(a.pools[m]),
+                                    err_msg=f"{name} {m}")
+      assert b.pools[m].dtype == np.asarray(a.pools[m]).dtype
+    np.testing.assert_array_equal(b.labels, a.labels)
+    for m in ("img", "vec"):
+      np.testing.assert_array_equal(b.masks[m], a.masks[m])
+  # The same training batches under the same seed, with --missing_rate.
+  names = config.modality_names
+  for a, b in ((train, r_train),):
+    pa = Pipeline(a.with_missing(0.2, 3, names), SPECS)
+    pb = Pipeline(b.with_missing(0.2, 3, names), SPECS)
+    for epoch in range(2):
+      _same(_batches(pa.train_dataset(32, 6, 3, epoch)),
+            _batches(pb.train_dataset(32, 6, 3, epoch)))
+  _same(_batches(Pipeline(test, SPECS).eval_dataset(16)),
+        _batches(Pipeline(r_test, SPECS).eval_dataset(16)))
+  # The records name their own modalities and label kind.
+  entry = registry.of("records", out)
+  assert entry.specs() == SPECS and not entry.synthetic
+  assert entry.label_kind == "class"
+
+
+def test_streaming_workers_read_disjoint_shards(converted):
+  _, out, _ = converted
+  train, _ = records.load(_config(out, distribution="multi_worker"))
+  stream = train.stream
+  assert stream.num_examples == 203 and len(train) == 51  # shard 0 held
+  assert stream.fingerprint == records.read_manifest(out).fingerprint
+  for workers in (1, 2, 3, 4):
+    parts = [stream.shards_of(7, p, workers) for p in range(workers)]
+    every = [s for part in parts for s in part]
+    assert sorted(every) == sorted(p for p, _ in
+                                   records.read_manifest(out).shards("train"))
+    assert len(set(every)) == len(every)  # disjoint
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+  with pytest.raises(DataError, match="4 train shard.*cannot feed 5 workers"):
+    stream.shards_of(7, 0, 5)
+
+
+def test_a_stream_is_deterministic_and_resumes_where_it_stopped(converted):
+  _, out, _ = converted
+  train, _ = records.load(_config(out, distribution="multi_worker"))
+  stream = train.stream.with_missing(0.3, [s.name for s in SPECS])
+
+  def read(skip=0, pipeline=0):
+    return _batches(stream.train_dataset(SPECS, 32, 8, seed=5, epoch=1,
+                                         skip_steps=skip, pipeline=pipeline,
+                                         num_pipelines=2))
+
+  whole = read()
+  assert len(whole) == 8 and all(len(b["labels"]) == 16 for b in whole)
+  _same(whole, read())
+  _same(whole[3:], read(skip=3))
+  other = read(pipeline=1)
+  assert any(a["labels"].tolist() != b["labels"].tolist()
+             for a, b in zip(whole, other))
+  masks = np.stack([np.concatenate([b["masks"][m] for b in whole])
+                    for m in ("img", "tags", "vec")], 1)
+  assert masks.any(1).all() and 0.1 < 1 - masks.mean() < 0.5
+  tags = np.concatenate([b["inputs"]["tags"] for b in whole])
+  present = np.concatenate([b["masks"]["tags"] for b in whole])
+  assert tags.shape[1:] == (7, 11)  # tokens one-hot encoded
+  np.testing.assert_array_equal(tags[present].sum(-1), 1.0)
+
+
+def test_a_damaged_shard_or_manifest_is_one_error_naming_the_file(
+    converted, tmp_path):
+  _, out, _ = converted
+  bad = str(tmp_path / "bad")
+  os.makedirs(bad)
+  for name in os.listdir(out):
+    with open(os.path.join(out, name), "rb") as f, open(
+        os.path.join(bad, name), "wb") as g:
+      g.write(f.read())
+  shard = os.path.join(bad, records.shard_name("test", 1, 3))
+  data = bytearray(open(shard, "rb").read())
+  data[len(data) // 2] ^= 0xFF
+  open(shard, "wb").write(bytes(data))
+  with pytest.raises(DataError, match=f"{shard} is damaged"):
+    records.load(_config(bad))
+  # A manifest whose counts disagree with its shards.
+  manifest_path = os.path.join(bad, records.MANIFEST)
+  values = json.load(open(manifest_path))
+  values["splits"]["test"]["shards"][1] = dict(
+      file=records.shard_name("test", 2, 3), examples=13)
+  values["splits"]["test"]["shards"][2]["examples"] = 14
+  json.dump(values, open(manifest_path, "w"))
+  with pytest.raises(DataError, match="holds 13 examples.*says 14"):
+    records.load(_config(bad))
+  open(manifest_path, "w").write("{")
+  with pytest.raises(DataError, match=f"{manifest_path} is damaged"):
+    records.read_manifest(bad)
+  with pytest.raises(DataUnavailableError, match="no manifest.json"):
+    records.read_manifest(str(tmp_path))
+  other = dataclasses.replace(SPECS[2], shape=(5,))
+  with pytest.raises(DataError, match="the run expects"):
+    records.load(ExperimentConfig(dataset="records", data_path=out,
+                                  modalities=SPECS[:2] + (other,),
+                                  model_dir="unused"))
+
+
+def test_make_records_then_train_and_evaluate_from_them(tmp_path, cache_dir):
+  out = str(tmp_path / "shards")
+  made = run_bin("make_records", TINY + [f"--out={out}", "--train_shards=3"],
+                 cache_dir)
+  assert made.returncode == 0, made.stderr
+  assert "2000 train examples in 3 shard(s)" in made.stdout
+  again = run_bin("make_records", TINY + [f"--out={out}"], cache_dir)
+  assert again.returncode == 2 and "already holds records" in error_line(
+      again.stderr)
+  manifest = json.load(open(os.path.join(out, records.MANIFEST)))
+  assert manifest["synthetic"] and manifest["stored"]["text"] == {
+      "dtype": "uint8", "shape": [8]}  # the words as tokens, one draw
+  model_dir = str(tmp_path / "run")
+  args = [f"--flagfile={REPO}/configs/base.flags", "--dataset=records",
+          f"--data_path={out}", "--batch_size=64", "--epochs=1",
+          "--probe_train_examples=500", "--num_sample_columns=4",
+          f"--model_dir={model_dir}"]
+  trained = run_bin("train", args, cache_dir)
+  assert trained.returncode == 0, trained.stderr[-3000:]
+  result = summary(model_dir)
+  assert result["steps"] == 31 and result["train_examples"] == 2000
+  assert result["latent_probe"]["poe"]["text"] > 0.5
+  config = json.load(open(os.path.join(model_dir, "config.json")))
+  assert [m["name"] for m in config["modalities"]] == ["mnist", "svhn", "text"]
+  # Moved records are accepted by their fingerprint.
+  moved = str(tmp_path / "moved")
+  os.rename(out, moved)
+  evaluated = run_bin("evaluate", [f"--model_dir={model_dir}",
+                                   f"--data_path={moved}",
+                                   "--likelihood_examples=100",
+                                   "--quality_examples=200",
+                                   "--classifier_epochs=1"], cache_dir)
+  assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+  missing = run_bin("train", args[:-1] + [f"--model_dir={tmp_path}/new"],
+                    cache_dir)
+  assert missing.returncode == 2
+  assert "no manifest.json there" in error_line(missing.stderr)
