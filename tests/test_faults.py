@@ -104,6 +104,25 @@ def _npz_labels(labels):
   return setup
 
 
+def _manifest(text):
+  """A records folder {tmp}/r whose manifest.json is `text` (None: a valid
+  one of one vector modality, without shards)."""
+  def setup(tmp):
+    os.makedirs(tmp / "r")
+    if text is None:
+      from tf_mmjsd.data import records  # pylint: disable=g-import-not-at-top
+      from tf_mmjsd.data.specs import parse_modality  # pylint: disable=g-import-not-at-top
+      from tf_mmjsd.data.split import Split  # pylint: disable=g-import-not-at-top
+      split = Split(pools={"v": np.zeros((2, 3), np.float32)},
+                    indices={"v": np.arange(2)}, labels=np.zeros(2, int))
+      records.write((split, split), [parse_modality("v:3:normal:mlp")],
+                    str(tmp / "r"), (1, 1), log=lambda *_: None)
+    else:
+      (tmp / "r" / "manifest.json").write_text(text)
+    return []
+  return setup
+
+
 def _a_file(tmp):
   (tmp / "afile").write_text("not a folder")
   return []
@@ -257,6 +276,29 @@ CASES = [
      RUN + ["--dataset=npz", "--data_path={tmp}/none.npz",
             "--modality=a:6:laplace:mlp", "--modality=A:6:laplace:mlp"],
      None, 2, r"modality names must be unique, ignoring case"),
+    ("make_records without out", "make_records", [], None, 2,
+     r"--out=FOLDER is required"),
+    ("make_records no shards", "make_records",
+     ["--out={tmp}/r", "--train_shards=0"], None, 2,
+     r"--train_shards and --test_shards must be >= 1"),
+    ("make_records out under a file", "make_records",
+     ["--out={tmp}/afile/r"], _a_file, 2, r"--out=.*afile/r cannot be made"),
+    ("records without data_path", "train", RUN + ["--dataset=records"], None,
+     2, r"--dataset=records needs --data_path=FOLDER"),
+    ("records folder without manifest", "train",
+     RUN + ["--dataset=records", "--data_path={tmp}"], None, 2,
+     r"no manifest.json there; write records with bin/make_records"),
+    ("records manifest not JSON", "train",
+     RUN + ["--dataset=records", "--data_path={tmp}/r"], _manifest("{"), 2,
+     r"r/manifest.json is damaged \(not JSON"),
+    ("records manifest of another format", "train",
+     RUN + ["--dataset=records", "--data_path={tmp}/r"],
+     _manifest('{"format": "other"}'), 2,
+     r"is not a tf_mmjsd records manifest \(format is 'other'"),
+    ("records with modality flags", "train",
+     RUN + ["--dataset=records", "--data_path={tmp}/r",
+            "--modality=a:6:laplace:mlp"], _manifest(None), 2,
+     r"records defines its own modalities"),
     ("local cluster worker with a nan setting", "train_local_cluster",
      ["--num_workers=1", "--", "--model_dir={tmp}/run",
       "--learning_rate=nan"], None, 2,

@@ -4,6 +4,7 @@ per-worker reading, and the programs."""
 import dataclasses
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -191,6 +192,17 @@ def test_make_records_then_train_and_evaluate_from_them(tmp_path, cache_dir):
   manifest = json.load(open(os.path.join(out, records.MANIFEST)))
   assert manifest["synthetic"] and manifest["stored"]["text"] == {
       "dtype": "uint8", "shape": [8]}  # the words as tokens, one draw
+  bench = run_bin("benchmark", [f"--flagfile={REPO}/configs/base.flags",
+                                "--dataset=records", f"--data_path={out}",
+                                "--mode=end_to_end", "--batch_size=64",
+                                "--steps=2", "--repeats=1", "--warmup=1"],
+                  cache_dir)
+  assert bench.returncode == 0, bench.stderr[-3000:]
+  table = json.loads(bench.stdout.strip().splitlines()[-1])["inputs"]
+  for name in ("in memory", "records, read per worker"):
+    assert table[name]["input_only_examples_per_second"] > 0
+    assert table[name]["examples_per_second"]["median"] > 0
+    assert re.search(rf"{name} +\d+ +\d+", bench.stdout), bench.stdout
   model_dir = str(tmp_path / "run")
   args = [f"--flagfile={REPO}/configs/base.flags", "--dataset=records",
           f"--data_path={out}", "--batch_size=64", "--epochs=1",
@@ -216,3 +228,56 @@ def test_make_records_then_train_and_evaluate_from_them(tmp_path, cache_dir):
                     cache_dir)
   assert missing.returncode == 2
   assert "no manifest.json there" in error_line(missing.stderr)
+
+
+def test_attribute_labels_and_object_store_paths_round_trip():
+  """int8 attribute labels [N, K] keep their dtype (so the fingerprint
+  holds), and records live on ram:// (the code path of gs://)."""
+  from tf_mmjsd.data.split import Split  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(1)
+  splits = []
+  for n in (30, 9):
+    labels = rng.integers(-1, 2, (n, 5)).astype(np.int8)
+    pools = {"vec": rng.normal(size=(n, 4)).astype(np.float32)}
+    splits.append(Split(pools=pools, indices={"vec": np.arange(n)},
+                        labels=labels))
+  specs = (SPECS[2],)
+  out = f"ram://records_{rng.integers(1 << 30)}"
+  attributes = registry.Dataset("attrs", None, None, label_kind="attributes",
+                                attribute_names=tuple("abcde"))
+  manifest = records.write(splits, specs, out, (3, 2), dataset=attributes,
+                           log=lambda *_: None)
+  assert manifest["label_dtype"] == "int8" and manifest["label_shape"] == [5]
+  config = ExperimentConfig(dataset="records", data_path=out,
+                            modalities=specs, model_dir="unused")
+  train, test = records.load(config)
+  assert train.labels.dtype == np.int8
+  np.testing.assert_array_equal(train.labels, splits[0].labels)
+  np.testing.assert_array_equal(test.pools["vec"], splits[1].pools["vec"])
+  entry = registry.of("records", out)
+  assert entry.label_kind == "attributes" and entry.attribute_names == tuple(
+      "abcde")
+
+
+def test_a_shard_damaged_after_the_start_stops_a_worker_naming_it(
+    converted, tmp_path, cache_dir):
+  _, out, _ = converted
+  bad = str(tmp_path / "bad")
+  os.makedirs(bad)
+  for name in os.listdir(out):
+    with open(os.path.join(out, name), "rb") as f, open(
+        os.path.join(bad, name), "wb") as g:
+      g.write(f.read())
+  shard = os.path.join(bad, records.shard_name("train", 2, 4))
+  data = bytearray(open(shard, "rb").read())
+  data[len(data) // 2] ^= 0xFF
+  open(shard, "wb").write(bytes(data))
+  run = run_bin("train_local_cluster", [
+      "--num_workers=1", "--", "--dataset=records", f"--data_path={bad}",
+      "--batch_size=32", "--epochs=1", f"--model_dir={tmp_path}/run"],
+                cache_dir)
+  assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
+  assert re.search(r"error: a train shard of .*bad is damaged \(.*\); this "
+                   r"worker reads .*train-00002-of-00004.tfrecord",
+                   run.stdout + run.stderr), run.stdout[-2000:]
+  assert "Traceback" not in run.stdout + run.stderr

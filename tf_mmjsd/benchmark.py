@@ -5,7 +5,8 @@ export, on the current device.
 and reports examples per second (global batch / seconds per step) as
 min / median / max. "compute" feeds one fixed batch already in memory (the
 model and optimizer alone); "end_to_end" feeds the real input pipeline of
-the configured data set. `modality_scaling` times the step against the
+the configured data set (for records, in memory or read per worker as
+`streamed`); `read_rate` times that input pipeline alone. `modality_scaling` times the step against the
 number of modalities, `precision_table` against XLA and bfloat16, and
 `serving_latency` the signatures of an exported SavedModel, loaded with
 TensorFlow alone, one request at a time.
@@ -34,8 +35,45 @@ def _fixed_batch(config, batch, seed=0):
           "labels": tf.zeros([batch], tf.int32)}
 
 
+def _input(config, needed, streamed, log):
+  """make(pipeline, num_pipelines, replica_batch) of the configured data's
+  training batches (records: read per worker from their shards where
+  `streamed`, else held in memory)."""
+  if streamed:
+    from tf_mmjsd.data import records  # pylint: disable=g-import-not-at-top
+    stream = records.Stream(records.read_manifest(config.data_path))
+
+    def make(pipeline, num_pipelines, replica_batch):
+      return stream.train_dataset(config.modalities, config.batch_size,
+                                  needed, config.seed, 0, pipeline=pipeline,
+                                  num_pipelines=num_pipelines,
+                                  replica_batch=replica_batch)
+    return make
+  train_split, _ = data_lib.load_splits(config, log=log)
+  pipe = Pipeline(train_split, config.modalities)
+
+  def make(pipeline, num_pipelines, replica_batch):
+    return pipe.train_dataset(config.batch_size, needed, config.seed, 0,
+                              pipeline=pipeline, num_pipelines=num_pipelines,
+                              replica_batch=replica_batch)
+  return make
+
+
+def read_rate(config, batches=200, streamed=False, warmup=20, log=print):
+  """Examples/s of the training input pipeline alone (one process, the
+  global batch), after `warmup` batches."""
+  make = _input(config, warmup + batches, streamed, log)
+  iterator = iter(make(0, 1, config.batch_size))
+  for _ in range(warmup):
+    next(iterator)
+  start = time.perf_counter()
+  for _ in range(batches):
+    next(iterator)
+  return batches * config.batch_size / (time.perf_counter() - start)
+
+
 def measure(config, mode="compute", steps=50, repeats=5, warmup=10,
-            log=print):
+            log=print, streamed=False):
   """{"examples_per_second": {"min", "median", "max"}, ...} of `mode`.
 
   "compute" trains on one fixed global batch again and again, split over
@@ -67,14 +105,7 @@ def measure(config, mode="compute", steps=50, repeats=5, warmup=10,
       return tf.data.Dataset.from_tensor_slices(rows).batch(
           replica_batch).cache().repeat()
   else:
-    train_split, _ = data_lib.load_splits(config, log=log)
-    pipe = Pipeline(train_split, config.modalities)
-
-    def make(pipeline, num_pipelines, replica_batch):
-      return pipe.train_dataset(config.batch_size, needed, config.seed, 0,
-                                pipeline=pipeline,
-                                num_pipelines=num_pipelines,
-                                replica_batch=replica_batch)
+    make = _input(config, needed, streamed, log)
   iterator = iter(distribution.distribute(strategy, config.batch_size, make))
   train(iterator, tf.constant(warmup))
   model.step.numpy()  # wait for the warm-up to finish
@@ -88,6 +119,8 @@ def measure(config, mode="compute", steps=50, repeats=5, warmup=10,
     rates.append(calls * per_call * config.batch_size / seconds)
     log(f"  repeat {r + 1}/{repeats}: {rates[-1]:.0f} examples/s")
   return {"mode": mode, "batch_size": config.batch_size,
+          "input": ("records, read per worker" if streamed else
+                    "fixed batch" if mode == "compute" else "in memory"),
           "steps": calls * per_call, "repeats": repeats, "device": _device(),
           "replicas": strategy.num_replicas_in_sync,
           "mixed_precision": config.mixed_precision,

@@ -21,7 +21,7 @@ One record per example, with the features
 
 manifest.json: {"format", "version", "modalities": [ModalitySpec dicts],
 "stored": {m: {"dtype", "shape"}}, "masks": [m, ...], "label_kind",
-"label_shape", "attribute_names", "synthetic", "source", "fingerprint"
+"label_shape", "label_dtype", "attribute_names", "synthetic", "source", "fingerprint"
 (data.fingerprint of the splits the shards hold), "splits": {split:
 {"examples": N, "shards": [{"file", "examples"}, ...]}}}.
 
@@ -164,6 +164,7 @@ def write(splits, specs, out_dir, num_shards, dataset=None, seed=0,
       "stored": stored, "masks": masked,
       "label_kind": dataset.label_kind if dataset else "class",
       "label_shape": label_shape,
+      "label_dtype": np.asarray(splits[0].labels).dtype.name,
       "attribute_names": list(dataset.attribute_names) if dataset else [],
       "synthetic": bool(dataset.synthetic) if dataset else False,
       "source": source, "fingerprint": fingerprint(held),
@@ -262,6 +263,9 @@ def read_manifest(data_path):
         if "/" in shard["file"] or "\\" in shard["file"]:
           raise ValueError(f"shard name {shard['file']!r} is not a file name")
     str(values["fingerprint"])
+    if np.dtype(values["label_dtype"]).kind not in "iu":
+      raise ValueError(f"label_dtype {values['label_dtype']!r} is not an "
+                       "integer type")
   except (KeyError, TypeError, ValueError, AttributeError) as e:
     what = f"lacks {e}" if isinstance(e, KeyError) else str(e)
     raise DataError(f"{path} is not a tf_mmjsd records manifest ({what})"
@@ -346,7 +350,8 @@ def read_split(manifest, split, shards=None):
             for s in manifest.specs}
   masks = ({m: np.concatenate([p[1][m] for p in parts])[order]
             for m in manifest.values["masks"]} or None)
-  labels = np.concatenate([p[2] for p in parts])[order]
+  labels = np.concatenate([p[2] for p in parts])[order].astype(
+      manifest.values["label_dtype"])
   return _split_of(arrays, labels, masks)
 
 

@@ -122,7 +122,7 @@ class Trainer:
       run_dir.check_model_dir(config)
       run_lock.RunLock(config.model_dir).check()  # in use: refused at once
     self.log = log if self.chief else (lambda *_: None)
-    self._log_every_worker, self._shards_logged = log, False
+    self._log_every_worker, self._shards_read = log, []
     self.callbacks = list(callbacks) if self.chief else []
     self.data = task.load_data(config, log=self.log)
     self.steps_per_epoch = self.data.steps_per_epoch
@@ -178,12 +178,12 @@ class Trainer:
 
     def make(pipeline, num_pipelines, replica_batch):
       stream = self.data.train_split.stream
-      if stream is not None and not self._shards_logged:
-        self._shards_logged = True
+      if stream is not None and not self._shards_read:
+        self._shards_read = [os.path.basename(p) for p in stream.shards_of(
+            cfg.seed, pipeline, num_pipelines)]
         self._log_every_worker(
             f"Input pipeline {pipeline} of {num_pipelines} reads train "
-            "shards " + ", ".join(os.path.basename(p) for p in stream.shards_of(
-                cfg.seed, pipeline, num_pipelines)) + ".")
+            f"shards {', '.join(self._shards_read)}.")
       return self.data.train_pipe.train_dataset(
           cfg.batch_size, self.steps_per_epoch, cfg.seed, epoch,
           skip_steps=done, pipeline=pipeline, num_pipelines=num_pipelines,
@@ -210,6 +210,15 @@ class Trainer:
           return self._train()
       with self.stop:
         return self._train()
+    except tf.errors.DataLossError as e:  # a shard read per worker
+      stream = self.data.train_split.stream
+      if stream is None:
+        raise
+      raise errors.Failure(
+          f"a train shard of {stream.manifest.folder} is damaged "
+          f"({e.message.splitlines()[0]}); this worker reads "
+          + ", ".join(self._shards_read)
+          + "; write the records again with bin/make_records") from None
     except distribution.PEER_ERRORS as e:
       if not multi_worker:
         raise
