@@ -10,6 +10,18 @@ the configured data set (for records, in memory or read per worker as
 number of modalities, `precision_table` against XLA and bfloat16, and
 `serving_latency` the signatures of an exported SavedModel, loaded with
 TensorFlow alone, one request at a time.
+
+The roofline. `matmul_rate` is the machine's float32 dense-matmul rate
+(FLOP/s of square tf.matmul products, with the threads training uses);
+`step_flops` counts the FLOPs of one training step per example with the
+TensorFlow profiler (`tf.compat.v1.profiler`, the registered counts of
+the step's graph: 2 per multiply-add in MatMul, Conv2D and both
+convolution gradients, 1 per element of element-wise ops and reductions
+that register one; the Adam update, in a branch of the non-finite guard,
+is not counted: about 10 FLOPs per weight and step, under 0.5% here).
+The roofline rate is matmul_rate / step_flops examples/s: what the step
+would reach if all its work ran at the speed of a large matmul; `measure`
+reports the achieved fraction of it.
 """
 
 import dataclasses
@@ -33,6 +45,58 @@ def _fixed_batch(config, batch, seed=0):
           "masks": {s.name: tf.ones([batch], tf.bool)
                     for s in config.modalities},
           "labels": tf.zeros([batch], tf.int32)}
+
+
+def matmul_rate(size=1024, repeats=5, products=8):
+  """float32 FLOP/s of [size, size] @ [size, size] (the best of `repeats`
+  timings of `products` chained products in one tf.function)."""
+  a = tf.random.stateless_normal([size, size], seed=[1, 2])
+  b = tf.random.stateless_normal([size, size], seed=[3, 4]) / size
+
+  @tf.function
+  def chain(x):
+    for _ in range(products):
+      x = tf.matmul(x, b)
+    return tf.reduce_sum(x)
+
+  chain(a).numpy()  # trace and warm up
+  best = float("inf")
+  for _ in range(repeats):
+    start = time.perf_counter()
+    chain(a).numpy()
+    best = min(best, time.perf_counter() - start)
+  return 2.0 * size**3 * products / best
+
+
+def step_flops(config, batch_size=None):
+  """FLOPs of one training step per example (see the module docstring),
+  counted on a one-device step of `batch_size` (default config's)."""
+  batch_size = batch_size or config.batch_size
+  one = dataclasses.replace(config, distribution="one_device",
+                            jit_compile=False, mixed_precision="float32")
+  model = training.build(one, distribution.make_strategy("one_device"))
+  return graph_flops(tf.function(model.train_step).get_concrete_function(
+      _fixed_batch(one, batch_size)).graph) / batch_size
+
+
+def graph_flops(graph):
+  """The FLOPs the TensorFlow profiler registers for the ops of `graph`
+  (a tf.Graph with static shapes)."""
+  options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+  options["output"] = "none"
+  return tf.compat.v1.profiler.profile(graph,
+                                       options=options).total_float_ops
+
+
+def roofline(config, log=print):
+  """{"matmul_flops_per_second", "step_flops_per_example",
+  "roofline_examples_per_second"} of this machine and configuration."""
+  rate = matmul_rate()
+  flops = step_flops(config)
+  log(f"  roofline: float32 matmul {rate / 1e9:.1f} GFLOP/s, step "
+      f"{flops / 1e6:.1f} MFLOP/example -> {rate / flops:.0f} examples/s")
+  return {"matmul_flops_per_second": rate, "step_flops_per_example": flops,
+          "roofline_examples_per_second": rate / flops}
 
 
 def _input(config, needed, streamed, log):
@@ -73,7 +137,7 @@ def read_rate(config, batches=200, streamed=False, warmup=20, log=print):
 
 
 def measure(config, mode="compute", steps=50, repeats=5, warmup=10,
-            log=print, streamed=False):
+            log=print, streamed=False, with_roofline=True):
   """{"examples_per_second": {"min", "median", "max"}, ...} of `mode`.
 
   "compute" trains on one fixed global batch again and again, split over
@@ -82,7 +146,9 @@ def measure(config, mode="compute", steps=50, repeats=5, warmup=10,
 
   The step is the one bin/train runs: the config's strategy, precision,
   `jit_compile` and `steps_per_execution` (a repeat runs `steps` rounded
-  up to a multiple of it).
+  up to a multiple of it). With `with_roofline`, also this machine's
+  `roofline` and "roofline_fraction": the median examples/s over the
+  roofline rate.
   """
   if mode not in MODES:
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -118,7 +184,11 @@ def measure(config, mode="compute", steps=50, repeats=5, warmup=10,
     seconds = time.perf_counter() - start
     rates.append(calls * per_call * config.batch_size / seconds)
     log(f"  repeat {r + 1}/{repeats}: {rates[-1]:.0f} examples/s")
-  return {"mode": mode, "batch_size": config.batch_size,
+  bound = roofline(config, log) if with_roofline else {}
+  if bound:
+    bound["roofline_fraction"] = (float(np.median(rates))
+                                  / bound["roofline_examples_per_second"])
+  return {**bound, "mode": mode, "batch_size": config.batch_size,
           "input": ("records, read per worker" if streamed else
                     "fixed batch" if mode == "compute" else "in memory"),
           "steps": calls * per_call, "repeats": repeats, "device": _device(),
@@ -232,6 +302,7 @@ def modality_scaling(config, counts=(2, 3, 4, 6, 8),
     for count in counts:
       cfg = dataclasses.replace(_copies(config, count), method=method)
       result = measure(cfg, "compute", steps, repeats, warmup,
+                       with_roofline=False,
                        log=lambda *_: None)
       seconds = config.batch_size / result["examples_per_second"]["median"]
       table[method][count] = seconds
@@ -261,7 +332,8 @@ def precision_table(config, modes=MODES, steps=20, repeats=3, warmup=5,
     cfg = dataclasses.replace(config, **settings)
     rates[name], losses[name] = {}, {}
     for mode in modes:
-      result = measure(cfg, mode, steps, repeats, warmup, log=lambda *_: None)
+      result = measure(cfg, mode, steps, repeats, warmup,
+                       log=lambda *_: None, with_roofline=False)
       rates[name][mode] = result["examples_per_second"]["median"]
       losses[name][mode] = result["final_loss"]
       log(f"  {name:22s} {mode:10s}: {rates[name][mode]:8.0f} examples/s")

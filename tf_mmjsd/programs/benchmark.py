@@ -79,6 +79,7 @@ def main(argv):
           f"replica(s), global batch {result['batch_size']}: "
           f"{rate['median']:.0f} examples/s median (min {rate['min']:.0f}, "
           f"max {rate['max']:.0f}); mean loss {result['final_loss']:.6g}")
+    _print_roofline(result)
   print(json.dumps(result))
   return 0
 
@@ -103,7 +104,16 @@ def _records(benchmark, cfg, FLAGS):  # pylint: disable=invalid-name
   for name, result in rows.items():
     print(f"  {name:<26}{result['input_only_examples_per_second']:>12.0f}"
           f"{result['examples_per_second']['median']:>19.0f}")
+  _print_roofline(rows["records, read per worker"])
   return {"mode": "end_to_end", "data_path": cfg.data_path, "inputs": rows}
+
+
+def _print_roofline(result):
+  print(f"roofline: {result['step_flops_per_example'] / 1e6:.1f} MFLOP per "
+        "example at this machine's float32 matmul rate of "
+        f"{result['matmul_flops_per_second'] / 1e9:.1f} GFLOP/s = "
+        f"{result['roofline_examples_per_second']:.0f} examples/s; achieved "
+        f"{result['roofline_fraction']:.2f} of it")
 
 
 def _print_modalities(result):
