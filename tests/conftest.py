@@ -5,6 +5,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import tf_mmjsd  # pylint: disable=g-import-not-at-top,unused-import  # sets TensorFlow's CPU kernels before any test imports TensorFlow
+
 import pytest  # pylint: disable=g-import-not-at-top
 
 
