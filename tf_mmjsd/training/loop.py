@@ -234,8 +234,12 @@ class Trainer:
     start_time = time.time()
     per_epoch = self.steps_per_epoch
     log_every = max(1, min(50, per_epoch // 10))
+    iterator = None
     for epoch in range(step // per_epoch, cfg.epochs):
       done = step - epoch * per_epoch
+      # The last epoch's input pipeline goes first: built while it was
+      # still alive, the next one stalled for ~4 s in some epochs.
+      iterator = None
       iterator = iter(self._dataset(epoch, done))
       for tracker in self.model.metrics:
         tracker.reset_state()
