@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -144,19 +145,22 @@ def test_a_stream_is_deterministic_and_resumes_where_it_stopped(converted):
   np.testing.assert_array_equal(tags[present].sum(-1), 1.0)
 
 
-def test_a_damaged_shard_or_manifest_is_one_error_naming_the_file(
-    converted, tmp_path):
-  _, out, _ = converted
+def _with_damaged_shard(out, tmp_path, split, index, count):
+  """(a copy of the records `out` whose shard `index` of `split` has one
+  flipped byte, that shard's path)."""
   bad = str(tmp_path / "bad")
-  os.makedirs(bad)
-  for name in os.listdir(out):
-    with open(os.path.join(out, name), "rb") as f, open(
-        os.path.join(bad, name), "wb") as g:
-      g.write(f.read())
-  shard = os.path.join(bad, records.shard_name("test", 1, 3))
+  shutil.copytree(out, bad)
+  shard = os.path.join(bad, records.shard_name(split, index, count))
   data = bytearray(open(shard, "rb").read())
   data[len(data) // 2] ^= 0xFF
   open(shard, "wb").write(bytes(data))
+  return bad, shard
+
+
+def test_a_damaged_shard_or_manifest_is_one_error_naming_the_file(
+    converted, tmp_path):
+  _, out, _ = converted
+  bad, shard = _with_damaged_shard(out, tmp_path, "test", 1, 3)
   with pytest.raises(DataError, match=f"{shard} is damaged"):
     records.load(_config(bad))
   # A manifest whose counts disagree with its shards.
@@ -262,16 +266,7 @@ def test_attribute_labels_and_object_store_paths_round_trip():
 def test_a_shard_damaged_after_the_start_stops_a_worker_naming_it(
     converted, tmp_path, cache_dir):
   _, out, _ = converted
-  bad = str(tmp_path / "bad")
-  os.makedirs(bad)
-  for name in os.listdir(out):
-    with open(os.path.join(out, name), "rb") as f, open(
-        os.path.join(bad, name), "wb") as g:
-      g.write(f.read())
-  shard = os.path.join(bad, records.shard_name("train", 2, 4))
-  data = bytearray(open(shard, "rb").read())
-  data[len(data) // 2] ^= 0xFF
-  open(shard, "wb").write(bytes(data))
+  bad, _ = _with_damaged_shard(out, tmp_path, "train", 2, 4)
   run = run_bin("train_local_cluster", [
       "--num_workers=1", "--", "--dataset=records", f"--data_path={bad}",
       "--batch_size=32", "--epochs=1", f"--model_dir={tmp_path}/run"],
