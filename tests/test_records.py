@@ -6,6 +6,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -39,8 +41,9 @@ def write_npz(path, n_train=203, n_test=41):
 
 
 def _config(data_path, **kw):
+  kw.setdefault("model_dir", "unused")
   return ExperimentConfig(dataset="records", data_path=str(data_path),
-                          modalities=SPECS, model_dir="unused", **kw)
+                          modalities=SPECS, **kw)
 
 
 @pytest.fixture(name="converted", scope="module")
@@ -106,8 +109,20 @@ def test_streaming_workers_read_disjoint_shards(converted):
   _, out, _ = converted
   train, _ = records.load(_config(out, distribution="multi_worker"))
   stream = train.stream
-  assert stream.num_examples == 203 and len(train) == 51  # shard 0 held
-  assert stream.fingerprint == records.read_manifest(out).fingerprint
+  # Smaller than EVAL_SAMPLE: the whole split is the evaluation sample.
+  assert stream.num_examples == 203 and len(train) == 203
+  manifest = records.read_manifest(out)
+  assert stream.fingerprint == manifest.fingerprint
+  # A sample of 20: the first 5 records of each of the 4 shards, which the
+  # writer's permutation (positions 0-19 of it) put there, in row order.
+  sample = records.read_sample(manifest, examples=20)
+  rows = np.sort(records.write_order(203, 0, "train")[:20])
+  source, _ = converted[0]
+  np.testing.assert_array_equal(sample.labels, source.labels[rows])
+  for m in ("img", "tags", "vec"):
+    np.testing.assert_array_equal(sample.pools[m], np.asarray(
+        source.pools[m])[rows])
+  np.testing.assert_array_equal(sample.masks["vec"], source.masks["vec"][rows])
   for workers in (1, 2, 3, 4):
     parts = [stream.shards_of(7, p, workers) for p in range(workers)]
     every = [s for part in parts for s in part]
@@ -194,8 +209,10 @@ def test_make_records_then_train_and_evaluate_from_them(tmp_path, cache_dir):
   assert again.returncode == 2 and "already holds records" in error_line(
       again.stderr)
   manifest = json.load(open(os.path.join(out, records.MANIFEST)))
-  assert manifest["synthetic"] and manifest["stored"]["text"] == {
-      "dtype": "uint8", "shape": [8]}  # the words as tokens, one draw
+  # The words are made from the label (redrawn each epoch), not stored.
+  assert manifest["synthetic"] and "text" not in manifest["stored"]
+  assert manifest["derived"] == {"text": {
+      "kind": "mst_digit_text", "fixed": {"train": False, "test": True}}}
   bench = run_bin("benchmark", [f"--flagfile={REPO}/configs/base.flags",
                                 "--dataset=records", f"--data_path={out}",
                                 "--mode=end_to_end", "--batch_size=64",
@@ -203,7 +220,7 @@ def test_make_records_then_train_and_evaluate_from_them(tmp_path, cache_dir):
                   cache_dir)
   assert bench.returncode == 0, bench.stderr[-3000:]
   table = json.loads(bench.stdout.strip().splitlines()[-1])["inputs"]
-  for name in ("in memory", "records, read per worker"):
+  for name in ("in memory", "records, streamed"):
     assert table[name]["input_only_examples_per_second"] > 0
     assert table[name]["examples_per_second"]["median"] > 0
     assert re.search(rf"{name} +\d+ +\d+", bench.stdout), bench.stdout
@@ -276,3 +293,247 @@ def test_a_shard_damaged_after_the_start_stops_a_worker_naming_it(
                    r"worker reads .*train-00002-of-00004.tfrecord",
                    run.stdout + run.stderr), run.stdout[-2000:]
   assert "Traceback" not in run.stdout + run.stderr
+
+
+def _class_sorted_records(folder, n, shuffle):
+  """Records of n examples sorted by class (n/10 of class 0, then class
+  1, ...) in 8 train shards; each example is the vector [label, row]."""
+  from tf_mmjsd.data.split import Split  # pylint: disable=g-import-not-at-top
+  spec = parse_modality("v:2:normal:mlp")
+  labels = np.repeat(np.arange(10), n // 10)
+  train = Split(pools={"v": np.stack([labels, np.arange(n)], 1).astype(
+      np.float32)}, indices={"v": np.arange(n)}, labels=labels)
+  test = Split(pools={"v": np.zeros((10, 2), np.float32)},
+               indices={"v": np.arange(10)}, labels=np.arange(10))
+  records.write((train, test), [spec], str(folder), (8, 1),
+                log=lambda *_: None, shuffle=shuffle)
+  return str(folder), spec
+
+
+def _global_batches(out, spec, workers=2, batch=256):
+  """The labels [steps, batch] and rows of one epoch's global batches,
+  each the parts of `workers` streams side by side."""
+  stream = records.Stream(records.read_manifest(out))
+  steps = stream.num_examples // batch
+  parts = [list(stream.train_dataset([spec], batch, steps, seed=0, epoch=0,
+                                     pipeline=p, num_pipelines=workers))
+           for p in range(workers)]
+  labels = np.stack([np.concatenate([b["labels"].numpy() for b in step])
+                     for step in zip(*parts)])
+  rows = np.concatenate([b["inputs"]["v"].numpy()[:, 1] for part in parts
+                         for b in part])
+  return labels, rows
+
+
+def test_class_sorted_data_stream_with_the_class_mix_of_a_global_shuffle(
+    tmp_path):
+  """200,000 examples sorted by class, 8 shards, 2 workers: every global
+  batch of 256 holds at least 8 of the 10 classes and none above 25% (a
+  global shuffle gives 10 and about 13%); in the writer's old order (the
+  split's own), the 10,000-example shuffle buffer leaves batches of few
+  classes."""
+  n = 200_000
+  out, spec = _class_sorted_records(tmp_path / "permuted", n, shuffle=True)
+  labels, rows = _global_batches(out, spec)
+  counts = np.stack([np.bincount(b, minlength=10) for b in labels])
+  assert len(counts) == n // 256
+  assert (counts > 0).sum(1).min() >= 8, (counts > 0).sum(1).min()
+  assert counts.max() / 256 <= 0.25, counts.max() / 256
+  assert len(np.unique(rows)) == len(rows)  # each example once an epoch
+  old, _ = _class_sorted_records(tmp_path / "split_order", n, shuffle=False)
+  labels, _ = _global_batches(old, spec)
+  counts = np.stack([np.bincount(b, minlength=10) for b in labels])
+  assert (counts > 0).sum(1).min() < 8 and counts.max() / 256 > 0.25
+
+
+def _words(batch):
+  from tf_mmjsd.data import text  # pylint: disable=g-import-not-at-top
+  ids = np.argmax(batch["inputs"]["text"], -1)
+  return ["".join(text.ALPHABET[i] for i in row) for row in ids]
+
+
+def test_digit_words_are_made_from_labels_and_redrawn_every_epoch(
+    tmp_path, tiny_config):
+  """MNIST-SVHN-Text records store the label, not the word: in memory
+  they give exactly synthetic_mst's batches (words included); streamed,
+  every word is its label's and the words' positions change by epoch."""
+  from tf_mmjsd import data as data_lib  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.data.mst import digit_text  # pylint: disable=g-import-not-at-top
+  config = tiny_config()
+  train, test = data_lib.load_splits(config)
+  out = str(tmp_path / "r")
+  records.write((train, test), config.modalities, out, (4, 2), seed=3,
+                log=lambda *_: None)
+  on_records = dataclasses.replace(config, dataset="records", data_path=out)
+  r_train, r_test = records.load(on_records)
+  specs = config.modalities
+  for epoch in range(2):
+    _same(_batches(Pipeline(train, specs).train_dataset(32, 5, 3, epoch)),
+          _batches(Pipeline(r_train, specs).train_dataset(32, 5, 3, epoch)))
+  _same(_batches(Pipeline(test, specs).eval_dataset(50)),
+        _batches(Pipeline(r_test, specs).eval_dataset(50)))
+  stream = records.load(dataclasses.replace(
+      on_records, stream_records=True))[0].stream
+  n = stream.num_examples
+  epochs = []
+  for epoch in range(2):
+    (batch,) = _batches(stream.train_dataset(specs, n, 1, 3, epoch))
+    words = _words(batch)
+    for label, word in zip(batch["labels"], words):
+      assert word.strip() == digit_text.DIGIT_WORDS[label]
+    epochs.append(sorted(zip(batch["labels"].tolist(), words)))
+  assert [w for _, w in epochs[0]] != [w for _, w in epochs[1]]
+
+
+def test_one_process_streams_and_resumes_mid_epoch_to_the_same_weights(
+    converted, tmp_path):
+  """--stream_records in one process: an uninterrupted run and one stopped
+  at step 9 of 12 (mid-epoch) and resumed end with identical weights."""
+  import signal  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import errors, run_dir, training  # pylint: disable=g-import-not-at-top
+  _, out, _ = converted
+
+  def trainer(name):
+    config = _config(out, stream_records=True, batch_size=32, epochs=2,
+                     steps_per_epoch=6, checkpoint_every_steps=3,
+                     keep_checkpoints=10, latent_dim=4, missing_rate=0.2,
+                     model_dir=str(tmp_path / name))
+    t = training.Trainer(config, log=lambda *_: None)
+    t.restore()
+    return t
+
+  def weights(t):
+    return {k: v.numpy() for k, v in
+            run_dir.variables_by_path(t.model).items()}
+
+  whole = trainer("whole")
+  assert whole.data.train_split.stream is not None
+  whole.train()
+  whole.release()
+  stopped = trainer("stopped")
+  save = stopped.checkpoints.save
+
+  def save_then_stop(step):
+    save(step)
+    if step == 9:
+      stopped.stop.signum = signal.SIGTERM
+
+  stopped.checkpoints.save = save_then_stop
+  with pytest.raises(errors.Interrupted, match="at step 9 of 12"):
+    stopped.train()
+  stopped.release()
+  resumed = trainer("stopped")
+  assert resumed.step == 9
+  resumed.train()
+  resumed.release()
+  expected, got = weights(whole), weights(resumed)
+  assert expected.keys() == got.keys()
+  for k in expected:
+    np.testing.assert_array_equal(got[k], expected[k], err_msg=k)
+
+
+def _peak_rss(args, cache_dir):
+  """(exit code, peak resident memory in bytes) of bin/train with args."""
+  env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.Popen([sys.executable, os.path.join(REPO, "bin", "train")]
+                          + args, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+  _, status, usage = os.wait4(proc.pid, 0)
+  proc.stderr.close()
+  return os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024
+
+
+@pytest.mark.slow
+def test_one_process_streaming_memory_does_not_grow_with_the_examples(
+    tmp_path, cache_dir):
+  """Peak memory of bin/train --stream_records on 50,000 and on 200,000
+  examples of 1 KiB differ by less than 10%; held in memory, the larger
+  one needs more than 10% more (so the measure can tell)."""
+  from tf_mmjsd.data.split import Split  # pylint: disable=g-import-not-at-top
+  spec = parse_modality("v:256:normal:mlp")
+  rng = np.random.default_rng(0)
+  test = Split(pools={"v": rng.normal(size=(500, 256)).astype(np.float32)},
+               indices={"v": np.arange(500)}, labels=np.arange(500) % 10)
+  folders = {}
+  for n in (50_000, 200_000):
+    train = Split(pools={"v": rng.normal(size=(n, 256)).astype(np.float32)},
+                  indices={"v": np.arange(n)}, labels=np.arange(n) % 10)
+    folders[n] = str(tmp_path / f"r{n}")
+    records.write((train, test), [spec], folders[n], (8, 1),
+                  log=lambda *_: None)
+    del train
+
+  def peak(n, stream):
+    code, rss = _peak_rss([
+        "--dataset=records", f"--data_path={folders[n]}", "--batch_size=256",
+        "--epochs=1", "--steps_per_epoch=20", "--latent_dim=4",
+        "--probe_train_examples=500", "--num_sample_columns=2",
+        f"--model_dir={tmp_path}/run_{n}_{stream}"]
+                          + (["--stream_records"] if stream else []),
+                          cache_dir)
+    assert code == 0
+    return rss
+
+  small, large = peak(50_000, True), peak(200_000, True)
+  assert abs(large - small) / small < 0.10, (small, large)
+  assert peak(200_000, False) > 1.10 * large
+
+
+@pytest.mark.slow
+def test_make_records_converts_memory_mapped_data_larger_than_its_memory_limit(
+    tmp_path):
+  """A folder of .npy files (600 MB of uint8 images) converted by a
+  process whose data memory (RLIMIT_DATA: heap and anonymous mappings,
+  not the memory-mapped files) may grow by 256 MB only; the records read
+  back equal the source."""
+  folder = tmp_path / "npy"
+  folder.mkdir()
+  n, shape = 150_000, (50, 40, 2)  # 4,000 bytes an example
+  images = np.lib.format.open_memmap(str(folder / "train_img.npy"), "w+",
+                                     np.uint8, (n,) + shape)
+  for start in range(0, n, 10_000):
+    rows = np.arange(start, min(n, start + 10_000))
+    images[rows] = ((rows[:, None] * 7 + np.arange(4000)) % 251).astype(
+        np.uint8).reshape((-1,) + shape)
+  images.flush()
+  del images
+  labels = np.repeat(np.arange(10), n // 10)  # sorted by class
+  np.save(folder / "train_labels.npy", labels)
+  np.save(folder / "test_img.npy", np.zeros((20,) + shape, np.uint8))
+  np.save(folder / "test_labels.npy", np.arange(20) % 10)
+  out = str(tmp_path / "records")
+  budget = 256 << 20
+  script = f"""
+import resource, sys
+import numpy as np
+import tf_mmjsd
+import tensorflow as tf
+from tf_mmjsd.data import npz, records
+from tf_mmjsd.data.specs import parse_modality
+def data_bytes():
+  for line in open("/proc/self/status"):
+    if line.startswith("VmData:"):
+      return int(line.split()[1]) * 1024
+limit = data_bytes() + {budget}
+resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+specs = [parse_modality("img:50x40x2:laplace:mlp")]
+splits = npz.load_npz(sys.argv[1], specs)
+records.write(splits, specs, sys.argv[2], (4, 1), log=lambda *a: None)
+print("written")
+try:
+  np.ones({budget * 2}, np.uint8)
+except MemoryError:
+  print("the limit holds")
+"""
+  done = subprocess.run([sys.executable, "-c", script, str(folder), out],
+                        capture_output=True, text=True, timeout=600,
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert done.stdout.split() == ["written", "the", "limit", "holds"]
+  manifest = records.read_manifest(out)
+  train = records.read_split(manifest, "train")
+  source = np.load(folder / "train_img.npy", mmap_mode="r")
+  for start in range(0, n, 25_000):
+    np.testing.assert_array_equal(train.pools["img"][start:start + 25_000],
+                                  source[start:start + 25_000])
+  np.testing.assert_array_equal(train.labels, labels)

@@ -37,6 +37,7 @@ BAD = {
     "adam_epsilon": [0.0, NAN, INF],
     "seed": [-1, MAX_SEED + 1],
     "distribution": ["tpu"],
+    "stream_records": [True],  # the default dataset is not records
     "mixed_precision": ["float16"],
     "steps_per_execution": [0],
     "collective_timeout": [0.0, NAN, INF],

@@ -5,7 +5,7 @@ export, on the current device.
 and reports examples per second (global batch / seconds per step) as
 min / median / max. "compute" feeds one fixed batch already in memory (the
 model and optimizer alone); "end_to_end" feeds the real input pipeline of
-the configured data set (for records, in memory or read per worker as
+the configured data set (for records, in memory or streamed as
 `streamed`); `read_rate` times that input pipeline alone. `modality_scaling` times the step against the
 number of modalities, `precision_table` against XLA and bfloat16, and
 `serving_latency` the signatures of an exported SavedModel, loaded with
@@ -101,7 +101,7 @@ def roofline(config, log=print):
 
 def _input(config, needed, streamed, log):
   """make(pipeline, num_pipelines, replica_batch) of the configured data's
-  training batches (records: read per worker from their shards where
+  training batches (records: streamed from their shards where
   `streamed`, else held in memory)."""
   if streamed:
     from tf_mmjsd.data import records  # pylint: disable=g-import-not-at-top
@@ -189,7 +189,7 @@ def measure(config, mode="compute", steps=50, repeats=5, warmup=10,
     bound["roofline_fraction"] = (float(np.median(rates))
                                   / bound["roofline_examples_per_second"])
   return {**bound, "mode": mode, "batch_size": config.batch_size,
-          "input": ("records, read per worker" if streamed else
+          "input": ("records, streamed" if streamed else
                     "fixed batch" if mode == "compute" else "in memory"),
           "steps": calls * per_call, "repeats": repeats, "device": _device(),
           "replicas": strategy.num_replicas_in_sync,

@@ -27,7 +27,7 @@ MAX_SEED = 2**31 - 1
 RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
              "probe_train_examples", "num_sample_columns", "model_dir",
              "data_dir", "mnist_dir", "svhn_dir", "celeba_dir",
-             "distribution",
+             "distribution", "stream_records",
              "jit_compile", "steps_per_execution", "collective_timeout",
              "startup_timeout",
              "on_nonfinite", "max_consecutive_skips",
@@ -44,6 +44,10 @@ class ExperimentConfig:
   Attributes:
     modalities: the modality specs, in a fixed order; M = len(modalities).
     dataset: one of `DATASETS`.
+    stream_records: --dataset=records in one process reads the training
+      batches from the shards as training goes (memory independent of the
+      number of examples) instead of holding the split in memory; every
+      multi_worker worker streams anyway (data/records.py).
     method: objective, one of `METHODS` (methods.py).
     dynamic_prior: mmjsd's dynamic prior: "poe" (the paper's geometric
       mean) or "moe" (the arithmetic mean, Monte-Carlo KLs).
@@ -89,6 +93,7 @@ class ExperimentConfig:
   dataset: str = "synthetic_mst"
   data_dir: str = ""
   data_path: str = ""
+  stream_records: bool = False
   mnist_dir: str = ""
   svhn_dir: str = ""
   celeba_dir: str = ""
@@ -174,6 +179,9 @@ class ExperimentConfig:
           f"{len(self.modalities)} modalities (no example may lose every "
           f"modality), got {self.missing_rate}")
     _choice("distribution", self.distribution, DISTRIBUTIONS)
+    if self.stream_records and self.dataset != "records":
+      raise ConfigError("stream_records reads --dataset=records (written by "
+                        f"bin/make_records), not --dataset={self.dataset}")
     _choice("mixed_precision", self.mixed_precision, PRECISIONS)
     _choice("on_nonfinite", self.on_nonfinite, ON_NONFINITE)
     for name in ("latent_dim", "batch_size", "epochs", "data_multiplication",

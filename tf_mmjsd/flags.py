@@ -26,6 +26,10 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
 
 _HELP = {
     "data_path": "The .npz file of --dataset=npz (see tf_mmjsd/data/npz.py).",
+    "stream_records": "--dataset=records: read the training batches from "
+                      "the shards as training goes (memory independent of "
+                      "the number of examples) instead of holding the "
+                      "split in memory; multi_worker always streams.",
     "data_dir": "TFDS data_dir, or the cache of the synthetic set "
                 "(default ~/.cache/tf_mmjsd or $TF_MMJSD_CACHE).",
     "mnist_dir": "Directory with the raw MNIST *-idx?-ubyte.gz files.",

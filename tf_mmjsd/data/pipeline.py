@@ -108,7 +108,7 @@ class Pipeline:
       pipeline, num_pipelines: this input pipeline and how many there are.
       replica_batch: examples per replica (default: B / num_pipelines).
     """
-    if self.split.stream is not None:  # records read per worker
+    if self.split.stream is not None:  # records streamed (records.Stream)
       return self.split.stream.train_dataset(
           self.specs, batch_size, steps, seed, epoch, skip_steps, pipeline,
           num_pipelines, replica_batch)

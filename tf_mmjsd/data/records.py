@@ -5,39 +5,57 @@ and read back by `--dataset=records --data_path=FOLDER` (local or gs://).
 Layout of FOLDER:
 
   manifest.json                  what the shards hold (below)
-  train-00000-of-00008.tfrecord  shards of a split: its examples dealt in
-  ...                            turn (example i in shard i mod S), so each
-                                 shard mixes the whole split (data sorted
-                                 by class stay mixed when read per worker)
+  train-00000-of-00008.tfrecord  shards of a split: the split's rows in a
+  ...                            permutation drawn from the writer's seed,
+                                 dealt in turn (position k of the
+                                 permutation to shard k mod S)
   test-00000-of-00002.tfrecord
 
-One record per example, with the features
-  "x/<m>"     bytes: modality m's example, its raw bytes in the stored
-              dtype and shape of the manifest (uint8 images stay uint8,
-              integer tokens stay integers, other values float32)
-  "mask/<m>"  int64 1/0: m is present (only for modalities with masks)
-  "labels"    int64 [K]: the class ([1]) or the K attributes (-1: unknown)
-  "index"     int64: the example's row in its split
+So every shard is a uniformly random subset of its split in a uniformly
+random order, whatever order the source had (data sorted by class, by
+subject or by time included): any run of consecutive records of a shard,
+or of several shards read in turn, is a simple random sample of the
+split. That is what makes per-worker streaming give batches with the class
+mix of a global shuffle (`Stream`), and the first records of every shard a
+fair evaluation sample (`read_sample`).
 
-manifest.json: {"format", "version", "modalities": [ModalitySpec dicts],
-"stored": {m: {"dtype", "shape"}}, "masks": [m, ...], "label_kind",
-"label_shape", "label_dtype", "attribute_names", "synthetic", "source", "fingerprint"
-(data.fingerprint of the splits the shards hold), "splits": {split:
-{"examples": N, "shards": [{"file", "examples"}, ...]}}}.
+One record per example, with the features
+  "x/<m>"      bytes: stored modality m's example, its raw bytes in the
+               stored dtype and shape of the manifest (uint8 images stay
+               uint8, integer tokens stay integers, other values float32)
+  "param/<m>"  int64: the parameter of derived modality m (made from the
+               label in the input pipeline, as MNIST-SVHN-Text's words):
+               used where the split's parameters are fixed (a test split),
+               redrawn every epoch otherwise
+  "mask/<m>"   int64 1/0: m is present (only for modalities with masks)
+  "labels"     int64 [K]: the class ([1]) or the K attributes (-1: unknown)
+  "index"      int64: the example's row in its split
+
+manifest.json: {"format", "version", "order" ("permuted": version 2;
+"split": version 1, the split's own order), "seed", "modalities":
+[ModalitySpec dicts], "stored": {m: {"dtype", "shape"}}, "derived": {m:
+{"kind", "fixed": {split: bool}}}, "masks": [m, ...], "label_kind",
+"label_shape", "label_dtype", "attribute_names", "synthetic", "source",
+"fingerprint" (data.fingerprint of the splits the shards hold), "splits":
+{split: {"examples": N, "shards": [{"file", "examples"}, ...]}}}.
 
 Two ways to read them:
-  in memory   (`load`): every shard of both splits into a `Split`, checked
-              like any other data set and against the manifest (counts,
-              order, fingerprint); batches are then exactly those of the
-              same arrays given as .npz.
-  streaming   (`Stream`, under --distribution=multi_worker): each worker
-              reads only its own training shards (see `Stream`); the test
-              split and the first training shard are read in memory for
-              evaluation.
+  in memory   (`load`, the default in one process): every shard of both
+              splits into a `Split` in the split's own order, checked like
+              any other data set and against the manifest (counts, order,
+              fingerprint); batches are then exactly those of the same
+              arrays given as .npz.
+  streaming   (`load` with --stream_records, or under
+              --distribution=multi_worker): the training batches are read
+              from the train shards as training goes (`Stream`), with
+              memory that does not grow with the number of examples; the
+              test split and an evaluation sample of the training split
+              (`read_sample`) are held in memory.
 """
 
 import dataclasses
 import json
+import math
 import os
 
 import numpy as np
@@ -47,27 +65,62 @@ from tf_mmjsd.data import registry, specs as specs_lib
 from tf_mmjsd.data.split import DataError, DataUnavailableError, Split
 
 FORMAT = "tf_mmjsd.records"
-VERSION = 1
+VERSION = 2
+# Version 1 (tf_mmjsd 0.3.1) dealt a split's rows to the shards in the
+# split's own order; it is read in memory, never streamed.
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 SPLITS = ("train", "test")
 # Examples materialised and written at a time by `write`.
 _CHUNK = 4096
+# Training examples held in memory when the training split streams: the
+# latent probe's and the coherence classifiers' training data.
+EVAL_SAMPLE = 50_000
+# Examples each input pipeline of a `Stream` shuffles at a time.
+SHUFFLE_BUFFER = 10_000
 
 
 def shard_name(split, index, count):
   return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
 
 
+def streams(config):
+  """True where `config` reads records as a stream (--stream_records, or
+  every worker of --distribution=multi_worker)."""
+  return bool(config.stream_records) or config.distribution == "multi_worker"
+
+
 # ---------------------------------------------------------------- writing
+
+
+def write_order(num_examples, seed, split):
+  """int [N]: the order in which `write` deals the rows of `split`
+  ("train"/"test") to its shards, a permutation drawn from `seed`."""
+  rng = np.random.default_rng([seed, 53, SPLITS.index(split)])
+  return rng.permutation(num_examples)
+
+
+def _gather(pool, rows):
+  """pool[rows] read in ascending row order (a memory-mapped pool is then
+  read forwards), returned in the order of `rows`."""
+  rows = np.asarray(rows)
+  if len(rows) < 2 or (np.diff(rows) > 0).all():
+    return np.asarray(pool[rows])
+  ascending = np.argsort(rows, kind="stable")
+  out = np.asarray(pool[rows[ascending]])
+  result = np.empty_like(out)
+  result[ascending] = out
+  return result
 
 
 def _stored_rows(split, spec, rows, params):
   """The stored examples `rows` of modality `spec`: [len(rows), *shape] in
-  the stored dtype (a derived modality is materialised: integer tokens for
-  a one-hot one, float32 otherwise)."""
+  the stored dtype (a derived modality without a registered kind is
+  materialised from `params`: integer tokens for a one-hot one, float32
+  otherwise)."""
   derived = (split.derived or {}).get(spec.name)
   if derived is None:
-    return np.asarray(split.pools[spec.name][split.indices[spec.name][rows]])
+    return _gather(split.pools[spec.name], split.indices[spec.name][rows])
   x = np.asarray(derived.make(np.asarray(split.labels)[rows].astype(np.int32),
                               params[rows].astype(np.int32)))
   from tf_mmjsd import likelihoods  # pylint: disable=g-import-not-at-top
@@ -75,6 +128,28 @@ def _stored_rows(split, spec, rows, params):
     dtype = np.uint8 if spec.shape[-1] <= 256 else np.int32
     return np.argmax(x, axis=-1).astype(dtype)
   return x.astype(np.float32)
+
+
+class _StoredPool:
+  """Modality `spec` of a split as the shards store it, made row by row
+  on demand: what `data.fingerprint` reads, without holding the split.
+  Supports len, .shape, .dtype and indexing by a slice or rows."""
+
+  def __init__(self, split, spec, params):
+    self._split, self._spec, self._params = split, spec, params
+    first = _stored_rows(split, spec, np.arange(min(1, len(split))), params)
+    self.dtype = first.dtype
+    self.shape = (len(split),) + first.shape[1:]
+
+  def __len__(self):
+    return self.shape[0]
+
+  def __getitem__(self, key):
+    if isinstance(key, slice):
+      rows = np.arange(*key.indices(len(self)))
+    else:
+      rows = np.asarray(key)
+    return _stored_rows(self._split, self._spec, rows, self._params)
 
 
 def _derived_params(split, seed):
@@ -85,7 +160,21 @@ def _derived_params(split, seed):
           for m, d in (split.derived or {}).items()}
 
 
-def _example(arrays, masks, label, index):
+def _derived_kinds(splits):
+  """{m: kind} of the modalities derived in every split by one registered
+  kind, which the reader can remake from label and parameter; other
+  derived modalities are stored materialised."""
+  out = {}
+  common = set.intersection(*(set(s.derived or {}) for s in splits))
+  for m in sorted(common):
+    kinds = {getattr(s.derived[m], "kind", None) for s in splits}
+    kind = kinds.pop() if len(kinds) == 1 else None
+    if kind and registry.derived_kind(kind) is not None:
+      out[m] = kind
+  return out
+
+
+def _example(arrays, params, masks, label, index):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   feature = {"labels": tf.train.Feature(int64_list=tf.train.Int64List(
       value=np.ravel(label).tolist())),
@@ -94,16 +183,69 @@ def _example(arrays, masks, label, index):
   for m, x in arrays.items():
     feature[f"x/{m}"] = tf.train.Feature(bytes_list=tf.train.BytesList(
         value=[np.ascontiguousarray(x).tobytes()]))
+  for m, value in params.items():
+    feature[f"param/{m}"] = tf.train.Feature(int64_list=tf.train.Int64List(
+        value=[int(value)]))
   for m, present in masks.items():
     feature[f"mask/{m}"] = tf.train.Feature(int64_list=tf.train.Int64List(
         value=[int(present)]))
   return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
+def _write_shards(split, split_name, pools, params, masks, order, out_dir,
+                  num_shards, log):
+  """Writes the rows of `split` in `order`, position k to shard k mod S,
+  each shard under a temporary name renamed when every shard is complete
+  (a failure or a signal removes them); returns the manifest's shard
+  entries."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  n = len(split)
+  names = [shard_name(split_name, i, num_shards) for i in range(num_shards)]
+  partial = [files.join(out_dir, name + ".partial") for name in names]
+  labels = np.asarray(split.labels)
+  writers = []
+  report, every = 0, max(_CHUNK, n // 10)
+  try:
+    writers = [tf.io.TFRecordWriter(p) for p in partial]
+    for start in range(0, n, _CHUNK):
+      rows = order[start:start + _CHUNK]
+      arrays = {m: pool[rows] for m, pool in pools.items()}
+      chunk_params = {m: p[rows] for m, p in params.items()}
+      chunk_masks = {m: v[rows] for m, v in masks.items()}
+      for j, row in enumerate(rows):
+        writers[(start + j) % num_shards].write(_example(
+            {m: x[j] for m, x in arrays.items()},
+            {m: p[j] for m, p in chunk_params.items()},
+            {m: v[j] for m, v in chunk_masks.items()}, labels[row],
+            row).SerializeToString())
+      done = min(start + _CHUNK, n)
+      if done >= report + every and done < n:
+        report = done
+        log(f"  {split_name}: {done:,} of {n:,} examples written")
+    for writer in writers:
+      writer.close()
+    for path, name in zip(partial, names):
+      files.rename(path, files.join(out_dir, name), overwrite=True)
+  except BaseException:
+    for writer in writers:
+      writer.close()
+    for path in partial:
+      if files.exists(path):
+        files.remove(path)
+    raise
+  return [{"file": name, "examples": len(range(i, n, num_shards))}
+          for i, name in enumerate(names)]
+
+
 def write(splits, specs, out_dir, num_shards, dataset=None, seed=0,
-          source="", log=print):
+          source="", log=print, shuffle=True):
   """Writes the (train, test) `Split`s as shards of `out_dir`; returns the
   manifest.
+
+  Memory: examples are made and written `_CHUNK` at a time and the
+  fingerprint is computed from the stored rows as they are made again,
+  so beyond the source itself (a memory-mapped one stays on disk) only a
+  few integers per example are held.
 
   Args:
     splits: (train, test) validated Splits of the modalities `specs`.
@@ -111,57 +253,51 @@ def write(splits, specs, out_dir, num_shards, dataset=None, seed=0,
       gets one shard per example.
     dataset: the registry.Dataset they came from (label kind, attribute
       names, synthetic), or None (class labels, not synthetic).
-    seed: the seed of a derived modality's one draw (MNIST-SVHN-Text's
-      words of the training split).
+    seed: draws each split's `write_order` (and the one draw of a derived
+      modality's parameters for the training split's records).
     source: one line saying where the data came from.
+    shuffle: False writes the rows in the split's own order (version 1's
+      layout, kept for tests that show why it is not the default).
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tf_mmjsd.data.split import fingerprint  # pylint: disable=g-import-not-at-top
   specs = tuple(specs)
   if files.exists(files.join(out_dir, MANIFEST)):
     raise DataError(f"{out_dir} already holds records ({MANIFEST}); choose "
                     "another folder or delete it")
   files.makedirs(out_dir)
-  names = [s.name for s in specs]
   masked = sorted({m for sp in splits for m in (sp.masks or {})})
+  kinds = _derived_kinds(splits)
   stored, held, manifest_splits = {}, [], {}
+  fixed = {m: {} for m in kinds}
   for split, split_name, shards in zip(splits, SPLITS, num_shards):
     n = len(split)
     params = _derived_params(split, seed)
     shards = max(1, min(int(shards), n))
-    entries, arrays_of_split = [], {m: [] for m in names}
-    for i in range(shards):
-      name = shard_name(split_name, i, shards)
-      mine = np.arange(i, n, shards)
-      with tf.io.TFRecordWriter(files.join(out_dir, name)) as writer:
-        for start in range(0, len(mine), _CHUNK):
-          rows = mine[start:start + _CHUNK]
-          arrays = {s.name: _stored_rows(split, s, rows, params.get(s.name))
-                    for s in specs}
-          for m, x in arrays.items():
-            stored.setdefault(m, {"dtype": x.dtype.name,
-                                  "shape": list(x.shape[1:])})
-            arrays_of_split[m].append(x)
-          for j, row in enumerate(rows):
-            masks = {m: bool(np.asarray(split.masks[m])[row])
-                     for m in masked if split.masks and m in split.masks}
-            masks.update({m: True for m in masked if m not in masks})
-            writer.write(_example({m: x[j] for m, x in arrays.items()},
-                                  masks, np.asarray(split.labels)[row],
-                                  row).SerializeToString())
-      entries.append({"file": name, "examples": len(mine)})
+    pools = {s.name: _StoredPool(split, s, params.get(s.name))
+             for s in specs if s.name not in kinds}
+    for m, pool in pools.items():
+      stored.setdefault(m, {"dtype": pool.dtype.name,
+                            "shape": list(pool.shape[1:])})
+    for m in kinds:
+      fixed[m][split_name] = split.derived[m].fixed is not None
+    masks = _full_masks(split, masked) or {}
+    order = write_order(n, seed, split_name) if shuffle else np.arange(n)
+    entries = _write_shards(split, split_name, pools,
+                            {m: params[m] for m in kinds}, masks, order,
+                            out_dir, shards, log)
     manifest_splits[split_name] = {"examples": n, "shards": entries}
-    order = np.argsort(np.concatenate(
-        [np.arange(i, n, shards) for i in range(shards)]), kind="stable")
-    held.append(_split_of(
-        {m: np.concatenate(v)[order] for m, v in arrays_of_split.items()},
-        np.asarray(split.labels), _full_masks(split, masked)))
+    held.append(Split(pools=pools, indices={m: np.arange(n) for m in pools},
+                      labels=np.asarray(split.labels), masks=masks or None,
+                      derived={m: split.derived[m] for m in kinds} or None))
     log(f"wrote {shards} {split_name} shard(s) of {n} examples")
   label_shape = list(np.shape(splits[0].labels)[1:])
   manifest = {
       "format": FORMAT, "version": VERSION,
+      "order": "permuted" if shuffle else "split", "seed": int(seed),
       "modalities": [s.to_dict() for s in specs],
-      "stored": stored, "masks": masked,
+      "stored": stored,
+      "derived": {m: {"kind": k, "fixed": fixed[m]} for m, k in kinds.items()},
+      "masks": masked,
       "label_kind": dataset.label_kind if dataset else "class",
       "label_shape": label_shape,
       "label_dtype": np.asarray(splits[0].labels).dtype.name,
@@ -181,12 +317,6 @@ def _full_masks(split, masked):
   n = len(split)
   return {m: (np.asarray(split.masks[m], bool) if split.masks and
               m in split.masks else np.ones(n, bool)) for m in masked}
-
-
-def _split_of(arrays, labels, masks):
-  n = len(labels)
-  return Split(pools=arrays, indices={m: np.arange(n) for m in arrays},
-               labels=labels, masks=masks)
 
 
 # ---------------------------------------------------------------- reading
@@ -213,6 +343,27 @@ class Manifest:
   @property
   def fingerprint(self):
     return self.values["fingerprint"]
+
+  @property
+  def order(self):
+    """"permuted" (each shard a random sample, version 2) or "split"."""
+    return self.values.get("order", "split")
+
+  @property
+  def derived(self):
+    """{m: {"kind", "fixed": {split: bool}}} of the derived modalities."""
+    return self.values.get("derived", {})
+
+  @property
+  def stored_specs(self):
+    return tuple(s for s in self.specs if s.name not in self.derived)
+
+  def derived_modality(self, name, split, params=None):
+    """The split.DerivedModality of derived modality `name` in `split`:
+    with `params` (int [N]) where that split's parameters are fixed."""
+    entry = self.derived[name]
+    fixed = entry["fixed"].get(split, False)
+    return registry.derived_kind(entry["kind"])(params if fixed else None)
 
   def examples(self, split):
     return int(self.values["splits"][split]["examples"])
@@ -242,14 +393,23 @@ def read_manifest(data_path):
     raise DataError(f"{path} is damaged (not JSON: {e}); write the records "
                     "again with bin/make_records") from None
   try:
-    if values.get("format") != FORMAT:
-      raise ValueError(f"format is {values.get('format')!r}, not {FORMAT!r}")
-    if values.get("version") != VERSION:
+    if not isinstance(values, dict) or values.get("format") != FORMAT:
+      found = values.get("format") if isinstance(values, dict) else None
+      raise ValueError(f"format is {found!r}, not {FORMAT!r}")
+    if values.get("version") not in READABLE_VERSIONS:
       raise ValueError(f"version {values.get('version')!r}; this tf_mmjsd "
-                       f"reads version {VERSION}")
+                       f"reads versions {READABLE_VERSIONS}")
     specs = tuple(specs_lib.ModalitySpec.from_dict(dict(m))
                   for m in values["modalities"])
+    derived = values.get("derived", {})
     for spec in specs:
+      if spec.name in derived:
+        kind = derived[spec.name]["kind"]
+        if registry.derived_kind(kind) is None:
+          raise ValueError(f"modality {spec.name!r} is derived by "
+                           f"{kind!r}, which this tf_mmjsd does not know")
+        dict(derived[spec.name]["fixed"])
+        continue
       stored = values["stored"][spec.name]
       np.dtype(stored["dtype"])
       tuple(int(d) for d in stored["shape"])
@@ -274,33 +434,38 @@ def read_manifest(data_path):
 
 
 def _parser(manifest):
-  """fn(serialized string [B]) -> (arrays {m: [B, *stored shape]},
-  masks {m: bool [B]}, labels int32 [B] or [B, K], index int64 [B])."""
+  """fn(serialized string [B]) -> (arrays {m: [B, *stored shape]} of the
+  stored modalities, params {m: int32 [B]} of the derived ones, masks
+  {m: bool [B]}, labels int32 [B] or [B, K], index int64 [B])."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   values = manifest.values
   label_shape = [int(d) for d in values["label_shape"]] or [1]
   features = {"labels": tf.io.FixedLenFeature(label_shape, tf.int64),
               "index": tf.io.FixedLenFeature([], tf.int64)}
-  for spec in manifest.specs:
+  for spec in manifest.stored_specs:
     features[f"x/{spec.name}"] = tf.io.FixedLenFeature([], tf.string)
+  for m in manifest.derived:
+    features[f"param/{m}"] = tf.io.FixedLenFeature([], tf.int64)
   for m in values["masks"]:
     features[f"mask/{m}"] = tf.io.FixedLenFeature([], tf.int64)
 
   def parse(serialized):
     parsed = tf.io.parse_example(serialized, features)
     arrays = {}
-    for spec in manifest.specs:
+    for spec in manifest.stored_specs:
       stored = values["stored"][spec.name]
       x = tf.io.decode_raw(parsed[f"x/{spec.name}"],
                            tf.as_dtype(stored["dtype"]),
                            fixed_length=int(np.prod(stored["shape"]))
                            * np.dtype(stored["dtype"]).itemsize)
       arrays[spec.name] = tf.reshape(x, [-1] + list(stored["shape"]))
+    params = {m: tf.cast(parsed[f"param/{m}"], tf.int32)
+              for m in manifest.derived}
     masks = {m: parsed[f"mask/{m}"] > 0 for m in values["masks"]}
     labels = tf.cast(parsed["labels"], tf.int32)
     if not values["label_shape"]:
       labels = labels[:, 0]
-    return arrays, masks, labels, parsed["index"]
+    return arrays, params, masks, labels, parsed["index"]
 
   return parse
 
@@ -312,11 +477,18 @@ def _damaged(path, error):
                    "; write the records again with bin/make_records")
 
 
-def read_split(manifest, split, shards=None):
-  """The `split` ("train"/"test") of the records as a Split in memory;
-  `shards` (default: all) are indices into its shard list. DataError names
-  a damaged shard, or one whose count or order disagrees with the
-  manifest."""
+def read_split(manifest, split, shards=None, first=None):
+  """The `split` ("train"/"test") of the records as a Split in memory, in
+  the split's own order (by the stored row index).
+
+  Args:
+    shards: indices into the split's shard list (default: all).
+    first: read only the first `first` records of each shard (default:
+      all of them).
+
+  DataError names a damaged shard, or one whose count or rows disagree
+  with the manifest.
+  """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   parse = _parser(manifest)
   entries = manifest.shards(split)
@@ -327,32 +499,61 @@ def read_split(manifest, split, shards=None):
     if not files.isfile(path):
       raise DataUnavailableError(f"{path} is missing; {manifest.path} lists "
                                  "it")
-    ds = tf.data.TFRecordDataset(path).batch(4096).map(parse)
+    want = count if first is None else min(count, first)
+    ds = tf.data.TFRecordDataset(path)
+    if first is not None:
+      ds = ds.take(want)
     got = []
     try:
-      for batch in ds:
+      for batch in ds.batch(4096).map(parse):
         got.append(tf.nest.map_structure(lambda t: t.numpy(), batch))
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
       raise _damaged(path, e) from None
-    rows = sum(len(g[3]) for g in got)
-    if rows != count:
+    rows = sum(len(g[4]) for g in got)
+    if rows != want:
       raise DataError(f"{path} holds {rows} examples; {manifest.path} says "
                       f"{count}: the records and their manifest disagree")
     parts.extend(got)
-  index = np.concatenate([p[3] for p in parts])
+  index = np.concatenate([p[4] for p in parts])
   order = np.argsort(index, kind="stable")  # the split's order
-  if shards is None and not np.array_equal(index[order],
-                                           np.arange(len(index))):
+  n = manifest.examples(split)
+  if shards is None and first is None:
+    complete = np.array_equal(index[order], np.arange(len(index)))
+  else:
+    complete = (len(np.unique(index)) == len(index) and
+                (not len(index) or (index.min() >= 0 and index.max() < n)))
+  if not complete:
     raise DataError(f"the {split} shards of {manifest.folder} do not hold "
-                    f"examples 0 to {len(index) - 1} once each; "
+                    f"examples 0 to {n - 1} once each; "
                     f"{manifest.path} does not describe them")
   arrays = {s.name: np.concatenate([p[0][s.name] for p in parts])[order]
-            for s in manifest.specs}
-  masks = ({m: np.concatenate([p[1][m] for p in parts])[order]
+            for s in manifest.stored_specs}
+  derived = {m: manifest.derived_modality(
+      m, split, np.concatenate([p[1][m] for p in parts])[order])
+             for m in manifest.derived}
+  masks = ({m: np.concatenate([p[2][m] for p in parts])[order]
             for m in manifest.values["masks"]} or None)
-  labels = np.concatenate([p[2] for p in parts])[order].astype(
+  labels = np.concatenate([p[3] for p in parts])[order].astype(
       manifest.values["label_dtype"])
-  return _split_of(arrays, labels, masks)
+  return Split(pools=arrays, indices={m: np.arange(len(labels))
+                                      for m in arrays},
+               labels=labels, masks=masks, derived=derived or None)
+
+
+def sample_per_shard(manifest, examples=EVAL_SAMPLE):
+  """Records read from the start of each train shard by `read_sample`:
+  ceil(examples / S) for S shards."""
+  return math.ceil(examples / max(1, len(manifest.shards("train"))))
+
+
+def read_sample(manifest, examples=EVAL_SAMPLE):
+  """The evaluation sample of a streamed training split: the first
+  `sample_per_shard` records of every train shard (about `examples` in
+  all, or the whole split if smaller), in the split's order. The writer's
+  permutation makes it a uniformly random sample of the split, drawn by
+  the records' seed, and the same whatever the number of workers."""
+  return read_split(manifest, "train",
+                    first=sample_per_shard(manifest, examples))
 
 
 def _check_specs(manifest, specs):
@@ -364,20 +565,30 @@ def _check_specs(manifest, specs):
 
 
 def load(config, log=print):
-  """(train, test) Splits of `config.data_path`'s records; under
-  --distribution=multi_worker the train split streams (`Stream`)."""
+  """(train, test) Splits of `config.data_path`'s records. Where the
+  training split streams (`streams`), the train Split is the evaluation
+  sample (`read_sample`) with `stream` set to the `Stream` of every
+  training batch."""
   from tf_mmjsd.data.split import fingerprint  # pylint: disable=g-import-not-at-top
   manifest = read_manifest(config.data_path)
   _check_specs(manifest, config.modalities)
   test = read_split(manifest, "test")
   test.validate(config.modalities, "test")
-  if config.distribution == "multi_worker":
-    sample = read_split(manifest, "train", shards=[0])
+  if streams(config):
+    if manifest.order != "permuted":
+      raise DataError(
+          f"{manifest.path} is version {manifest.values['version']}: its "
+          "shards keep the split's own order, so reading them as a stream "
+          "would train on batches of that order (one class at a time for "
+          "data sorted by class). Write them again with bin/make_records, "
+          "which deals a seeded permutation, or train without "
+          "--stream_records in one process")
+    sample = read_sample(manifest)
     sample.validate(config.modalities, "train")
     sample.stream = Stream(manifest)
     log(f"records {manifest.folder}: {manifest.examples('train')} train "
-        f"examples in {len(manifest.shards('train'))} shards, read per "
-        "worker")
+        f"examples in {len(manifest.shards('train'))} shards, streamed; "
+        f"{len(sample)} of them held for evaluation")
     return sample, test
   train = read_split(manifest, "train")
   train.validate(config.modalities, "train")
@@ -390,24 +601,55 @@ def load(config, log=print):
   return train, test
 
 
+def row_uniform(index, *key):
+  """float64 [N] in [0, 1): a counter-based draw for each row of `index`
+  (int [N]) under the integers `key` (SplitMix64's mixing): the same row
+  and key give the same value in any batch, in any order."""
+
+  def mix(z):
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+  with np.errstate(over="ignore"):
+    z = mix(np.asarray(index).astype(np.uint64))
+    for k in key:
+      z = mix(z ^ mix(np.full(1, k, np.uint64)))
+  return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
 class Stream:
-  """Training batches read per worker from the train shards.
+  """Training batches read from the train shards as training goes.
 
-  Semantics (documented in the README): the S train shards are dealt to
-  the W input pipelines (one per worker) in a fixed order drawn from the
-  run's seed: pipeline p reads shards order[p], order[p + W], ... (W must
-  not exceed S; where W does not divide S, some workers hold one shard
-  more, and every worker still gives the same number of batches per step
-  by repeating its shards). Each epoch, a pipeline interleaves its shards
-  in an order drawn from (seed, epoch, p) and shuffles examples in a
-  buffer seeded the same way; the global batch of a step is the W workers'
-  parts side by side, `steps` of them per epoch. So a run is reproducible
-  for a given seed and worker count, and a resumed run (which skips the
-  batches already trained on) continues exactly; it is not the example
-  order of one process reading everything in memory.
+  The S train shards are dealt to the W input pipelines (one per worker;
+  W = 1 in one process) in a fixed order drawn from the run's seed:
+  pipeline p reads shards order[p], order[p + W], ... (W must not exceed
+  S; where W does not divide S, some pipelines hold one shard more, and
+  every pipeline still gives the same number of batches per step by
+  repeating its shards). Each epoch, a pipeline takes its shards in an
+  order drawn from (seed, epoch, p), reads all of them in turn, one record
+  from each (interleave with cycle_length = its shard count), shuffles in
+  a `SHUFFLE_BUFFER` seeded the same way, and batches; the global batch of
+  a step is the W pipelines' parts side by side, `steps` of them per
+  epoch.
+
+  The shuffle guarantee: the writer dealt a uniform permutation of the
+  split (`write_order`), so the records a pipeline reads in turn are a
+  simple random sample of the split, in any window: a batch has the class
+  mix of a batch of a global shuffle, whatever the order of the source
+  (tested on class-sorted data). The shard order and the buffer change
+  the order from epoch to epoch; records never meet a record of a far
+  part of their shard within one batch, which a global reshuffle would
+  allow.
+
+  Reproducible: a run is the same for a seed and a worker count, and a
+  resumed run (which skips the batches already trained on) continues
+  exactly. It is not the example order of one process holding the split
+  in memory. --missing_rate is drawn per example from (seed, its row), the
+  same in every epoch; derived modalities (MNIST-SVHN-Text's words) draw
+  their parameter from (seed, epoch, row), anew each epoch.
   """
-
-  SHUFFLE_BUFFER = 10_000
 
   def __init__(self, manifest, missing_rate=0.0, names=()):
     self.manifest = manifest
@@ -449,26 +691,35 @@ class Stream:
     rng = np.random.default_rng([seed, epoch, pipeline, 43])
     mine = [mine[i] for i in rng.permutation(len(mine))]
     shuffle_seed = int(rng.integers(2**31 - 1))
-    ds = tf.data.Dataset.from_tensor_slices(mine).repeat()
-    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(mine)),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.shuffle(self.SHUFFLE_BUFFER, seed=shuffle_seed)
+    ds = tf.data.Dataset.from_tensor_slices(mine)
+    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=len(mine),
+                       block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
+                       deterministic=True)
+    # Shuffled before repeated: every pass over the shards ends before
+    # the next begins, so an epoch of at most a pass holds each example
+    # at most once.
+    ds = ds.shuffle(SHUFFLE_BUFFER, seed=shuffle_seed).repeat()
     ds = ds.batch(replica_batch, drop_remainder=True)
     ds = ds.skip(skip_steps * per_step).take((steps - skip_steps) * per_step)
     parse = _parser(self.manifest)
     spec_list = tuple(specs)
-    tokens = {s.name for s in spec_list
-              if self.manifest.values["stored"][s.name]["dtype"][0] in "iu"
-              and list(self.manifest.values["stored"][s.name]["shape"])
-              == list(s.shape[:1])}
+    stored = self.manifest.values["stored"]
+    tokens = {s.name for s in self.manifest.stored_specs
+              if stored[s.name]["dtype"][0] in "iu"
+              and list(stored[s.name]["shape"]) == list(s.shape[:1])}
+    derived = {m: self.manifest.derived_modality(m, "train")
+               for m in self.manifest.derived}
     rate, names = self.missing_rate, self.names
 
     def to_batch(serialized):
-      arrays, masks, labels, index = parse(serialized)
+      arrays, _, masks, labels, index = parse(serialized)
       masks = {s.name: masks.get(s.name, tf.ones_like(index, tf.bool))
                for s in spec_list}
       if rate:
         masks = _drop(masks, index, names, rate, seed)
+      for m, d in derived.items():
+        params = _epoch_params(d, labels, index, seed, epoch)
+        arrays[m] = d.make(labels, params)
       inputs = {s.name: pipeline_lib.model_input(
           s, arrays[s.name], masks[s.name], s.name in tokens)
                 for s in spec_list}
@@ -476,6 +727,20 @@ class Stream:
 
     ds = ds.map(to_batch, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _epoch_params(derived, labels, index, seed, epoch):
+  """int32 [B]: the derived modality's parameters of the rows `index` in
+  `epoch`, drawn from (seed, epoch, row)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  def draw(lab, idx):
+    return derived.from_uniform(lab, row_uniform(idx, seed, epoch, 47)
+                                ).astype(np.int32)
+
+  params = tf.numpy_function(draw, [labels, index], tf.int32, stateful=False)
+  params.set_shape(index.shape)
+  return params
 
 
 def _drop(masks, index, names, rate, seed):

@@ -90,3 +90,21 @@ def of(name, data_path=""):
   data cannot be read."""
   dataset = get(name)
   return dataset.resolve(dataset, data_path) if dataset.resolve else dataset
+
+
+# Derived modalities (split.DerivedModality) that records can remake from
+# each example's label and parameter: {kind: class(fixed params or None)}.
+_DERIVED_KINDS = {}
+
+
+def register_derived(kind, factory):
+  """Registers factory(params int [N] or None) -> a DerivedModality under
+  `kind` (the `kind` attribute of its instances); returns the factory."""
+  _DERIVED_KINDS[kind] = factory
+  return factory
+
+
+def derived_kind(kind):
+  """The factory registered under `kind`, or None."""
+  _builtins()
+  return _DERIVED_KINDS.get(kind)

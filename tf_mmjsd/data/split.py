@@ -27,18 +27,26 @@ class DerivedModality(Protocol):
   instead of being stored (MNIST-SVHN-Text's digit words: data/mst/).
 
   Attributes:
+    kind: its name in registry.register_derived (records store the label
+      and parameter of a registered kind, not the tensor).
     shape: the shape of one example.
     fixed: int32 [N] per-example parameters used in every pass (a test
       split's), or None: `draw` them anew for every training epoch.
     classifier_examples: training examples its coherence classifier needs.
   """
 
+  kind: str
   shape: tuple
   fixed: np.ndarray | None
   classifier_examples: int
 
   def draw(self, labels, rng):
     """int32 [N] parameters of the examples of `labels` [N]."""
+
+  def from_uniform(self, labels, u):
+    """int32 [N] parameters from uniforms `u` [N] in [0, 1), one per
+    example, as `draw` makes them from rng.random(N) (records draw `u`
+    per row)."""
 
   def make(self, labels, params):
     """float32 [B, *shape] (TensorFlow ops) of labels and parameters [B]."""
@@ -64,9 +72,10 @@ class Split:
       stored (no pool, no indices), or None.
     masks: {modality: bool [N]} presence of each modality, or None (all
       present).
-    stream: where the training batches are read from files per worker
-      (data.records.Stream), the reader; the split itself is then a sample
-      of them for evaluation. None: batches come from the pools.
+    stream: where the training batches are streamed from files
+      (data.records.Stream), the reader; the split itself is then the
+      evaluation sample of them (records.read_sample). None: batches come
+      from the pools.
   """
 
   pools: dict

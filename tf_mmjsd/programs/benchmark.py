@@ -90,7 +90,7 @@ def _records(benchmark, cfg, FLAGS):  # pylint: disable=invalid-name
   alone."""
   rows = {}
   for streamed, name in ((False, "in memory"),
-                         (True, "records, read per worker")):
+                         (True, "records, streamed")):
     print(f"{name}:")
     reading = benchmark.read_rate(cfg, batches=max(FLAGS.steps, 50),
                                   streamed=streamed)
@@ -105,7 +105,7 @@ def _records(benchmark, cfg, FLAGS):  # pylint: disable=invalid-name
   for name, result in rows.items():
     print(f"  {name:<26}{result['input_only_examples_per_second']:>12.0f}"
           f"{result['examples_per_second']['median']:>19.0f}")
-  bound = rows["records, read per worker"]
+  bound = rows["records, streamed"]
   _print_roofline(bound)
   rows["in memory"]["roofline_fraction"] = (
       rows["in memory"]["examples_per_second"]["median"]

@@ -202,3 +202,4 @@ registry.register(registry.Dataset(
     "mnist_svhn_text", _load_real_splits, specs, check=_check,
     description="MNIST-SVHN-Text (TFDS, or raw files with "
                 "--mnist_dir/--svhn_dir)"))
+registry.register_derived(digit_text.DigitText.kind, digit_text.DigitText)

@@ -50,7 +50,13 @@ def digit_symbols(labels, starts):
 
 def draw_starts(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
   """Uniform start positions [N] for the words of `labels`."""
-  return (rng.random(len(labels)) * NUM_STARTS[labels]).astype(np.int32)
+  return starts_from_uniform(labels, rng.random(len(labels)))
+
+
+def starts_from_uniform(labels, u):
+  """Start positions [N] of the words of `labels` for uniforms `u` [N] in
+  [0, 1): floor(u * number of starts)."""
+  return (np.asarray(u) * NUM_STARTS[np.asarray(labels)]).astype(np.int32)
 
 
 class DigitText:
@@ -62,6 +68,8 @@ class DigitText:
   """
 
   shape = SHAPE
+  # How records name it (registry.register_derived).
+  kind = "mst_digit_text"
   # Digit text has only ~50 distinct strings: its coherence classifier
   # needs few training examples.
   classifier_examples = 10_000
@@ -72,6 +80,11 @@ class DigitText:
   def draw(self, labels, rng):
     """int32 [N] parameters (word starts) of every example."""
     return draw_starts(labels, rng)
+
+  def from_uniform(self, labels, u):
+    """int32 [N] parameters from uniforms `u` [N] in [0, 1) (`draw` is
+    this of rng.random(N))."""
+    return starts_from_uniform(labels, u)
 
   def make(self, labels, params):
     """One-hot float32 [B, TEXT_LENGTH, 71] of labels [B] and starts [B]."""
