@@ -294,3 +294,33 @@ def test_mmjsd_inference_is_unchanged_by_the_mopoe_rule():
   mixture = model.fuse(pair, {m: tf.ones([2]) for m in pair}, "mixture")
   np.testing.assert_allclose(mixture.mean()[:, 0], [0.5, 0.5], rtol=1e-6)
   del values
+
+
+def test_training_decoders_batch_statistics_skip_absent_rows():
+  """compute_terms(training=True) gives decoder m the presence of m: the
+  reconstruction of the rows that hold an image, and the decoder's moving
+  statistics, do not change when only the rows without one change."""
+  from tf_mmjsd.data.specs import parse_modality  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.networks.masked_batch_normalization import (  # pylint: disable=g-import-not-at-top
+      MaskedBatchNormalization)
+  specs = (parse_modality("img:64x64x3:laplace:residual_conv:width=8"),
+           parse_modality("v:4:normal:mlp"))
+  masks = {"img": np.array([True] * 4 + [False] * 4), "v": np.ones(8, bool)}
+  batch = random_batch(specs, 8, masks, seed=1)
+  other = random_batch(specs, 8, masks, seed=1)
+  other["inputs"]["v"] = tf.concat([other["inputs"]["v"][:4],
+                                    5.0 + other["inputs"]["v"][4:]], 0)
+  results = []
+  for b in (batch, other):
+    keras.utils.set_random_seed(0)
+    m = MultimodalVAE(specs, latent_dim=4)
+    terms = m.compute_terms(b, training=True)
+    norms = [l for l in m.decoders["img"]._flatten_layers()
+             if isinstance(l, MaskedBatchNormalization)]
+    assert norms
+    results.append((terms["rec_img"].numpy(),
+                    [n.moving_mean.numpy() for n in norms]))
+  (rec_a, mean_a), (rec_b, mean_b) = results
+  np.testing.assert_allclose(rec_b[:4], rec_a[:4], rtol=1e-4)
+  for x, y in zip(mean_a, mean_b):
+    np.testing.assert_allclose(y, x, rtol=1e-4, atol=1e-6)

@@ -223,6 +223,41 @@ def _batch_norms(encoder):
 
 @pytest.mark.parametrize("family,shape", [
     ("residual_conv", (64, 64, 3)), ("residual_sequence", (256, 71))])
+def test_decoder_batch_norm_ignores_absent_rows_in_training(family, shape):
+  """Decoder m's batch statistics see the rows where m is present only:
+  changing only the absent rows' latent codes changes neither the present
+  rows' outputs nor the moving statistics (unmasked, it changes both)."""
+  from tf_mmjsd.networks.residual_conv_decoder import ResidualConvDecoder  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.networks.residual_sequence_decoder import ResidualSequenceDecoder  # pylint: disable=g-import-not-at-top
+  cls = {"residual_conv": ResidualConvDecoder,
+         "residual_sequence": ResidualSequenceDecoder}[family]
+  rng = np.random.default_rng(0)
+  z = rng.normal(size=(8, 6)).astype(np.float32)
+  other = z.copy()
+  other[4:] = 5.0 * rng.normal(size=(4, 6))  # absent rows: other codes
+  present = tf.constant([True] * 4 + [False] * 4)
+  decoders = [cls(shape, 4, style_dim=2, width=8) for _ in range(4)]
+  for decoder in decoders:
+    decoder(z[:1])
+    decoder.set_weights(decoders[0].get_weights())
+    _without_dropout(decoder)
+  a, b, c, d = decoders
+  want = a(z, training=True, present=present)
+  got = b(other, training=True, present=present)
+  np.testing.assert_allclose(got[:4], want[:4], rtol=2e-4, atol=2e-5)
+  for x, y in zip(_batch_norms(a), _batch_norms(b)):
+    np.testing.assert_allclose(y.moving_mean, x.moving_mean, rtol=1e-4,
+                               atol=1e-6)
+    np.testing.assert_allclose(y.moving_variance, x.moving_variance,
+                               rtol=1e-4, atol=1e-6)
+  leaked = d(other, training=True)  # unmasked: the absent rows count
+  assert not np.allclose(leaked[:4], c(z, training=True)[:4], atol=1e-3)
+  assert not np.allclose(_batch_norms(d)[0].moving_mean,
+                         _batch_norms(c)[0].moving_mean, atol=1e-6)
+
+
+@pytest.mark.parametrize("family,shape", [
+    ("residual_conv", (64, 64, 3)), ("residual_sequence", (256, 71))])
 def test_batch_norm_ignores_absent_rows_in_training(family, shape):
   from tf_mmjsd.networks.residual_conv_encoder import ResidualConvEncoder  # pylint: disable=g-import-not-at-top
   from tf_mmjsd.networks.residual_sequence_encoder import ResidualSequenceEncoder  # pylint: disable=g-import-not-at-top

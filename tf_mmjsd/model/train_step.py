@@ -41,7 +41,8 @@ class TrainStep:
       if from_prior is not None and styles:
         styles = {m: tf.where(from_prior, noise.normal(s), s)
                   for m, s in styles.items()}
-      params = self.decode(content, styles, names, training=training)
+      params = self.decode(content, styles, names, training=training,
+                           masks=batch.get("masks"))
       return {m: self.log_prob(m, inputs[m], params[m]) for m in names}
 
     return self.objective(posteriors, present, log_likelihood, self.settings,

@@ -224,7 +224,8 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
         tfd.MultivariateNormalDiag(loc=tf.transpose(locs, [1, 0, 2]),
                                    scale_diag=tf.transpose(scales, [1, 0, 2])))
 
-  def decode(self, content, styles=None, names=None, training=False):
+  def decode(self, content, styles=None, names=None, training=False,
+             masks=None):
     """Likelihood parameters {m: [B, *shape_m]} of one latent sample.
 
     Args:
@@ -232,6 +233,8 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
       styles: {m: s_m [B, style_dim]}; missing styles are drawn from N(0, I).
       names: modalities to decode (default: all).
       training: run the decoders in training mode (dropout, batch norm).
+      masks: {m: bool [B]} (optional): in training, decoder m's batch
+        statistics use the rows where m is present only.
     """
     out = {}
     for m in names or self.names:
@@ -242,7 +245,8 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
           s = noise_lib.stateful_normal([tf.shape(content)[0],
                                          self.style_dim])
         z = tf.concat([s, content], axis=-1)
-      out[m] = self.decoders[m](z, training=training)
+      present = None if masks is None else masks.get(m)
+      out[m] = self.decoders[m](z, training=training, present=present)
     return out
 
   @property

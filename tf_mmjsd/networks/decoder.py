@@ -4,6 +4,8 @@ import math
 
 import keras
 
+from tf_mmjsd.networks.masked_batch_normalization import apply_layers
+
 # The learned scale of a Laplace or normal likelihood is MIN_SCALE +
 # exp(log_scale): never below MIN_SCALE, and with a gradient everywhere
 # (a max() floor has none below it, so a scale could stick there).
@@ -53,10 +55,11 @@ class Decoder(keras.Model):
       return None
     return MIN_SCALE + keras.ops.exp(self.log_scale)
 
-  def call(self, z):
-    h = z
-    for layer in self.body:
-      h = layer(h)
+  def call(self, z, present=None):
+    """`present` (bool [B], optional) marks the rows whose modality is
+    observed; layers with batch statistics use those rows only (the
+    others' latent codes come from inputs that are not data)."""
+    h = apply_layers(self.body, z, present)
     if self.output_activation == "sigmoid":
       h = keras.ops.sigmoid(h)
     return h

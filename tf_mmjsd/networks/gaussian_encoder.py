@@ -1,15 +1,10 @@
 """Base class of encoders that end in Gaussian (loc, log-variance) heads."""
 
-import inspect
-
 import keras
 
 from tf_mmjsd import posteriors
 from tf_mmjsd.networks import initializers
-
-
-def _takes_present(layer):
-  return "present" in inspect.signature(layer.call).parameters
+from tf_mmjsd.networks.masked_batch_normalization import apply_layers
 
 
 @keras.saving.register_keras_serializable(package="tf_mmjsd")
@@ -50,10 +45,7 @@ class GaussianEncoder(keras.Model):
   def call(self, x, present=None):
     """`present` (bool [B], optional) marks the rows that hold data; layers
     with batch statistics use those rows only (absent ones are zeros)."""
-    h = x
-    for layer in self.body:
-      h = (layer(h, present=present) if _takes_present(layer)
-           else layer(h))
+    h = apply_layers(self.body, x, present)
     out = {"content_loc": self.content_loc(h),
            "content_log_var": self.content_log_var(h)}
     if self.style_dim:

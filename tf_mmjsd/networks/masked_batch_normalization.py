@@ -1,5 +1,7 @@
 """Batch normalisation whose batch statistics see present examples only."""
 
+import inspect
+
 import keras
 import tensorflow as tf
 
@@ -52,3 +54,14 @@ class MaskedBatchNormalization(keras.layers.BatchNormalization):
         None if self.gamma is None else tf.cast(self.gamma, x.dtype),
         self.epsilon)
     return tf.cast(out, self.compute_dtype)
+
+
+def apply_layers(layers, x, present=None):
+  """x through `layers` in order; `present` (bool [B] or None) goes to the
+  layers whose call takes it (batch norms and the blocks holding them)."""
+  for layer in layers:
+    if "present" in inspect.signature(layer.call).parameters:
+      x = layer(x, present=present)
+    else:
+      x = layer(x)
+  return x
