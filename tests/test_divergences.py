@@ -124,3 +124,27 @@ def test_the_moe_js_is_stateless_under_a_key_and_drops_zero_weights():
   assert two == pytest.approx(0.1115, abs=0.006)
   assert js(locs, scales, [[0.5], [0.5], [0.0]]) == pytest.approx(0.1115,
                                                                   abs=0.006)
+
+
+def test_the_log_variance_bound_is_the_identity_inside_and_soft_outside():
+  """Unchanged (value and unit gradient) in [-15, 15]; beyond, the closed
+  form +-(15 + 5 tanh((|v| - 15) / 5)) with gradient sech^2 > 0."""
+  from tf_mmjsd import posteriors  # pylint: disable=g-import-not-at-top
+  v = tf.constant([-40.0, -16.0, -15.0, -3.0, 0.0, 7.5, 15.0, 18.0, 30.0])
+  with tf.GradientTape() as tape:
+    tape.watch(v)
+    bounded = posteriors.bounded_log_var(v)
+  grad = tape.gradient(bounded, v).numpy()
+  x = v.numpy().astype(np.float64)
+  inside = np.abs(x) <= 15
+  np.testing.assert_array_equal(bounded.numpy()[inside], x[inside])
+  np.testing.assert_array_equal(grad[inside], 1.0)
+  excess = np.abs(x[~inside]) - 15
+  np.testing.assert_allclose(bounded.numpy()[~inside], np.sign(
+      x[~inside]) * (15 + 5 * np.tanh(excess / 5)), rtol=1e-6)
+  # float32's 1 - tanh^2 loses digits far out: 5e-4 relative at v = -40.
+  np.testing.assert_allclose(grad[~inside], 1 / np.cosh(excess / 5)**2,
+                             rtol=1e-3)
+  assert (grad > 0).all() and (np.abs(bounded.numpy()) < 20).all()
+  np.testing.assert_allclose(posteriors.scale_from_log_var(v).numpy(),
+                             np.exp(0.5 * bounded.numpy()), rtol=1e-6)
