@@ -52,9 +52,13 @@ def _check_results(res, test_examples):
       "mnist": ["svhn", "svhn+text", "text"],
       "svhn": ["mnist", "mnist+text", "text"],
       "text": ["mnist", "mnist+svhn", "svhn"]}
-  assert {m: sorted(v) for m, v in coh["conditional"]["poe"].items()} == {
-      "mnist": ["svhn+text"], "svhn": ["mnist+text"], "text": ["mnist+svhn"]}
-  for kind in ("mixture", "poe"):
+  # "poe": the reference's product of the pair's posteriors without the
+  # prior; "poe_weighted": mmJSD's pi-weighted product with N(0, I).
+  for kind in ("poe", "poe_weighted"):
+    assert {m: sorted(v) for m, v in coh["conditional"][kind].items()} == {
+        "mnist": ["svhn+text"], "svhn": ["mnist+text"],
+        "text": ["mnist+svhn"]}
+  for kind in ("mixture", "poe", "poe_weighted"):
     for per in coh["conditional"][kind].values():
       assert all(0.0 <= v <= 1.0 for v in per.values())
   assert set(res["classifiers"]["test_accuracy"]) == {"mnist", "svhn", "text"}

@@ -138,7 +138,7 @@ def test_generated_images_reach_the_feature_network_clipped(tiny_config):
   assert qual["clipped_to"] == {"mnist": [0.0, 1.0], "svhn": [0.0, 1.0]}
   assert {name for name, _, _ in seen} == {"mnist", "svhn"}
   assert all(0.0 <= low and high <= 1.0 for _, low, high in seen)
-  assert set(coh["conditional"]) == {"poe", "mixture"}
+  assert set(coh["conditional"]) == {"poe", "mixture", "poe_weighted"}
 
 
 def test_float_data_are_clipped_to_their_own_range():
@@ -151,3 +151,39 @@ def test_float_data_are_clipped_to_their_own_range():
                 masks={"x": np.array([True, True, False, False])})
   # Absent rows (NaN, 9) are not data.
   assert suite.clip_ranges(split, ["x"]) == {"x": (-2.0, 3.0)}
+
+
+def test_mmjsd_pair_coherence_uses_the_product_of_the_pair_without_prior(
+    tiny_config):
+  """mmJSD's coherence "poe" rows decode a sample of the unweighted
+  product of the pair's posteriors (no N(0, I)), as the authors'
+  evaluation does; MVAE's keep its own posterior."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.data.specs import random_examples  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.evaluation import suite  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.model import MultimodalVAE  # pylint: disable=g-import-not-at-top
+  config = tiny_config()
+  model = MultimodalVAE.from_experiment(config)
+  assert suite.reference_product(model)
+  assert not suite.reference_product(MultimodalVAE(config.modalities,
+                                                   method="mvae"))
+  given = {m: tf.constant(x) for m, x in random_examples(
+      [s for s in config.modalities if s.name != "mnist"], 5,
+      np.random.default_rng(0)).items()}
+  tf.random.set_seed(7)
+  got = suite._generate_from_product(model, given, ["mnist"])  # pylint: disable=protected-access
+  tf.random.set_seed(7)
+  eps = tf.random.normal([5, config.latent_dim]).numpy()
+  content = model.encode(given)["content"]
+  precision = sum(1 / (content[m][1].numpy().astype(np.float64)**2 + 1e-8)
+                  for m in given)
+  loc = sum(content[m][0].numpy() / (content[m][1].numpy()**2 + 1e-8)
+            for m in given) / precision
+  z = (loc + np.sqrt(1 / precision) * eps).astype(np.float32)
+  want = model.decode_means(tf.constant(z), ["mnist"])
+  np.testing.assert_allclose(got["mnist"], want["mnist"], rtol=1e-5,
+                             atol=1e-6)
+  # The pi-weighted product with N(0, I) decodes to other images.
+  tf.random.set_seed(7)
+  weighted = model.generate(given, names=["mnist"], fusion_kind="poe")
+  assert not np.allclose(weighted["mnist"], want["mnist"], atol=1e-4)

@@ -18,6 +18,17 @@ def fusion_label(kind, method):
   return {"poe": "PoE", "mixture": "mixture"}.get(kind, kind)
 
 
+def _coherence_label(kind, method):
+  """How the coherence table names a posterior: a method whose PoE is the
+  pi-weighted product with N(0, I) reports "poe" as the reference's
+  product of the subset's posteriors (evaluation.suite)."""
+  if methods.get(method).product == "weighted":
+    return {"poe": "PoE of the subset, no prior",
+            "poe_weighted": "π-weighted PoE with N(0, I)"}.get(
+                kind, fusion_label(kind, method))
+  return fusion_label(kind, method)
+
+
 def _fmt(value, digits=3):
   if value is None or (isinstance(value, float) and math.isnan(value)):
     return "–"
@@ -89,7 +100,7 @@ def markdown(results, names):
     for kind in kinds:
       values = {f"{m} ← {_label(k)}": v
                 for m in names for k, v in coh["conditional"][kind][m].items()}
-      rows.append([fusion_label(kind, results["method"])]
+      rows.append([_coherence_label(kind, results["method"])]
                   + [_fmt(values.get(h)) for h in header])
     what = (f"Mean average precision over the attributes of the classifiers' "
             f"scores on {coh['examples']} conditionally generated samples, "

@@ -9,7 +9,8 @@ results.json (subsets are "a+b" keys, fusions fusion.KINDS):
                    <fusion>: {subset: value}, ...} or {"skipped": why}
   coherence       {"examples", "fusion", "metric", "random",
                    "conditional": {<fusion>: {target: {subset: value}}}}
-                   or {"skipped": why}
+                   or {"skipped": why}; fusions also "poe_weighted" for
+                   mmJSD and MMVAE (evaluation.suite.WEIGHTED_POE)
   likelihood      {"samples", "examples", <fusion>: {subset: log p(X)}}
   sample_quality  {"features", "examples", "prd", "fusion", "clipped_to",
                    "modalities": {m: {source: {"precision", "recall",
@@ -24,9 +25,12 @@ from tf_mmjsd import files
 from tf_mmjsd.evaluation import report
 
 # The layout version: 2 keys coherence by fusion,
-# coherence.conditional.<fusion>.<target>.<subset>. bin/compare
-# re-evaluates a row whose results.json has another.
-RESULTS_SCHEMA = 2
+# coherence.conditional.<fusion>.<target>.<subset>; 3: for mmJSD and MMVAE
+# coherence "poe" is the product of the subset's posteriors without
+# N(0, I) (the reference's) and "poe_weighted" their pi-weighted product
+# (evaluation.suite). bin/compare re-evaluates a row whose results.json
+# has another.
+RESULTS_SCHEMA = 3
 
 
 @dataclasses.dataclass

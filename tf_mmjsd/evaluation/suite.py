@@ -30,6 +30,32 @@ from tf_mmjsd.evaluation import (average_precision, coherence,
                                  likelihood, quality)
 
 
+# The coherence key of the pi-weighted PoE with N(0, I) of mmJSD and MMVAE
+# (their inference's "poe"), where "poe" holds the reference's definition.
+WEIGHTED_POE = "poe_weighted"
+
+
+def reference_product(model):
+  """True where the coherence "poe" rows of `model`'s method follow the
+  mmJSD authors' "dynamic prior" generation, the unweighted product of
+  the subset's posteriors without N(0, I) (docs/reference_settings.md),
+  instead of the method's own pi-weighted product with N(0, I)."""
+  return model.method_entry.product == "weighted"
+
+
+def _generate_from_product(model, given, names):
+  """Likelihood means {m: [B, *shape_m]} of `names` decoded from one
+  sample of the unweighted product of the posteriors of `given` (every
+  example has every modality of `given`), without N(0, I)."""
+  content = model.encode(given)["content"]
+  locs = tf.stack([content[m][0] for m in given])
+  scales = tf.stack([content[m][1] for m in given])
+  loc, scale = fusion.product_of_experts(locs, scales,
+                                         tf.ones_like(locs[..., 0]))
+  return model.decode_means(loc + scale * tf.random.normal(tf.shape(loc)),
+                            names)
+
+
 def _image_names(model):
   """The modalities that sample quality measures: [H, W, C] images."""
   return [s.name for s in model.specs
@@ -77,12 +103,17 @@ class Evaluator:
   def coherence_conditions(self):
     """{fusion: [subsets]} generated from: every proper subset under the
     method's default fusion; under the other fusion, those of two or more
-    modalities (for one modality the two differ only by the prior)."""
+    modalities (for one modality the two differ only by the prior). For a
+    method whose PoE is mmJSD's pi-weighted product with N(0, I), "poe"
+    is the mmJSD authors' definition (`reference_product`) and that
+    weighted product is WEIGHTED_POE."""
     default = self.model.default_fusion
     proper = [s for s in fusion.subsets(self.names)
               if len(s) < len(self.names)]
     out = {kind: [s for s in proper if kind == default or len(s) > 1]
            for kind in fusion.KINDS}
+    if reference_product(self.model):
+      out[WEIGHTED_POE] = [s for s in proper if len(s) > 1]
     return {kind: subsets for kind, subsets in out.items() if subsets}
 
   def generation(self, feature_name, feature_fn):
@@ -131,8 +162,12 @@ class Evaluator:
       for kind, subsets in conditions.items():
         for subset in subsets:
           missing = [m for m in names if m not in subset]
-          gen = model.generate({m: inputs[m] for m in subset}, names=missing,
-                               fusion_kind=kind)
+          given = {m: inputs[m] for m in subset}
+          if kind == "poe" and reference_product(model):
+            gen = _generate_from_product(model, given, missing)
+          else:
+            gen = model.generate(given, names=missing, fusion_kind=(
+                "poe" if kind == WEIGHTED_POE else kind))
           for m, x in gen.items():
             key = f"{m}|{latents.subset_key(subset)}"
             if judged:

@@ -142,6 +142,12 @@ class InferenceAPI:
         styles[m] = loc * present[m][:, None]
     return self._means(self.decode(content, styles))
 
+  def decode_means(self, content, names=None):
+    """Likelihood means {m: [B, *shape_m]} of the modalities `names`
+    (default: all) decoded from latent samples c [B, latent_dim], with
+    styles drawn from N(0, I)."""
+    return self._means(self.decode(content, None, names))
+
   def sample(self, num=None, seed=None):
     """Unconditional generation: c and all s_m from N(0, I).
 
@@ -154,7 +160,7 @@ class InferenceAPI:
     """
     if seed is None:
       content = noise_lib.stateful_normal([num, self.latent_dim])
-      return self._means(self.decode(content))
+      return self.decode_means(content)
     seeds = tf.cast(seed, tf.int64)
     if seeds.shape.rank != 1:
       raise ValueError(f"seed must be int [N], one per sample, got shape "
