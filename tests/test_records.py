@@ -107,7 +107,7 @@ def test_records_round_trip_gives_the_npz_batches(converted):
 
 def test_streaming_workers_read_disjoint_shards(converted):
   _, out, _ = converted
-  train, _ = records.load(_config(out, distribution="multi_worker"))
+  train, test = records.load(_config(out, distribution="multi_worker"))
   stream = train.stream
   # Smaller than EVAL_SAMPLE: the whole split is the evaluation sample.
   assert stream.num_examples == 203 and len(train) == 203
@@ -123,6 +123,13 @@ def test_streaming_workers_read_disjoint_shards(converted):
     np.testing.assert_array_equal(sample.pools[m], np.asarray(
         source.pools[m])[rows])
   np.testing.assert_array_equal(sample.masks["vec"], source.masks["vec"][rows])
+  # bin/evaluate of a streamed run reads the same data whether the run
+  # trained in one process (--stream_records) or on workers.
+  one, one_test = records.load(_config(out, stream_records=True))
+  for a, b in ((one, train), (one_test, test)):
+    np.testing.assert_array_equal(a.labels, b.labels)
+    for m in ("img", "tags", "vec"):
+      np.testing.assert_array_equal(a.pools[m], b.pools[m])
   for workers in (1, 2, 3, 4):
     parts = [stream.shards_of(7, p, workers) for p in range(workers)]
     every = [s for part in parts for s in part]
