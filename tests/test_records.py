@@ -167,14 +167,14 @@ def test_a_stream_is_deterministic_and_resumes_where_it_stopped(converted):
   np.testing.assert_array_equal(tags[present].sum(-1), 1.0)
 
 
-def _with_damaged_shard(out, tmp_path, split, index, count):
+def _with_damaged_shard(out, tmp_path, split, index, count, at=0.5):
   """(a copy of the records `out` whose shard `index` of `split` has one
-  flipped byte, that shard's path)."""
+  flipped byte, at the fraction `at` of its length; that shard's path)."""
   bad = str(tmp_path / "bad")
   shutil.copytree(out, bad)
   shard = os.path.join(bad, records.shard_name(split, index, count))
   data = bytearray(open(shard, "rb").read())
-  data[len(data) // 2] ^= 0xFF
+  data[int(len(data) * at)] ^= 0xFF
   open(shard, "wb").write(bytes(data))
   return bad, shard
 
@@ -288,13 +288,23 @@ def test_attribute_labels_and_object_store_paths_round_trip():
 
 
 def test_a_shard_damaged_after_the_start_stops_a_worker_naming_it(
-    converted, tmp_path, cache_dir):
-  _, out, _ = converted
-  bad, _ = _with_damaged_shard(out, tmp_path, "train", 2, 4)
+    tmp_path, cache_dir):
+  """60,000 examples in 4 shards: start-up reads the evaluation sample
+  (the first 12,500 records of each shard); a byte flipped at 95% of a
+  shard is met during training."""
+  from tf_mmjsd.data.split import Split  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(2)
+  splits = [Split(pools={"vec": rng.normal(size=(n, 4)).astype(np.float32)},
+                  indices={"vec": np.arange(n)}, labels=np.arange(n) % 5)
+            for n in (60_000, 50)]
+  out = str(tmp_path / "records")
+  records.write(splits, (SPECS[2],), out, (4, 1), log=lambda *_: None)
+  assert records.sample_per_shard(records.read_manifest(out)) == 12_500
+  bad, _ = _with_damaged_shard(out, tmp_path, "train", 2, 4, at=0.95)
   run = run_bin("train_local_cluster", [
       "--num_workers=1", "--", "--dataset=records", f"--data_path={bad}",
-      "--batch_size=32", "--epochs=1", f"--model_dir={tmp_path}/run"],
-                cache_dir)
+      "--batch_size=256", "--epochs=1", "--latent_dim=4",
+      f"--model_dir={tmp_path}/run"], cache_dir)
   assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
   assert re.search(r"error: a train shard of .*bad is damaged \(.*\); this "
                    r"worker reads .*train-00002-of-00004.tfrecord",
@@ -439,15 +449,31 @@ def test_one_process_streams_and_resumes_mid_epoch_to_the_same_weights(
     np.testing.assert_array_equal(got[k], expected[k], err_msg=k)
 
 
-def _peak_rss(args, cache_dir):
+# Runs bin/train and writes its peak resident memory (VmHWM: that of the
+# program alone; getrusage's ru_maxrss would include the RSS of the
+# process it was forked from, here the test session) to argv[1].
+_MEASURED = """
+import atexit, runpy, sys
+out = sys.argv.pop(1)
+def peak():
+  for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+      open(out, "w").write(str(int(line.split()[1]) * 1024))
+atexit.register(peak)
+sys.argv = sys.argv[1:]  # bin/train and its flags
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def _peak_rss(args, cache_dir, out):
   """(exit code, peak resident memory in bytes) of bin/train with args."""
   env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.Popen([sys.executable, os.path.join(REPO, "bin", "train")]
-                          + args, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE)
-  _, status, usage = os.wait4(proc.pid, 0)
-  proc.stderr.close()
-  return os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024
+  done = subprocess.run([sys.executable, "-c", _MEASURED, str(out),
+                         os.path.join(REPO, "bin", "train")] + args, env=env,
+                        cwd=REPO, capture_output=True, text=True,
+                        timeout=600)
+  assert done.returncode == 0, done.stderr[-3000:]
+  return int(open(out).read())
 
 
 @pytest.mark.slow
@@ -471,15 +497,13 @@ def test_one_process_streaming_memory_does_not_grow_with_the_examples(
     del train
 
   def peak(n, stream):
-    code, rss = _peak_rss([
+    return _peak_rss([
         "--dataset=records", f"--data_path={folders[n]}", "--batch_size=256",
         "--epochs=1", "--steps_per_epoch=20", "--latent_dim=4",
         "--probe_train_examples=500", "--num_sample_columns=2",
         f"--model_dir={tmp_path}/run_{n}_{stream}"]
-                          + (["--stream_records"] if stream else []),
-                          cache_dir)
-    assert code == 0
-    return rss
+                     + (["--stream_records"] if stream else []), cache_dir,
+                     tmp_path / f"peak_{n}_{stream}")
 
   small, large = peak(50_000, True), peak(200_000, True)
   assert abs(large - small) / small < 0.10, (small, large)
