@@ -113,7 +113,8 @@ def _input(config, needed, streamed, log):
                                   num_pipelines=num_pipelines,
                                   replica_batch=replica_batch)
     return make
-  train_split, _ = data_lib.load_splits(config, log=log)
+  train_split, _ = data_lib.load_splits(
+      dataclasses.replace(config, stream_records=False), log=log)
   pipe = Pipeline(train_split, config.modalities)
 
   def make(pipeline, num_pipelines, replica_batch):

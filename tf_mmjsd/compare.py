@@ -32,6 +32,15 @@ from tf_mmjsd.data import registry
 from tf_mmjsd.evaluation.results import RESULTS_SCHEMA, EvaluationResult
 from tf_mmjsd.methods import METHODS
 
+# What a table's rows mean where the methods differ.
+NOTES = {
+    "Coherence, PoE posterior": (
+        "The PoE is each method's own product, except for mmJSD and MMVAE: "
+        "for them, as the mmJSD authors' evaluation defines it, the "
+        "product of the subset's posteriors without N(0, I) "
+        "(evaluation.suite; their π-weighted product with N(0, I) is "
+        "coherence.conditional.poe_weighted in each row's results.json)."),
+}
 # (table title, fn(EvaluationResult) -> {column: value}), in the order of
 # the report.
 METRICS = (
@@ -228,7 +237,10 @@ def markdown(summary, settings):
       continue
     digits = 3 if "probe" in title or "oherence" in title or (
         "PRD" in title) else 1
-    lines += ["", f"## {title}", "", "| run | " + " | ".join(columns) + " |",
+    lines += ["", f"## {title}", ""]
+    if title in NOTES:
+      lines += [NOTES[title], ""]
+    lines += ["| run | " + " | ".join(columns) + " |",
               "|---" * (len(columns) + 1) + "|"]
     for g in groups:
       lines.append(f"| {g} | " + " | ".join(

@@ -18,13 +18,14 @@ LOG_VAR_SOFT = 5.0
 
 
 def bounded_log_var(log_var):
-  """log_var where |log_var| <= 15; beyond, sign * (15 + 5 tanh((|log_var|
-  - 15) / 5)): inside (-20, 20), continuous with slope 1 at +-15 and a
-  gradient sech^2((|log_var| - 15) / 5) > 0 beyond it (a hard clip has
-  none, so a head pushed past it could never come back)."""
-  excess = tf.abs(log_var) - LOG_VAR_BOUND
+  """log_var where |log_var| <= 15; beyond, sign * (15 + 5 y / (1 + y))
+  with y = (|log_var| - 15) / 5: inside (-20, 20), continuous with slope 1
+  at +-15, and a gradient 1 / (1 + y)^2 > 0 at every finite value (a hard
+  clip has none past the bound, so a head pushed there could never come
+  back; tanh's saturates to an exact 0 in float32 past |log_var| ~ 60)."""
+  excess = tf.maximum(tf.abs(log_var) - LOG_VAR_BOUND, 0.0) / LOG_VAR_SOFT
   soft = tf.sign(log_var) * (
-      LOG_VAR_BOUND + LOG_VAR_SOFT * tf.tanh(excess / LOG_VAR_SOFT))
+      LOG_VAR_BOUND + LOG_VAR_SOFT * excess / (1.0 + excess))
   return tf.where(excess > 0, soft, log_var)
 
 

@@ -149,7 +149,13 @@ class _StoredPool:
       rows = np.arange(*key.indices(len(self)))
     else:
       rows = np.asarray(key)
-    return _stored_rows(self._split, self._spec, rows, self._params)
+    if self._params is None or len(rows) <= _CHUNK:
+      return _stored_rows(self._split, self._spec, rows, self._params)
+    # A materialised derived modality is made one-hot first: _CHUNK rows
+    # at a time.
+    return np.concatenate([
+        _stored_rows(self._split, self._spec, rows[i:i + _CHUNK],
+                     self._params) for i in range(0, len(rows), _CHUNK)])
 
 
 def _derived_params(split, seed):
@@ -229,7 +235,7 @@ def _write_shards(split, split_name, pools, params, masks, order, out_dir,
   except BaseException:
     for writer in writers:
       writer.close()
-    for path in partial:
+    for path in partial + [files.join(out_dir, name) for name in names]:
       if files.exists(path):
         files.remove(path)
     raise
@@ -276,8 +282,12 @@ def write(splits, specs, out_dir, num_shards, dataset=None, seed=0,
     pools = {s.name: _StoredPool(split, s, params.get(s.name))
              for s in specs if s.name not in kinds}
     for m, pool in pools.items():
-      stored.setdefault(m, {"dtype": pool.dtype.name,
-                            "shape": list(pool.shape[1:])})
+      entry = {"dtype": pool.dtype.name, "shape": list(pool.shape[1:])}
+      if stored.setdefault(m, entry) != entry:
+        raise DataError(
+            f"modality {m!r} is stored as {stored[m]} in the train split "
+            f"and as {entry} in the {split_name} split; give both splits "
+            "the same dtype and shape")
     for m in kinds:
       fixed[m][split_name] = split.derived[m].fixed is not None
     masks = _full_masks(split, masked) or {}
@@ -632,7 +642,8 @@ class Stream:
   from each (interleave with cycle_length = its shard count), shuffles in
   a `SHUFFLE_BUFFER` seeded the same way, and batches; the global batch of
   a step is the W pipelines' parts side by side, `steps` of them per
-  epoch.
+  epoch. Epoch e starts each shard where epoch e - 1 left it (cyclically),
+  so epochs shorter than a pass go on through the data.
 
   The shuffle guarantee: the writer dealt a uniform permutation of the
   split (`write_order`), so the records a pipeline reads in turn are a
@@ -691,9 +702,21 @@ class Stream:
     rng = np.random.default_rng([seed, epoch, pipeline, 43])
     mine = [mine[i] for i in rng.permutation(len(mine))]
     shuffle_seed = int(rng.integers(2**31 - 1))
-    ds = tf.data.Dataset.from_tensor_slices(mine)
-    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=len(mine),
-                       block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
+    counts = dict(self.manifest.shards("train"))
+    # Epoch e starts each shard where epoch e - 1 left it (cyclically), so
+    # epochs shorter than a pass (--steps_per_epoch) go on through the data
+    # instead of reading the start of every shard again.
+    taken = max(1, steps * part // len(mine))
+    starts = [(epoch * taken) % counts[path] for path in mine]
+
+    def rotated(path, start):
+      return tf.data.TFRecordDataset(path).skip(start).concatenate(
+          tf.data.TFRecordDataset(path).take(start))
+
+    ds = tf.data.Dataset.from_tensor_slices(
+        (mine, np.asarray(starts, np.int64)))
+    ds = ds.interleave(rotated, cycle_length=len(mine), block_length=1,
+                       num_parallel_calls=tf.data.AUTOTUNE,
                        deterministic=True)
     # Shuffled before repeated: every pass over the shards ends before
     # the next begins, so an epoch of at most a pass holds each example
@@ -709,16 +732,20 @@ class Stream:
               and list(stored[s.name]["shape"]) == list(s.shape[:1])}
     derived = {m: self.manifest.derived_modality(m, "train")
                for m in self.manifest.derived}
+    # A training split whose parameters are fixed keeps the stored ones.
+    fixed = {m for m, entry in self.manifest.derived.items()
+             if entry["fixed"].get("train", False)}
     rate, names = self.missing_rate, self.names
 
     def to_batch(serialized):
-      arrays, _, masks, labels, index = parse(serialized)
+      arrays, stored_params, masks, labels, index = parse(serialized)
       masks = {s.name: masks.get(s.name, tf.ones_like(index, tf.bool))
                for s in spec_list}
       if rate:
         masks = _drop(masks, index, names, rate, seed)
       for m, d in derived.items():
-        params = _epoch_params(d, labels, index, seed, epoch)
+        params = (stored_params[m] if m in fixed else
+                  _epoch_params(d, labels, index, seed, epoch))
         arrays[m] = d.make(labels, params)
       inputs = {s.name: pipeline_lib.model_input(
           s, arrays[s.name], masks[s.name], s.name in tokens)
