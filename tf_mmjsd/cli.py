@@ -2,19 +2,27 @@
 its start-up and one `error: ...` line per failure it anticipates, with its
 exit code.
 
-  cli.run(main, define_flags)
+  cli.execute("train", ["train", "--flagfile=configs/quickstart.flags",
+                        "--model_dir=runs/q"])   # -> exit code, in process
+  cli.run(program_module)                        # a console script
 
-declares the program's flags, parses the command line with layered
-flagfiles (flags.parse_argv), refuses positional arguments (unless the
-program takes them), quiets TensorFlow's and absl's logs and calls
-`main(argv)`, which raises a `tf_mmjsd.Error` for anything the user can fix; the
-wrapper prints `error: <message>` on stderr and returns the error's exit
-code: 2 for usage errors (a flag, file, setting or data set that cannot be
-used; nothing was changed), 1 for failures while running. A few system
-failures are anticipated too (a full disk, no permission, out of memory);
-SIGTERM and Ctrl-C stop a program as errors.Interrupted (interrupts.py),
-with exit code 128 + the signal's number. `--verbose` prints the traceback as well. Any other exception is a
-bug and keeps its traceback.
+A program is a module of tf_mmjsd/programs with `define_flags(fv)`, which
+declares its flags on an absl FlagValues, and `main(fv, args)`, which runs
+it (`args`: what follows `--`, for programs that set POSITIONAL; else any
+positional argument is a usage error). `execute` parses the command line
+into a fresh FlagValues (layered flagfiles: flags.parse_argv), so programs
+run one after another in one process; it quiets absl's logs and calls
+`main` with SIGTERM and SIGINT raising errors.Interrupted (interrupts.py;
+exit code 128 + the signal's number). `main` checks what it can without
+TensorFlow first (its pre-flight: settings, paths, the run folder and its
+lock, the data's format) and imports TensorFlow only after. It raises a
+`tf_mmjsd.Error` for anything the user can fix; `execute` prints `error:
+<message>` on stderr and returns the error's exit code: 2 for usage errors
+(a flag, file, setting or data set that cannot be used; nothing was
+changed), 1 for failures while running. A few system failures are
+anticipated too (a full disk, no permission, out of memory). `--verbose`
+prints the traceback as well. Any other exception is a bug and keeps its
+traceback.
 """
 
 import errno
@@ -22,11 +30,13 @@ import os
 import sys
 import traceback
 
-from absl import app, flags, logging
+import importlib
+
+from absl import flags, logging
 
 from tf_mmjsd import errors, interrupts
 
-flags.DEFINE_bool("verbose", False, "On an error, also print its traceback.")
+HELP = ("--help", "-help", "-h", "--helpshort", "--helpfull")
 
 
 def describe(error):
@@ -84,57 +94,97 @@ def _describe_tf(tf, error):
   return None
 
 
-def report(error):
-  """Prints an anticipated failure as one line; returns its exit code, or
-  None (nothing printed) for a bug."""
+def report(error, verbose=False):
+  """Prints an anticipated failure as one line (and its traceback where
+  `verbose`); returns its exit code, or None (nothing printed) for a bug."""
   known = describe(error)
   if known is None:
     return None
-  if flags.FLAGS.is_parsed() and flags.FLAGS.verbose:
+  if verbose:
     traceback.print_exception(error)
   message = " ".join(known[0].split())  # one line
   print(f"error: {message}", file=sys.stderr)
   return known[1]
 
 
-def main(fn):
-  """`fn(argv) -> exit code` with anticipated failures reported (see the
-  module docstring)."""
-
-  def wrapped(argv):
-    try:
-      return fn(argv) or 0
-    except (Exception, KeyboardInterrupt) as e:  # pylint: disable=broad-except
-      code = report(e)
-      if code is None:
-        raise
-      return code
-
-  return wrapped
-
-
-def no_arguments(argv):
+def no_arguments(args):
   """Raises a UsageError for positional arguments (flags need `--`)."""
-  if len(argv) > 1:
+  if args:
     raise errors.UsageError(
-        f"unexpected arguments {argv[1:]}; flags are written --name=value")
+        f"unexpected arguments {args}; flags are written --name=value")
 
 
-def run(main_fn, define_flags, positional=False):
-  """Runs a program: see the module docstring. `positional`: main_fn takes
-  the arguments after `--` (argv[1:]); otherwise any is a usage error."""
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def program_module(program):
+  """The module of `program`: a module, or a name in tf_mmjsd/programs."""
+  if isinstance(program, str):
+    return importlib.import_module(f"tf_mmjsd.programs.{program}")
+  return program
+
+
+def _help(module, fv):
+  print((module.__doc__ or "").strip() + "\n")
+  print(fv.get_help())
+  return 0
+
+
+def flag_values(module):
+  """A fresh FlagValues with the flags of program `module` (and
+  --verbose)."""
+  fv = flags.FlagValues()
+  flags.DEFINE_bool("verbose", False, "On an error, also print its "
+                    "traceback.", flag_values=fv)
+  module.define_flags(fv)
+  return fv
+
+
+def parse(program, argv):
+  """(FlagValues, positional arguments) of `program`'s command line argv
+  (argv[0] names the program); errors.UsageError for a flag that cannot
+  be parsed or a flagfile that cannot be read."""
   from tf_mmjsd import flags as mm_flags  # pylint: disable=g-import-not-at-top
-  define_flags()
-  # --help prints the __main__ module's docstring: the program's, also when
-  # started through bin/ or a console script.
-  sys.modules["__main__"].__doc__ = sys.modules[main_fn.__module__].__doc__
+  fv = flag_values(program_module(program))
+  rest = mm_flags.parse_argv(argv, fv)
+  return fv, rest[2:] if rest[1:2] == ["--"] else rest[1:]
 
-  def program(argv):
-    if not positional:
-      no_arguments(argv)
-    logging.set_verbosity(logging.WARNING)
-    interrupts.install()
-    return main_fn(argv)
 
-  app.run(main(program), flags_parser=mm_flags.parse_argv)
+def execute(program, argv):
+  """Runs `program` (see the module docstring) on the command line `argv`
+  (argv[0] names the program) in this process; returns its exit code.
+
+  Anticipated failures, usage errors of the flags among them, are printed
+  as one `error:` line; a bug raises its exception.
+  """
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  module = program_module(program)
+  own = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+  if any(arg in HELP for arg in own):
+    return _help(module, flag_values(module))
+  try:
+    fv, args = parse(module, argv)
+  except errors.Error as e:
+    return report(e)
+  try:
+    with interrupts.handled():
+      if not getattr(module, "POSITIONAL", False):
+        no_arguments(args)
+      logging.set_verbosity(logging.WARNING)
+      return module.main(fv, args) or 0
+  except (Exception, KeyboardInterrupt) as e:  # pylint: disable=broad-except
+    code = report(e, verbose=fv.verbose)
+    if code is None:
+      raise
+    return code
+
+
+def run(module):
+  """A console script's (and bin/'s) entry point: `execute` on sys.argv
+  under absl's app.run (its logging set-up); exits with the exit code."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+
+  def global_flags_parsed(argv):
+    # The program's flags live in execute's own FlagValues; absl's global
+    # ones (app.run's) take no argument.
+    flags.FLAGS(argv[:1])
+    return argv
+
+  app.run(lambda argv: execute(module, argv), flags_parser=global_flags_parsed)

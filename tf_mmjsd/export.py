@@ -22,7 +22,7 @@ import os
 
 import tensorflow as tf
 
-from tf_mmjsd import files, run_dir
+from tf_mmjsd import files, run_checkpoints, run_dir
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data import registry
 from tf_mmjsd.data.split import DataError
@@ -83,12 +83,6 @@ def _publish(tmp, export_dir):
   return target
 
 
-def default_export_dir(model_dir):
-  """saved_models/<run name>, the run name being model_dir's last part."""
-  name = os.path.basename(os.path.normpath(model_dir))
-  return os.path.join("saved_models", name)
-
-
 def load_run(model_dir, checkpoint=None, log=print):
   """(model, config, checkpoint path) of a trained run, weights restored
   from `checkpoint` or the newest readable one."""
@@ -98,7 +92,7 @@ def load_run(model_dir, checkpoint=None, log=print):
                       "train one with bin/train")
   config = ExperimentConfig.load(path)
   model = MultimodalVAE.from_experiment(config)
-  ckpt = run_dir.restore_checkpoint(model, model_dir, checkpoint, log=log)
+  ckpt = run_checkpoints.restore_checkpoint(model, model_dir, checkpoint, log=log)
   return model, config, ckpt
 
 
@@ -113,7 +107,7 @@ def export_run(model_dir, export_dir=None, checkpoint=None, log=print):
   Returns:
     the path of the version folder written.
   """
-  export_dir = export_dir or default_export_dir(model_dir)
+  export_dir = export_dir or run_dir.default_export_dir(model_dir)
   try:
     run_dir.check_creatable(export_dir, "export_dir")
   except run_dir.RunDirError as e:

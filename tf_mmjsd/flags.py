@@ -1,16 +1,18 @@
 """The experiment's command-line flags (a program's own flags are declared
 by its module in programs/).
 
-`define_flags()` declares every experiment flag (defaults come from ExperimentConfig),
-`config_from_flags()` builds the validated ExperimentConfig, and
-`parse_argv` expands layered flagfiles: a `--flagfile=` line inside a
-flagfile is resolved relative to that file, so configs/mst.flags can name
-base.flags wherever the command is run from.
+Every function takes the absl `FlagValues` it works on (cli.execute
+makes a fresh one per program run, so programs run in one process one after
+another): `define_flags(fv)` declares every experiment flag (defaults come
+from ExperimentConfig), `config_from_flags(fv)` builds the validated
+ExperimentConfig, and `parse_argv(argv, fv)` expands layered flagfiles: a
+`--flagfile=` line inside a flagfile is resolved relative to that file, so
+configs/mst.flags can name base.flags wherever the command is run from.
+Nothing here imports TensorFlow.
 """
 
 import dataclasses
 import os
-import sys
 
 from absl import flags
 
@@ -20,7 +22,6 @@ from tf_mmjsd.config import RESUMABLE, ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry, specs as specs_lib
 from tf_mmjsd.errors import UsageError
 
-FLAGS = flags.FLAGS
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
              if f.default is not dataclasses.MISSING}
 
@@ -117,22 +118,22 @@ _HELP = {
 }
 
 
-def define_flags():
-  """Declares the training flags (idempotent)."""
-  if "model_dir" in FLAGS:
+def define_flags(fv):
+  """Declares the training flags on FlagValues `fv` (idempotent)."""
+  if "model_dir" in fv:
     return
   help_of = dict(_HELP, dataset="; ".join(
       f"{n}: {registry.get(n).description}" for n in registry.names()) + ".")
   for name, default in _DEFAULTS.items():
     help_text = help_of[name]
     if isinstance(default, bool):
-      flags.DEFINE_bool(name, default, help_text)
+      flags.DEFINE_bool(name, default, help_text, flag_values=fv)
     elif isinstance(default, int):
-      flags.DEFINE_integer(name, default, help_text)
+      flags.DEFINE_integer(name, default, help_text, flag_values=fv)
     elif isinstance(default, float):
-      flags.DEFINE_float(name, default, help_text)
+      flags.DEFINE_float(name, default, help_text, flag_values=fv)
     else:
-      flags.DEFINE_string(name, default, help_text)
+      flags.DEFINE_string(name, default, help_text, flag_values=fv)
   flags.DEFINE_multi_string(
       "modality", [], "With --dataset=npz, one per modality: "
       "name:shape:likelihood:network[:weight[:activation]][:key=value ...], "
@@ -141,23 +142,24 @@ def define_flags():
       "or labs:30:normal:mlp:scale=learned:hidden=128,64. Likelihoods: "
       + ", ".join(likelihoods.LIKELIHOODS) + "; networks: "
       + ", ".join(specs_lib.NETWORKS) + "; fields: "
-      + "; ".join(f"{k}: {v}" for k, v in specs_lib.FIELDS.items()) + ".")
+      + "; ".join(f"{k}: {v}" for k, v in specs_lib.FIELDS.items()) + ".",
+      flag_values=fv)
   flags.DEFINE_integer(
       "network_width", 0, "Width of every modality's network that takes one "
       "(conv, sequence, residual_conv, residual_sequence), replacing the "
-      "data set's or --modality's (0: keep them).")
+      "data set's or --modality's (0: keep them).", flag_values=fv)
   flags.DEFINE_string(
       "modalities_file", "", "With --dataset=npz, instead of --modality: a "
       "JSON list of modalities, each an object with name, shape, likelihood, "
-      "network and any of the --modality fields.")
+      "network and any of the --modality fields.", flag_values=fv)
 
 
-def config_from_flags(require_model_dir=True):
-  """The ExperimentConfig of the parsed flags."""
-  values = {name: getattr(FLAGS, name) for name in _DEFAULTS}
+def config_from_flags(fv, require_model_dir=True):
+  """The ExperimentConfig of the parsed FlagValues `fv`."""
+  values = {name: getattr(fv, name) for name in _DEFAULTS}
   if require_model_dir and not values["model_dir"]:
     raise ConfigError("--model_dir is required")
-  described = FLAGS.modality or FLAGS.modalities_file
+  described = fv.modality or fv.modalities_file
   if values["dataset"] not in registry.names():
     raise ConfigError(f"dataset must be one of {registry.names()}, got "
                       f"{values['dataset']!r}")
@@ -174,33 +176,34 @@ def config_from_flags(require_model_dir=True):
       raise ConfigError(f"--dataset={dataset.name} needs one --modality="
                         "name:shape:likelihood:network per modality (or "
                         "--modalities_file)")
-    if FLAGS.modality and FLAGS.modalities_file:
+    if fv.modality and fv.modalities_file:
       raise ConfigError("give --modality or --modalities_file, not both")
     try:
-      if FLAGS.modalities_file:
-        modalities = specs_lib.load_modalities_file(FLAGS.modalities_file)
+      if fv.modalities_file:
+        modalities = specs_lib.load_modalities_file(fv.modalities_file)
       else:
-        modalities = tuple(specs_lib.parse_modality(t) for t in FLAGS.modality)
+        modalities = tuple(specs_lib.parse_modality(t) for t in fv.modality)
     except ValueError as e:
       raise ConfigError(str(e)) from e
-  if FLAGS.network_width < 0:
+  if fv.network_width < 0:
     raise ConfigError(f"network_width must be >= 0, got "
-                      f"{FLAGS.network_width}")
-  if FLAGS.network_width:
+                      f"{fv.network_width}")
+  if fv.network_width:
     modalities = tuple(
-        dataclasses.replace(m, width=FLAGS.network_width)
+        dataclasses.replace(m, width=fv.network_width)
         if m.network in specs_lib.DEFAULT_WIDTH else m for m in modalities)
   return ExperimentConfig(modalities=modalities, **values)
 
 
-def config_from_model_dir():
-  """The ExperimentConfig of the run in --model_dir (its config.json).
+def config_from_model_dir(fv):
+  """The ExperimentConfig of the run in --model_dir of FlagValues `fv` (its
+  config.json).
 
   Flags given on the command line replace the stored settings that may
   change after training (config.RESUMABLE: evaluation settings, data
   locations); any other flag given must agree with the stored run.
   """
-  model_dir = FLAGS.model_dir
+  model_dir = fv.model_dir
   if not model_dir:
     raise ConfigError("--model_dir is required")
   path = os.path.join(model_dir, "config.json")
@@ -208,10 +211,10 @@ def config_from_model_dir():
     raise ConfigError(f"--model_dir={model_dir} holds no run "
                       "(config.json missing); train one with bin/train")
   stored = config_lib.read_stored(path)
-  if FLAGS.modality or FLAGS.modalities_file or FLAGS.network_width:
+  if fv.modality or fv.modalities_file or fv.network_width:
     raise ConfigError("--modality, --modalities_file and --network_width "
                       f"cannot change: the modalities come from {path}")
-  given = {n: getattr(FLAGS, n) for n in _DEFAULTS if FLAGS[n].present}
+  given = {n: getattr(fv, n) for n in _DEFAULTS if fv[n].present}
   # The data may move where the run records their fingerprint: the
   # program compares the data at the new place (run_dir.check_data).
   from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
@@ -234,14 +237,14 @@ def config_from_model_dir():
     raise ConfigError(f"{path} is damaged ({type(e).__name__}: {e})") from None
 
 
-def flags_text():
-  """A flagfile that reproduces the parsed training flags."""
-  lines = [f"--{name}={getattr(FLAGS, name)}\n" for name in _DEFAULTS]
-  lines += [f"--modality={m}\n" for m in FLAGS.modality]
-  if FLAGS.modalities_file:
-    lines.append(f"--modalities_file={FLAGS.modalities_file}\n")
-  if FLAGS.network_width:
-    lines.append(f"--network_width={FLAGS.network_width}\n")
+def flags_text(fv):
+  """A flagfile that reproduces the parsed training flags of `fv`."""
+  lines = [f"--{name}={getattr(fv, name)}\n" for name in _DEFAULTS]
+  lines += [f"--modality={m}\n" for m in fv.modality]
+  if fv.modalities_file:
+    lines.append(f"--modalities_file={fv.modalities_file}\n")
+  if fv.network_width:
+    lines.append(f"--network_width={fv.network_width}\n")
   return "".join(lines)
 
 
@@ -310,15 +313,25 @@ def _origin_of(error, expanded):
   return ""
 
 
-def parse_argv(argv):
-  """absl flags_parser: expands flagfiles; a bad flag prints one `error:`
-  line (naming the flagfile and line it came from) and exits 2."""
+class FlagError(UsageError, ValueError):
+  """A flag on the command line or in a flagfile cannot be parsed."""
+
+
+def parse_argv(argv, fv):
+  """Parses argv (argv[0] is the program) into FlagValues `fv`, flagfiles
+  expanded; returns the arguments left (argv[0] and what follows `--`).
+
+  Raises:
+    FlagfileError: a flagfile cannot be read.
+    FlagError: a flag is unknown or its value is not of its type (the
+      message names the flagfile and line it came from).
+  """
   try:
     expanded = _expand(argv[1:])
-    return FLAGS(argv[:1] + [arg for arg, _ in expanded])
   except FlagfileError as e:
-    message = str(e)
+    raise FlagfileError(f"{e} (--helpfull lists the flags)") from None
+  try:
+    return fv(argv[:1] + [arg for arg, _ in expanded])
   except flags.Error as e:
-    message = " ".join(str(e).split()) + _origin_of(e, expanded)
-  print(f"error: {message} (--helpfull lists the flags)", file=sys.stderr)
-  sys.exit(2)
+    raise FlagError(" ".join(str(e).split()) + _origin_of(e, expanded)
+                    + " (--helpfull lists the flags)") from None

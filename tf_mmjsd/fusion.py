@@ -9,13 +9,11 @@ weights [K, B]. A zero weight removes an expert for that example, which is
 how absent modalities are dropped.
 """
 
-import itertools
-
 import tensorflow as tf
 
+from tf_mmjsd.subsets import KINDS, subsets  # pylint: disable=unused-import  # part of this module's API
+
 VARIANCE_EPSILON = 1e-8
-# The kinds of subset posterior (the `fusion_kind` of inference).
-KINDS = ("poe", "mixture")
 
 
 def check_kind(fusion_kind):
@@ -178,15 +176,6 @@ def mixture_assignment(present, positions=None, global_batch=None):
   chosen = tf.minimum(positions // block, count - 1)
   rank = tf.cumsum(as_int, axis=0, exclusive=True)
   return tf.cast(present & tf.equal(rank, chosen[None, :]), tf.float32)
-
-
-def subsets(names, min_size=1):
-  """All subsets of `names` with at least `min_size` members, as tuples,
-  ordered by size, then by the order of `names`."""
-  out = []
-  for size in range(min_size, len(names) + 1):
-    out.extend(itertools.combinations(names, size))
-  return out
 
 
 def method_product(method, locs, scales, mask, names, num_modalities,

@@ -1,7 +1,8 @@
 """SIGTERM and SIGINT as errors that cannot be lost.
 
 A scheduler or a preempted cloud VM sends SIGTERM; Ctrl-C sends SIGINT.
-Every program (cli.run) turns both into `errors.Interrupted`, raised where
+Every program (cli.execute, inside `handled()`) turns both into
+`errors.Interrupted`, raised where
 Python next runs, so `finally` blocks release locks and remove temporary
 files and the program exits with 128 + the signal's number. Python drops an
 exception raised inside a destructor (`__del__`, e.g. of a TensorFlow
@@ -10,7 +11,9 @@ at the next safe point raises it again. Training handles the signals itself
 (training.loop.StopRequest: a checkpoint at the next step boundary).
 """
 
+import contextlib
 import signal
+import threading
 
 from tf_mmjsd import errors
 
@@ -32,10 +35,22 @@ def _handle(signum, frame):
   raise interrupted(signum)
 
 
-def install():
-  """Makes SIGTERM and SIGINT raise errors.Interrupted (main thread)."""
-  for sig in SIGNALS:
-    signal.signal(sig, _handle)
+@contextlib.contextmanager
+def handled():
+  """Within the block SIGTERM and SIGINT raise errors.Interrupted; the
+  handlers it replaced are restored after it, and signals left pending are
+  forgotten. Outside the main thread (where Python cannot set handlers) it
+  changes nothing."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  previous = {sig: signal.signal(sig, _handle) for sig in SIGNALS}
+  try:
+    yield
+  finally:
+    for sig, handler in previous.items():
+      signal.signal(sig, handler)
+    clear()
 
 
 def check():

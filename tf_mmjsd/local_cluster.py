@@ -52,7 +52,7 @@ def _pump(index, stream, out):
     out.flush()
 
 
-def run(num_workers, command, grace=60.0, out=sys.stdout, poll=0.2):
+def run(num_workers, command, grace=60.0, out=None, poll=0.2):
   """Runs `command` (argv of one worker, e.g. [python, bin/train, flags...])
   as `num_workers` local workers; returns the exit code (0 if all succeed,
   else the first failure's code, or 1 for a worker stopped by a signal).
@@ -60,6 +60,7 @@ def run(num_workers, command, grace=60.0, out=sys.stdout, poll=0.2):
   Raises:
     ClusterError: num_workers < 1, or the command asks for another strategy.
   """
+  out = out or sys.stdout  # the workers' lines (default: this program's)
   if num_workers < 1:
     raise ClusterError(f"--num_workers must be >= 1, got {num_workers}")
   other = [a for a in command if a.startswith("--distribution=")

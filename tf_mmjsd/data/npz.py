@@ -130,8 +130,44 @@ def _array(data, key, path, kinds="biuf", memmap=False):
   return value
 
 
+# The splits read by the last preflight, kept for the load that follows it
+# (an .npz is read once per run): {"key": ..., "splits": ...}.
+_CHECKED = {}
+
+
+def _key(config):
+  """What identifies the data of a load: the file (size and mtime: a
+  rewritten file is read again) and the modalities."""
+  path = config.data_path
+  try:
+    stat = os.stat(path)  # local: remote paths are never kept
+  except OSError:
+    return None
+  return (os.path.abspath(path), stat.st_size, stat.st_mtime_ns,
+          config.modalities)
+
+
+def preflight(config):
+  """Reads and checks a local .npz (or .npy folder) with numpy, before
+  TensorFlow loads; the next `load` of the same data takes the result."""
+  if files.is_remote(config.data_path or ""):
+    return
+  splits = load_npz(config.data_path, config.modalities)
+  _CHECKED.clear()
+  _CHECKED.update(key=_key(config), splits=splits)
+
+
+def load(config, log=print):
+  """(train, test) Splits of config.data_path (see load_npz)."""
+  del log
+  key = _key(config) if not files.is_remote(config.data_path or "") else None
+  if key is not None and _CHECKED.get("key") == key:
+    splits = _CHECKED["splits"]
+    _CHECKED.clear()
+    return splits
+  return load_npz(config.data_path, config.modalities)
+
+
 registry.register(registry.Dataset(
-    "npz", lambda config, log=print: load_npz(config.data_path,
-                                              config.modalities),
-    None, description="your arrays: --data_path and --modality or "
-                      "--modalities_file"))
+    "npz", load, None, description="your arrays: --data_path and "
+    "--modality or --modalities_file", preflight=preflight))

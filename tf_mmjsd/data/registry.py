@@ -41,6 +41,9 @@ class Dataset:
     resolve: resolve(dataset, data_path) -> the Dataset with the fields
       its data describe (records: modalities, labels, synthetic from their
       manifest), or None where the fields are fixed; see `of`.
+    preflight: preflight(config) raises DataError where the files `load`
+      will read are missing or of the wrong format, without TensorFlow
+      (programs call it before TensorFlow loads; None: nothing to check).
   """
 
   name: str
@@ -53,6 +56,7 @@ class Dataset:
   seed_changes_data: bool = False
   check: Callable | None = None
   resolve: Callable | None = None
+  preflight: Callable | None = None
 
   def __post_init__(self):
     if self.label_kind not in LABEL_KINDS:

@@ -14,7 +14,7 @@ import os
 import keras
 import tensorflow as tf
 
-from tf_mmjsd import data as data_lib, files, run_dir, run_lock
+from tf_mmjsd import data as data_lib, files, run_checkpoints, run_dir, run_lock
 from tf_mmjsd.errors import UsageError
 from tf_mmjsd.evaluation import (classifiers as classifiers_lib,
                                  features as features_lib, figures)
@@ -95,7 +95,7 @@ def _restore_and_evaluate(config, checkpoint, log):
                      log=log)
   model = MultimodalVAE.from_experiment(config)
   try:
-    path = run_dir.restore_checkpoint(model, config.model_dir, checkpoint,
+    path = run_checkpoints.restore_checkpoint(model, config.model_dir, checkpoint,
                                       log=log)
   except run_dir.RunDirError as e:
     raise EvaluationError(f"{e} (the model of {config.model_dir}/"

@@ -5,10 +5,7 @@ import tensorflow as tf
 
 from tf_mmjsd import fusion
 from tf_mmjsd.evaluation import probe
-
-
-def subset_key(subset):
-  return "+".join(subset)
+from tf_mmjsd.subsets import key as subset_key  # pylint: disable=unused-import  # part of this module's API
 
 
 def encode_split(model, pipeline, batch_size, rows=None):

@@ -7,8 +7,8 @@ the subset it was generated from.
 
 import math
 
-from tf_mmjsd import fusion, methods
-from tf_mmjsd.evaluation.latents import subset_key
+from tf_mmjsd import methods, subsets as subsets_lib
+from tf_mmjsd.subsets import key as subset_key
 
 
 def fusion_label(kind, method):
@@ -48,7 +48,7 @@ def _label(key):
 
 def markdown(results, names):
   """The tables of a results dict (see evaluate.evaluate) as Markdown."""
-  subsets = [subset_key(s) for s in fusion.subsets(names)]
+  subsets = [subset_key(s) for s in subsets_lib.subsets(names)]
   out = [f"# Evaluation of {results['model_dir']} (step {results['step']})",
          ""]
   if results.get("synthetic"):
@@ -72,7 +72,7 @@ def markdown(results, names):
             f"{probe['test_examples']}.", ""]
     rows = [[fusion_label(kind, results["method"])]
             + [_fmt(probe[kind].get(k)) for k in subsets]
-            for kind in fusion.KINDS]
+            for kind in subsets_lib.KINDS]
     out += [_table(["posterior"] + [_label(k) for k in subsets], rows), ""]
     per = probe.get("per_attribute", {}).get("poe")
     if per and results.get("attribute_names"):
@@ -133,7 +133,7 @@ def markdown(results, names):
           "is better.", ""]
   rows = [[fusion_label(kind, results["method"])]
           + [_fmt(lik[kind].get(k), 1) for k in subsets]
-          for kind in fusion.KINDS]
+          for kind in subsets_lib.KINDS]
   out += [_table(["proposal"] + [_label(k) for k in subsets], rows), ""]
 
   quality = results["sample_quality"]
@@ -165,7 +165,7 @@ def scalars(results):
   """{tag: value} of every number in the tables."""
   out = {}
   probe = results["latent_probe"]
-  for kind in fusion.KINDS:
+  for kind in subsets_lib.KINDS:
     for k, v in probe.get(kind, {}).items():
       out[f"eval/probe_{kind}/{k}"] = v
   coh = results["coherence"]
@@ -176,7 +176,7 @@ def scalars(results):
       for m, per in targets.items():
         for k, v in per.items():
           out[f"eval/coherence_{kind}/{m}_from_{k}"] = v
-  for kind in fusion.KINDS:
+  for kind in subsets_lib.KINDS:
     for k, v in results["likelihood"].get(kind, {}).items():
       out[f"eval/log_likelihood_{kind}/{k}"] = v
   for m, per in results["sample_quality"].get("modalities", {}).items():

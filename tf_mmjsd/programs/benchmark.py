@@ -12,68 +12,79 @@ serving latency of an export.
 """
 
 import json
+import sys
+
 from absl import flags
 
-from tf_mmjsd import cli, errors, flags as mm_flags
+from tf_mmjsd import cli, errors, flags as mm_flags, preflight
 
 
-def define_flags():
+def define_flags(fv):
   """Declares this program's flags."""
-  mm_flags.define_flags()
+  mm_flags.define_flags(fv)
   flags.DEFINE_enum("mode", "compute", ["compute", "end_to_end", "modalities",
                                         "precision", "serving"],
                     "What to time: training steps, their cost against the "
                     "number of modalities or the precision, or requests to an "
-                    "export.")
+                    "export.", flag_values=fv)
   flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into this many "
                        "logical devices first (for --distribution=mirrored "
-                       "on a machine without GPUs).")
+                       "on a machine without GPUs).", flag_values=fv)
   flags.DEFINE_list("modality_counts", ["2", "3", "4", "6", "8"],
-                    "--mode=modalities: numbers of modalities M.")
+                    "--mode=modalities: numbers of modalities M.",
+                    flag_values=fv)
   flags.DEFINE_list("methods", ["mmjsd", "mvae", "mmvae"],
-                    "--mode=modalities: methods to time.")
+                    "--mode=modalities: methods to time.", flag_values=fv)
   flags.DEFINE_string("export_dir", "", "--mode=serving: a SavedModel, or an "
-                      "export folder (its newest version).")
+                      "export folder (its newest version).", flag_values=fv)
   flags.DEFINE_list("signatures", ["serving_default", "generate"],
-                    "--mode=serving: signatures to time.")
+                    "--mode=serving: signatures to time.", flag_values=fv)
   flags.DEFINE_list("serving_batch_sizes", ["1", "256"],
-                    "--mode=serving: batch sizes to time.")
+                    "--mode=serving: batch sizes to time.", flag_values=fv)
   flags.DEFINE_integer("calls", 200, "--mode=serving: timed requests per "
-                       "signature and batch size.")
-  flags.DEFINE_integer("steps", 50, "Timed steps per repeat.")
-  flags.DEFINE_integer("repeats", 5, "Timed repeats.")
-  flags.DEFINE_integer("warmup", 10, "Untimed steps first.")
+                       "signature and batch size.", flag_values=fv)
+  flags.DEFINE_integer("steps", 50, "Timed steps per repeat.", flag_values=fv)
+  flags.DEFINE_integer("repeats", 5, "Timed repeats.", flag_values=fv)
+  flags.DEFINE_integer("warmup", 10, "Untimed steps first.", flag_values=fv)
 
 
-def main(argv):
-  FLAGS = flags.FLAGS
-  if FLAGS.logical_cpus:
+def main(fv, args):
+  """Runs the benchmark of the parsed flags `fv` (args: none)."""
+  del args
+  if fv.mode == "serving":
+    if not fv.export_dir:
+      raise errors.UsageError("--mode=serving needs --export_dir")
+    preflight.readable(fv.export_dir, "export_dir", "folder")
+  else:
+    cfg = mm_flags.config_from_flags(fv, require_model_dir=False)
+    preflight.data(cfg)
+  if fv.mode == "modalities" and not all(
+      m.isdigit() and int(m) > 0 for m in fv.modality_counts):
+    raise errors.UsageError("--modality_counts must be positive integers, "
+                            f"got {fv.modality_counts}")
+  if fv.logical_cpus:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     tf.config.set_logical_device_configuration(
         tf.config.list_physical_devices("CPU")[0],
-        [tf.config.LogicalDeviceConfiguration()] * FLAGS.logical_cpus)
+        [tf.config.LogicalDeviceConfiguration()] * fv.logical_cpus)
   from tf_mmjsd import benchmark  # pylint: disable=g-import-not-at-top
-  if FLAGS.mode == "serving":
-    return _serving(benchmark, FLAGS)
-  cfg = mm_flags.config_from_flags(require_model_dir=False)
-  if FLAGS.mode == "modalities":
-    if not all(m.isdigit() and int(m) > 0 for m in FLAGS.modality_counts):
-      raise errors.UsageError("--modality_counts must be positive integers, "
-                              f"got {FLAGS.modality_counts}")
+  if fv.mode == "serving":
+    return _serving(benchmark, fv)
+  if fv.mode == "modalities":
     result = benchmark.modality_scaling(
-        cfg, [int(m) for m in FLAGS.modality_counts], FLAGS.methods,
-        FLAGS.steps, FLAGS.repeats, FLAGS.warmup)
+        cfg, [int(m) for m in fv.modality_counts], fv.methods,
+        fv.steps, fv.repeats, fv.warmup)
     _print_modalities(result)
-  elif FLAGS.mode == "precision":
-    result = benchmark.precision_table(cfg, steps=FLAGS.steps,
-                                       repeats=FLAGS.repeats,
-                                       warmup=FLAGS.warmup)
+  elif fv.mode == "precision":
+    result = benchmark.precision_table(cfg, steps=fv.steps,
+                                       repeats=fv.repeats,
+                                       warmup=fv.warmup)
     _print_precision(result)
-  elif FLAGS.mode == "end_to_end" and cfg.dataset == "records":
-    result = _records(benchmark, cfg, FLAGS)
+  elif fv.mode == "end_to_end" and cfg.dataset == "records":
+    result = _records(benchmark, cfg, fv)
   else:
-    result = benchmark.measure(cfg, FLAGS.mode, FLAGS.steps, FLAGS.repeats,
-                               FLAGS.warmup)
+    result = benchmark.measure(cfg, fv.mode, fv.steps, fv.repeats,
+                               fv.warmup)
     rate = result["examples_per_second"]
     print(f"{result['mode']}: {result['device']}, {result['replicas']} "
           f"replica(s), global batch {result['batch_size']}: "
@@ -84,7 +95,7 @@ def main(argv):
   return 0
 
 
-def _records(benchmark, cfg, FLAGS):  # pylint: disable=invalid-name
+def _records(benchmark, cfg, fv):
   """end_to_end on records: the same data held in memory and read from the
   shards as a worker reads them, side by side, with the input pipeline
   alone."""
@@ -92,10 +103,10 @@ def _records(benchmark, cfg, FLAGS):  # pylint: disable=invalid-name
   for streamed, name in ((False, "in memory"),
                          (True, "records, streamed")):
     print(f"{name}:")
-    reading = benchmark.read_rate(cfg, batches=max(FLAGS.steps, 50),
+    reading = benchmark.read_rate(cfg, batches=max(fv.steps, 50),
                                   streamed=streamed)
-    result = benchmark.measure(cfg, "end_to_end", FLAGS.steps, FLAGS.repeats,
-                               FLAGS.warmup, streamed=streamed,
+    result = benchmark.measure(cfg, "end_to_end", fv.steps, fv.repeats,
+                               fv.warmup, streamed=streamed,
                                with_roofline=streamed)  # once is enough
     result["input_only_examples_per_second"] = reading
     rows[name] = result
@@ -143,15 +154,13 @@ def _print_precision(result):
     print(f"| {name} | {row['compute']:.0f} | {row['end_to_end']:.0f} |")
 
 
-def _serving(benchmark, FLAGS):  # pylint: disable=invalid-name
-  if not FLAGS.export_dir:
-    raise errors.UsageError("--mode=serving needs --export_dir")
+def _serving(benchmark, fv):
   try:
-    batches = [int(b) for b in FLAGS.serving_batch_sizes]
+    batches = [int(b) for b in fv.serving_batch_sizes]
   except ValueError as e:
     raise errors.UsageError(f"--serving_batch_sizes: {e}") from e
-  result = benchmark.serving_latency(FLAGS.export_dir, FLAGS.signatures,
-                                     batches, FLAGS.calls)
+  result = benchmark.serving_latency(fv.export_dir, fv.signatures,
+                                     batches, fv.calls)
   print(f"serving: {result['device']}, {result['export']}, "
         f"{result['calls']} requests each")
   print(json.dumps(result))
@@ -160,7 +169,7 @@ def _serving(benchmark, FLAGS):  # pylint: disable=invalid-name
 
 def run():
   """The console-script entry point."""
-  cli.run(main, define_flags)
+  cli.run(sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -9,62 +9,68 @@ rows are reused and interrupted ones resume, so rerunning the command
 continues. Writes <compare_dir>/<report>.json, .md and .png plots.
 """
 
+import sys
+
 from absl import flags
 
-from tf_mmjsd import cli, errors, flags as mm_flags
+from tf_mmjsd import cli, errors, flags as mm_flags, preflight
 
 
-def define_flags():
+def define_flags(fv):
   """Declares this program's flags."""
-  mm_flags.define_flags()
+  mm_flags.define_flags(fv)
   flags.DEFINE_string("compare_dir", "", "Where the rows and the report go "
-                      "(required).")
+                      "(required).", flag_values=fv)
   flags.DEFINE_list("methods", ["mvae", "mmvae", "mmjsd", "mopoe"],
-                    "Methods to compare.")
+                    "Methods to compare.", flag_values=fv)
   flags.DEFINE_list("styles", ["off", "on"], "Modality-specific style "
-                    "subspaces (MS): off, on, or both.")
+                    "subspaces (MS): off, on, or both.", flag_values=fv)
   flags.DEFINE_list("missing_rates", ["0"], "Training missing rates "
-                    "(--missing_rate of each row).")
+                    "(--missing_rate of each row).", flag_values=fv)
   flags.DEFINE_list("seeds", ["0"], "Seeds; the report gives mean and "
-                    "standard deviation over them.")
+                    "standard deviation over them.", flag_values=fv)
   flags.DEFINE_list("ms_settings", ["latent_dim=16", "style_dim=4"],
-                    "setting=value for the rows with styles.")
+                    "setting=value for the rows with styles.", flag_values=fv)
   flags.DEFINE_list("shared_settings", ["latent_dim=20", "style_dim=0",
                                         "style_warmup_epochs=0"],
-                    "setting=value for the rows without styles.")
+                    "setting=value for the rows without styles.",
+                    flag_values=fv)
   flags.DEFINE_list("method_settings", [],
                     "method:setting=value for the rows of one method, applied "
-                    "last (e.g. mopoe:learning_rate=0.001).")
-  flags.DEFINE_string("report", "comparison", "Name of the report files.")
+                    "last (e.g. mopoe:learning_rate=0.001).", flag_values=fv)
+  flags.DEFINE_string("report", "comparison", "Name of the report files.",
+      flag_values=fv)
 
 
-def main(argv):
-  FLAGS = flags.FLAGS
-  if not FLAGS.compare_dir:
+def main(fv, args):
+  """Runs the comparison of the parsed flags `fv` (args: none)."""
+  del args
+  if not fv.compare_dir:
     raise errors.UsageError("--compare_dir is required")
   styles = {"off": False, "on": True}
-  if not set(FLAGS.styles) <= set(styles):
-    raise errors.UsageError(f"--styles takes off and on, got {FLAGS.styles}")
+  if not set(fv.styles) <= set(styles):
+    raise errors.UsageError(f"--styles takes off and on, got {fv.styles}")
   try:
-    rates = [float(r) for r in FLAGS.missing_rates]
-    seeds = [int(s) for s in FLAGS.seeds]
+    rates = [float(r) for r in fv.missing_rates]
+    seeds = [int(s) for s in fv.seeds]
   except ValueError as e:
     raise errors.UsageError(f"--missing_rates or --seeds: {e}") from e
   from tf_mmjsd import compare  # pylint: disable=g-import-not-at-top
-  base = mm_flags.config_from_flags(require_model_dir=False)
-  compare.run(base, FLAGS.compare_dir, FLAGS.methods,
-              [styles[s] for s in FLAGS.styles], rates, seeds,
-              compare.parse_overrides(FLAGS.ms_settings, "--ms_settings"),
-              compare.parse_overrides(FLAGS.shared_settings,
+  base = mm_flags.config_from_flags(fv, require_model_dir=False)
+  preflight.data(base)
+  compare.run(base, fv.compare_dir, fv.methods,
+              [styles[s] for s in fv.styles], rates, seeds,
+              compare.parse_overrides(fv.ms_settings, "--ms_settings"),
+              compare.parse_overrides(fv.shared_settings,
                                       "--shared_settings"),
-              report=FLAGS.report,
+              report=fv.report,
               method_overrides=compare.parse_method_overrides(
-                  FLAGS.method_settings, FLAGS.methods))
+                  fv.method_settings, fv.methods))
 
 
 def run():
   """The console-script entry point."""
-  cli.run(main, define_flags)
+  cli.run(sys.modules[__name__])
 
 
 if __name__ == "__main__":

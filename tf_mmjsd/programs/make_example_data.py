@@ -8,51 +8,54 @@ The data are synthetic: not medical data, and not a benchmark.
 """
 
 import os
+import sys
 
 from absl import flags
 
 from tf_mmjsd import cli, errors
 
 
-def define_flags():
+def define_flags(fv):
   """Declares this program's flags."""
-  flags.DEFINE_string("out", "runs/synthetic_clinic.npz", "The .npz to write.")
-  flags.DEFINE_integer("train_size", 6000, "Training patients.")
-  flags.DEFINE_integer("test_size", 1000, "Test patients.")
+  flags.DEFINE_string("out", "runs/synthetic_clinic.npz", "The .npz to write.",
+      flag_values=fv)
+  flags.DEFINE_integer("train_size", 6000, "Training patients.", flag_values=fv)
+  flags.DEFINE_integer("test_size", 1000, "Test patients.", flag_values=fv)
   flags.DEFINE_float("missing_rate", 0.4, "Fraction of patients lacking each "
-                     "modality (no patient lacks all three).")
-  flags.DEFINE_integer("seed", 0, "Seed of the data.")
+                     "modality (no patient lacks all three).", flag_values=fv)
+  flags.DEFINE_integer("seed", 0, "Seed of the data.", flag_values=fv)
 
 
-def main(argv):
-  FLAGS = flags.FLAGS
-  if FLAGS.train_size < 1 or FLAGS.test_size < 1:
+def main(fv, args):
+  """Writes the data of the parsed flags `fv` (args: none)."""
+  del args
+  if fv.train_size < 1 or fv.test_size < 1:
     raise errors.UsageError("--train_size and --test_size must be >= 1")
   from tf_mmjsd import files, run_dir  # pylint: disable=g-import-not-at-top
   from tf_mmjsd.data import clinic, split  # pylint: disable=g-import-not-at-top
-  if files.isdir(FLAGS.out):
-    raise errors.UsageError(f"--out={FLAGS.out} is a folder; name an .npz "
+  if files.isdir(fv.out):
+    raise errors.UsageError(f"--out={fv.out} is a folder; name an .npz "
                             "file")
-  folder = os.path.dirname(FLAGS.out) or "."
+  folder = os.path.dirname(fv.out) or "."
   if files.isfile(folder):
-    raise errors.UsageError(f"--out={FLAGS.out} cannot be made: {folder} is "
+    raise errors.UsageError(f"--out={fv.out} cannot be made: {folder} is "
                             "a file, not a folder")
   run_dir.check_creatable(folder, "out")
   try:
-    arrays = clinic.write(FLAGS.out, train_size=FLAGS.train_size,
-                          test_size=FLAGS.test_size,
-                          missing_rate=FLAGS.missing_rate, seed=FLAGS.seed)
+    arrays = clinic.write(fv.out, train_size=fv.train_size,
+                          test_size=fv.test_size,
+                          missing_rate=fv.missing_rate, seed=fv.seed)
   except split.DataError as e:
     raise errors.UsageError(f"--missing_rate: {e}") from e
   absent = ", ".join(f"{m} {1 - arrays[f'train_mask_{m}'].mean():.0%}"
                      for m in clinic.NAMES)
-  print(f"wrote {FLAGS.out}: {FLAGS.train_size} train / {FLAGS.test_size} "
+  print(f"wrote {fv.out}: {fv.train_size} train / {fv.test_size} "
         f"test synthetic patients; absent in train: {absent}")
 
 
 def run():
   """The console-script entry point."""
-  cli.run(main, define_flags)
+  cli.run(sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -9,39 +9,45 @@ with --dataset=npz and --modality); --out may be a gs:// folder. The layout
 is described in tf_mmjsd/data/records.py.
 """
 
+import sys
+
 from absl import flags
 
-from tf_mmjsd import cli, errors, flags as mm_flags
+from tf_mmjsd import cli, errors, flags as mm_flags, preflight, run_dir
 
 
-def define_flags():
+def define_flags(fv):
   """Declares this program's flags."""
-  mm_flags.define_flags()
+  mm_flags.define_flags(fv)
   flags.DEFINE_string("out", "", "The folder to write (created; must not "
-                      "hold records already).")
+                      "hold records already).", flag_values=fv)
   flags.DEFINE_integer("train_shards", 8, "Shards of the train split: at "
-                       "least the number of workers that will read it.")
-  flags.DEFINE_integer("test_shards", 2, "Shards of the test split.")
+                       "least the number of workers that will read it.",
+                       flag_values=fv)
+  flags.DEFINE_integer("test_shards", 2, "Shards of the test split.",
+      flag_values=fv)
 
 
-def main(argv):
-  FLAGS = flags.FLAGS
-  if not FLAGS.out:
+def main(fv, args):
+  """Writes the records of the parsed flags `fv` (args: none)."""
+  del args
+  if not fv.out:
     raise errors.UsageError("--out=FOLDER is required")
-  if FLAGS.train_shards < 1 or FLAGS.test_shards < 1:
+  if fv.train_shards < 1 or fv.test_shards < 1:
     raise errors.UsageError("--train_shards and --test_shards must be >= 1")
-  cfg = mm_flags.config_from_flags(require_model_dir=False)
-  from tf_mmjsd import data as data_lib, run_dir  # pylint: disable=g-import-not-at-top
+  cfg = mm_flags.config_from_flags(fv, require_model_dir=False)
+  run_dir.check_creatable(fv.out, "out")
+  preflight.data(cfg)
+  from tf_mmjsd import data as data_lib  # pylint: disable=g-import-not-at-top
   from tf_mmjsd.data import records, registry  # pylint: disable=g-import-not-at-top
-  run_dir.check_creatable(FLAGS.out, "out")
   splits = data_lib.load_splits(cfg)
   manifest = records.write(
-      splits, cfg.modalities, FLAGS.out,
-      (FLAGS.train_shards, FLAGS.test_shards),
+      splits, cfg.modalities, fv.out,
+      (fv.train_shards, fv.test_shards),
       dataset=registry.of(cfg.dataset, cfg.data_path), seed=cfg.seed,
       source=f"--dataset={cfg.dataset}"
       + (f" --data_path={cfg.data_path}" if cfg.data_path else ""))
-  print(f"wrote {FLAGS.out}: " + ", ".join(
+  print(f"wrote {fv.out}: " + ", ".join(
       f"{manifest['splits'][s]['examples']} {s} examples in "
       f"{len(manifest['splits'][s]['shards'])} shard(s)"
       for s in records.SPLITS) + f"; fingerprint {manifest['fingerprint']}")
@@ -49,7 +55,7 @@ def main(argv):
 
 def run():
   """The console-script entry point."""
-  cli.run(main, define_flags)
+  cli.run(sys.modules[__name__])
 
 
 if __name__ == "__main__":

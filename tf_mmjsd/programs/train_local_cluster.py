@@ -13,24 +13,46 @@ import sys
 
 from absl import flags
 
-from tf_mmjsd import cli, errors
+from tf_mmjsd import cli, errors, flags as mm_flags, preflight
+
+POSITIONAL = True  # the workers' flags follow `--`
 
 
-def define_flags():
+def define_flags(fv):
   """Declares this program's flags."""
-  flags.DEFINE_integer("num_workers", 2, "Worker processes to start.")
+  flags.DEFINE_integer("num_workers", 2, "Worker processes to start.",
+      flag_values=fv)
   flags.DEFINE_enum("program", "train", ["train", "benchmark"],
-                    "The bin/ program each worker runs.")
+                    "The bin/ program each worker runs.", flag_values=fv)
   flags.DEFINE_float("grace_seconds", 60.0, "After one worker fails, how long "
-                     "the others may take to fail before they are stopped.")
+                     "the others may take to fail before they are stopped.",
+                     flag_values=fv)
 
 
-def main(argv):
+def check_workers(program, args):
+  """The workers' flags `args` parse and their settings, run folder and
+  data pass the pre-flight (what each worker would refuse, refused once
+  before any starts)."""
+  try:
+    worker, _ = cli.parse(program, [program] + args)
+    config = mm_flags.config_from_flags(worker,
+                                        require_model_dir=program == "train")
+  except errors.UsageError as e:
+    raise errors.UsageError(f"the workers' flags (after --): {e}") from None
+  if program == "train":
+    preflight.training(config)
+  else:
+    preflight.data(config)
+
+
+def main(fv, args):
+  """Starts the workers of the parsed flags `fv`; `args` are theirs."""
+  check_workers(fv.program, args)
   from tf_mmjsd import local_cluster  # pylint: disable=g-import-not-at-top
-  program = f"tf_mmjsd.programs.{flags.FLAGS.program}"
-  code = local_cluster.run(flags.FLAGS.num_workers,
-                           [sys.executable, "-m", program] + argv[1:],
-                           grace=flags.FLAGS.grace_seconds)
+  program = f"tf_mmjsd.programs.{fv.program}"
+  code = local_cluster.run(fv.num_workers,
+                           [sys.executable, "-m", program] + args,
+                           grace=fv.grace_seconds)
   if code:
     raise errors.Failure(
         f"a worker exited with code {code}; its own error is in the "
@@ -40,7 +62,7 @@ def main(argv):
 
 def run():
   """The console-script entry point."""
-  cli.run(main, define_flags, positional=True)
+  cli.run(sys.modules[__name__])
 
 
 if __name__ == "__main__":

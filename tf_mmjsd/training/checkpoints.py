@@ -12,7 +12,7 @@ import os
 
 import tensorflow as tf
 
-from tf_mmjsd import guard, run_dir
+from tf_mmjsd import guard, run_checkpoints, run_dir
 
 
 class Checkpoints:
@@ -30,7 +30,7 @@ class Checkpoints:
   def __init__(self, model, config, output_dir, log=print):
     self.model, self.config, self.log = model, config, log
     self.manager = tf.train.CheckpointManager(
-        run_dir.checkpoint_of(model, model.optimizer),
+        run_checkpoints.checkpoint_of(model, model.optimizer),
         run_dir.checkpoint_dir(output_dir),
         max_to_keep=max(2, config.keep_checkpoints))
     self.saved_step = None  # the step of the newest checkpoint written
@@ -46,7 +46,7 @@ class Checkpoints:
   def restore(self):
     """Restores the chief's newest readable checkpoint, if any (damaged
     ones are reported and skipped); returns its path."""
-    latest = run_dir.restore_checkpoint(
+    latest = run_checkpoints.restore_checkpoint(
         self.model, self.config.model_dir, optimizer=self.model.optimizer,
         required=False, log=self.log)
     if latest:

@@ -10,7 +10,7 @@ import dataclasses
 
 import keras
 
-from tf_mmjsd import data as data_lib, guard, run_dir
+from tf_mmjsd import data as data_lib, guard, run_checkpoints
 from tf_mmjsd.data.pipeline import Pipeline
 from tf_mmjsd.model import MultimodalVAE
 
@@ -97,8 +97,8 @@ def evaluation_copy(model, config, copy=None):
       copy = MultimodalVAE.from_experiment(config)
     finally:
       keras.mixed_precision.set_dtype_policy("float32")
-  source = run_dir.variables_by_path(model)
-  for path, variable in run_dir.variables_by_path(copy).items():
+  source = run_checkpoints.variables_by_path(model)
+  for path, variable in run_checkpoints.variables_by_path(copy).items():
     variable.assign(source[path].value)
   copy.step.assign(model.step.value)
   return copy

@@ -284,12 +284,24 @@ def _cache_dir(config):
   return data_lib.default_cache_dir()
 
 
+def _preflight(config):
+  """--celeba_dir is a folder with the list files (checked before
+  TensorFlow loads)."""
+  if not config.celeba_dir:
+    return
+  if not files.isdir(config.celeba_dir):
+    raise DataUnavailableError(f"--celeba_dir={config.celeba_dir}: no such "
+                               f"folder. {HOW_TO_GET}")
+  for name in FILES:
+    if not files.exists(os.path.join(config.celeba_dir, name)):
+      raise DataUnavailableError(
+          f"--celeba_dir={config.celeba_dir} lacks {name}. {HOW_TO_GET}")
+
+
 def _load(config, log=print):
   cache = _cache_dir(config)
   if config.celeba_dir:
-    if not files.isdir(config.celeba_dir):
-      raise DataUnavailableError(f"--celeba_dir={config.celeba_dir}: no such "
-                                 f"folder. {HOW_TO_GET}")
+    _preflight(config)
     pools = load_local(config.celeba_dir, cache, log=log)
   else:
     pools = load_tfds(config.data_dir, cache, log=log)
@@ -312,7 +324,7 @@ def _load_synthetic(config, log=print):
 
 registry.register(registry.Dataset(
     "celeba", _load, specs, label_kind="attributes",
-    attribute_names=ATTRIBUTES,
+    attribute_names=ATTRIBUTES, preflight=_preflight,
     description="CelebA faces + attribute text (TFDS, or --celeba_dir)"))
 registry.register(registry.Dataset(
     "synthetic_celeba", _load_synthetic, specs, label_kind="attributes",

@@ -110,11 +110,16 @@ def _require(directory, names, flag):
         f"{HOW_TO_GET}")
 
 
-def load_raw(mnist_dir, svhn_dir):
-  """Image pools from the standard raw files (no internet needed)."""
+def check_raw(mnist_dir, svhn_dir):
+  """DataUnavailableError unless both folders hold the raw files."""
   _require(mnist_dir, MNIST_FILES["train"] + MNIST_FILES["test"],
            "--mnist_dir")
   _require(svhn_dir, tuple(SVHN_FILES.values()), "--svhn_dir")
+
+
+def load_raw(mnist_dir, svhn_dir):
+  """Image pools from the standard raw files (no internet needed)."""
+  check_raw(mnist_dir, svhn_dir)
   from scipy import io as sio  # pylint: disable=g-import-not-at-top
   pools = {"train": {}, "test": {}}
   for split in ("train", "test"):
@@ -200,6 +205,8 @@ def _check(config):
 
 registry.register(registry.Dataset(
     "mnist_svhn_text", _load_real_splits, specs, check=_check,
+    preflight=lambda c: check_raw(c.mnist_dir, c.svhn_dir) if c.mnist_dir
+    else None,
     description="MNIST-SVHN-Text (TFDS, or raw files with "
                 "--mnist_dir/--svhn_dir)"))
 registry.register_derived(digit_text.DigitText.kind, digit_text.DigitText)

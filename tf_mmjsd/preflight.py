@@ -1,0 +1,99 @@
+"""The checks every program makes before TensorFlow loads (its pre-flight),
+so that a mistake in a path, a setting or a run folder is answered in a
+fraction of a second and before anything is written.
+
+  preflight.training(config)       # bin/train (and train_local_cluster)
+  preflight.evaluation(config, checkpoint)         # bin/evaluate
+  preflight.export(model_dir, export_dir, checkpoint)  # bin/export
+  preflight.classifiers(config)    # bin/train_classifiers
+  preflight.data(config)           # the data alone: compare, benchmark,
+                                   # make_records
+
+Each raises a UsageError naming the flag and the path: a file or folder
+that is missing or of the wrong kind, a folder that cannot be made (under
+a file, read-only, not writable), a run folder that holds another run, is
+locked by a live process or has no checkpoint, a damaged config.json or
+records manifest, and data whose format is wrong (a data set's
+`Dataset.preflight`: an .npz's arrays are read and checked with numpy).
+Paths on a file system of TensorFlow's (`scheme://`) are checked when they
+are opened. Nothing here imports TensorFlow: tests/test_faults.py and
+tests/test_reliability.py run every usage error of their tables in a fresh
+process and check that TensorFlow was never imported.
+"""
+
+import os
+
+from tf_mmjsd import files, run_dir, run_lock
+from tf_mmjsd.config import ExperimentConfig
+from tf_mmjsd.data import registry
+from tf_mmjsd.errors import UsageError
+
+
+def readable(path, flag, kind="file"):
+  """Raises UsageError unless local `path` is an existing `kind` ("file"
+  or "folder") that this process may read; remote paths pass."""
+  if not path or files.is_remote(path):
+    return
+  if not os.path.exists(path):  # local
+    raise UsageError(f"--{flag}={path}: no such {kind}")
+  is_folder = os.path.isdir(path)  # local
+  if kind == "folder" and not is_folder:
+    raise UsageError(f"--{flag}={path} is a file, not a folder")
+  if kind == "file" and is_folder:
+    raise UsageError(f"--{flag}={path} is a folder, not a file")
+  mode = os.R_OK | (os.X_OK if is_folder else 0)
+  if not os.access(path, mode):  # local
+    raise UsageError(f"--{flag}={path} is not readable by this user")
+
+
+def data(config):
+  """The data a run reads: the data set's own check of its files (raw
+  downloads, an .npz, a records manifest), the Inception weights and the
+  data cache."""
+  dataset = registry.of(config.dataset, config.data_path)
+  readable(config.inception_weights, "inception_weights")
+  if config.data_dir:
+    run_dir.check_creatable(config.data_dir, "data_dir")
+  if dataset.preflight is not None:
+    dataset.preflight(config)
+
+
+def training(config):
+  """bin/train: the run folder (creatable, the same run, not locked), the
+  classifier folder of periodic evaluations, and the data."""
+  run_dir.check_model_dir(config)
+  run_lock.RunLock(config.model_dir).check()
+  if config.eval_every_epochs:
+    run_dir.check_creatable(run_dir.classifier_dir(config), "classifier_dir")
+  data(config)
+
+
+def classifiers(config):
+  """bin/train_classifiers: the classifier folder can be made, and the
+  data."""
+  if not (config.classifier_dir or config.model_dir):
+    raise UsageError("give --classifier_dir (or --model_dir)")
+  run_dir.check_creatable(run_dir.classifier_dir(config), "classifier_dir")
+  data(config)
+
+
+def evaluation(config, checkpoint=None):
+  """bin/evaluate: the run is not locked and has the checkpoint, the
+  classifier folder can be used, and the data."""
+  run_lock.RunLock(config.model_dir).check()
+  run_dir.check_trained(config.model_dir, checkpoint)
+  run_dir.check_creatable(run_dir.classifier_dir(config), "classifier_dir")
+  data(config)
+
+
+def export(model_dir, export_dir, checkpoint=None):
+  """bin/export: the run's config.json and checkpoint, and the export
+  folder. Returns the run's ExperimentConfig."""
+  run_dir.check_creatable(export_dir, "export_dir")
+  path = os.path.join(model_dir, "config.json")
+  if not files.isfile(path):
+    raise UsageError(f"{model_dir} holds no run (config.json missing); "
+                     "train one with bin/train")
+  config = ExperimentConfig.load(path)
+  run_dir.check_trained(model_dir, checkpoint)
+  return config
