@@ -2,7 +2,9 @@
 another): the repository root, running bin/ programs, the tiny training
 flags, reading a run's summary, writing .npz data and random batches."""
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -19,18 +21,67 @@ TINY = ["--dataset=synthetic_mst", "--synthetic_train_size=2000",
         "--checkpoint_every_steps=10", "--num_sample_columns=4"]
 
 
-def run_bin(name, args, cache_dir, timeout=600, extra_env=None):
-  """Runs bin/<name> with args in a subprocess; returns CompletedProcess."""
-  env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CPP_MIN_LOG_LEVEL="2",
-             **(extra_env or {}))
-  return subprocess.run([sys.executable, os.path.join(REPO, "bin", name)]
-                        + args, env=env, capture_output=True, text=True,
-                        timeout=timeout, cwd=REPO)
+# What only a separate process honours: run with process=True.
+_PROCESS_ENV = ("TF_CONFIG", "TF_ENABLE_ONEDNN_OPTS")
 
 
-def train(args, cache_dir, timeout=600, extra_env=None):
+def run_bin(name, args, cache_dir, timeout=600, extra_env=None,
+            process=False):
+  """Runs program `name` (bin/<name>) with args; returns a
+  CompletedProcess (returncode, stdout, stderr).
+
+  By default in this process (cli.execute, with the environment, working
+  directory and output streams of a separate run); with `process` as
+  bin/<name> in a subprocess, for what only a process shows: its exit
+  status, signals, start-up, TF_CONFIG. A bug raises here as it would
+  print its traceback there.
+  """
+  env = {"TF_MMJSD_CACHE": cache_dir, "TF_CPP_MIN_LOG_LEVEL": "2",
+         **(extra_env or {})}
+  if process:
+    return subprocess.run([sys.executable, os.path.join(REPO, "bin", name)]
+                          + args, env=dict(os.environ, **env),
+                          capture_output=True, text=True, timeout=timeout,
+                          cwd=REPO)
+  special = sorted(set(env) & set(_PROCESS_ENV))
+  assert not special, f"{special} need run_bin(..., process=True)"
+  from tf_mmjsd import cli  # pylint: disable=g-import-not-at-top
+  out, err = io.StringIO(), io.StringIO()
+  with _environment(env), _cwd(REPO), contextlib.redirect_stdout(
+      out), contextlib.redirect_stderr(err):
+    code = cli.execute(name, [os.path.join("bin", name)] + list(args))
+  return subprocess.CompletedProcess([name] + list(args), code,
+                                     out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def _environment(values):
+  """os.environ with `values` set, restored after."""
+  before = {k: os.environ.get(k) for k in values}
+  os.environ.update(values)
+  try:
+    yield
+  finally:
+    for k, v in before.items():
+      if v is None:
+        os.environ.pop(k, None)
+      else:
+        os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _cwd(path):
+  before = os.getcwd()
+  os.chdir(path)
+  try:
+    yield
+  finally:
+    os.chdir(before)
+
+
+def train(args, cache_dir, timeout=600, extra_env=None, process=False):
   """bin/train with args (see run_bin)."""
-  return run_bin("train", args, cache_dir, timeout, extra_env)
+  return run_bin("train", args, cache_dir, timeout, extra_env, process)
 
 
 def summary(model_dir):
@@ -87,19 +138,69 @@ def error_line(stderr):
   return lines[0]
 
 
-def check_bad_input(case, tmp_path, cache_dir, extra_env=None):
+def _case_args(case, folder):
+  """The command line of a bad-input case, its setup done in `folder`."""
+  _, _, args, setup, _, _ = case
+  args = [a.replace("{tmp}", str(folder)) for a in args]
+  if setup is not None:
+    args += setup(folder) or []
+  return args
+
+
+def check_bad_input(case, tmp_path, cache_dir, extra_env=None,
+                    process=False):
   """Runs one case (id, program, args, setup(tmp) -> extra args or None,
   exit code, error pattern) of a bad-input table: args may name {tmp}. The
   program must exit with the code, print one `error:` line matching the
-  pattern and no traceback, and leave tmp_path as it was, byte for byte."""
+  pattern and no traceback, and leave tmp_path as it was, byte for byte.
+  In this process unless `process` (see run_bin)."""
   import re  # pylint: disable=g-import-not-at-top
-  _, program, args, setup, code, pattern = case
-  args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-  if setup is not None:
-    args += setup(tmp_path) or []
+  _, program, _, _, code, pattern = case
+  args = _case_args(case, tmp_path)
   before = tree(tmp_path)
   env = {"TF_MMJSD_OFFLINE": "1", **(extra_env or {})}
-  out = run_bin(program, args, cache_dir, timeout=300, extra_env=env)
+  out = run_bin(program, args, cache_dir, timeout=300, extra_env=env,
+                process=process)
   assert out.returncode == code, (out.returncode, out.stderr[-3000:])
   assert re.search(pattern, error_line(out.stderr)), out.stderr[-3000:]
   assert tree(tmp_path) == before  # nothing made, nothing changed
+
+
+# Runs [id, program, args] rows (JSON on stdin) through cli.execute in one
+# fresh process; prints [id, exit code, TensorFlow loaded?, stderr] rows.
+_BEFORE_TENSORFLOW = """
+import contextlib, io, json, sys
+from tf_mmjsd import cli
+rows = []
+for name, program, args in json.load(sys.stdin):
+  err = io.StringIO()
+  with contextlib.redirect_stderr(err), contextlib.redirect_stdout(
+      io.StringIO()):
+    code = cli.execute(program, [program] + args)
+  rows.append([name, code, "tensorflow" in sys.modules, err.getvalue()])
+  if "tensorflow" in sys.modules:
+    break  # the rows after it could not show whether they load it
+print(json.dumps(rows))
+"""
+
+
+def check_usage_errors_before_tensorflow(cases, tmp_root, cache_dir):
+  """Runs every usage-error case (exit code 2) of a bad-input table in one
+  fresh process and asserts each gave its exit code before TensorFlow
+  was imported (the programs' pre-flight)."""
+  usage = [c for c in cases if c[4] == 2]
+  rows = []
+  for number, case in enumerate(usage):
+    folder = tmp_root / f"case{number}"
+    folder.mkdir()
+    rows.append([case[0], case[1], _case_args(case, folder)])
+  env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_MMJSD_OFFLINE="1")
+  done = subprocess.run([sys.executable, "-c", _BEFORE_TENSORFLOW],
+                        input=json.dumps(rows), capture_output=True,
+                        text=True, timeout=300, env=env, cwd=REPO)
+  assert done.returncode == 0, done.stderr[-3000:]
+  results = json.loads(done.stdout.splitlines()[-1])
+  for name, code, loaded, stderr in results:
+    assert code == 2, (name, code, stderr[-2000:])
+    assert not loaded, f"{name!r} imported TensorFlow: {stderr[-2000:]}"
+  assert len(results) == len(usage) >= 1

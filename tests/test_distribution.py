@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from tf_mmjsd import distribution, run_dir, training
+    from tf_mmjsd import distribution, run_checkpoints, training
     from tf_mmjsd.config import ExperimentConfig
     from tf_mmjsd.data.pipeline import Pipeline
     from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
@@ -57,7 +57,7 @@ SCRIPT = textwrap.dedent("""
       per_call = config.steps_per_execution
       for _ in range(steps // per_call):
         train(iterator, tf.constant(per_call))
-      weights = run_dir.variables_by_path(model)
+      weights = run_checkpoints.variables_by_path(model)
       print(name, settings, "replicas", strategy.num_replicas_in_sync,
             "step", int(model.step.numpy()))
       return (float(model.trackers["loss"].result()),

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from tests.harness import REPO, run_bin
-from tf_mmjsd import export, fusion, run_dir, serving
+from tf_mmjsd import export, fusion, run_checkpoints, run_dir, serving
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data import text as text_lib
 from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
@@ -37,7 +37,7 @@ def _make_run(model_dir, **settings):
   os.makedirs(model_dir)
   (model_dir / "config.json").write_text(config.to_json())
   model = MultimodalVAE.from_experiment(config)
-  tf.train.CheckpointManager(run_dir.checkpoint_of(model),
+  tf.train.CheckpointManager(run_checkpoints.checkpoint_of(model),
                              run_dir.checkpoint_dir(str(model_dir)),
                              3).save(checkpoint_number=12)
   return model

@@ -12,8 +12,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from tests.harness import (REPO, TINY, check_bad_input, error_line, run_bin,
-                           tree)
+from tests.harness import (REPO, TINY, check_bad_input,
+                           check_usage_errors_before_tensorflow, error_line,
+                           run_bin, tree)
 from tf_mmjsd import run_lock
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data.mst import specs as mst_specs
@@ -302,7 +303,8 @@ CASES = [
     ("local cluster worker with a nan setting", "train_local_cluster",
      ["--num_workers=1", "--", "--model_dir={tmp}/run",
       "--learning_rate=nan"], None, 2,
-     r"a worker exited with code 2; its own error is in the \[worker N\]"),
+     r"the workers' flags \(after --\): learning_rate must be a finite "
+     r"number, got nan"),
 ]
 
 
@@ -316,17 +318,22 @@ def test_a_bad_input_gets_one_error_line_and_changes_nothing(
   check_bad_input(case, tmp_path, cache_dir)
 
 
+def test_usage_errors_are_answered_before_tensorflow_loads(tmp_path,
+                                                          cache_dir):
+  check_usage_errors_before_tensorflow(CASES, tmp_path, cache_dir)
+
+
 def test_evaluate_refuses_a_checkpoint_of_another_model(tiny_run, tmp_path,
                                                        cache_dir):
   import dataclasses  # pylint: disable=g-import-not-at-top
-  from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import run_checkpoints  # pylint: disable=g-import-not-at-top
   from tf_mmjsd.data.specs import ModalitySpec  # pylint: disable=g-import-not-at-top
   from tf_mmjsd.model import MultimodalVAE  # pylint: disable=g-import-not-at-top
   run = shutil.copytree(tiny_run, tmp_path / "run")
   config = ExperimentConfig.load(run / "config.json")
   bigger = dataclasses.replace(config, modalities=config.modalities + (
       ModalitySpec("extra", (6,), "laplace", "mlp"),))
-  path = run_dir.checkpoint_of(MultimodalVAE.from_experiment(bigger)).save(
+  path = run_checkpoints.checkpoint_of(MultimodalVAE.from_experiment(bigger)).save(
       str(tmp_path / "other" / "ckpt"))
   before = tree(tmp_path)
   out = run_bin("evaluate", [f"--model_dir={run}", f"--checkpoint={path}"],
@@ -344,7 +351,6 @@ def test_a_signal_dropped_in_a_destructor_is_raised_at_the_next_check():
   import signal  # pylint: disable=g-import-not-at-top
   from tf_mmjsd import errors, interrupts  # pylint: disable=g-import-not-at-top
   previous = {s: signal.getsignal(s) for s in interrupts.SIGNALS}
-  interrupts.install()
 
   class Resource:
     def __del__(self):  # Python prints and drops what a destructor raises
@@ -352,15 +358,14 @@ def test_a_signal_dropped_in_a_destructor_is_raised_at_the_next_check():
       for _ in range(1000):
         pass
 
-  try:
+  with interrupts.handled():
     Resource()  # the destructor runs here, receiving the signal
     with pytest.raises(errors.Interrupted, match="stopped by SIGTERM") as e:
       interrupts.check()
     assert e.value.exit_code == 143
-  finally:
-    interrupts.clear()
-    for sig, handler in previous.items():
-      signal.signal(sig, handler)
+  # The block restores the handlers it replaced and forgets the signal.
+  assert {s: signal.getsignal(s) for s in interrupts.SIGNALS} == previous
+  interrupts.check()
 
 
 @pytest.mark.parametrize("sig,code", [("SIGTERM", 143), ("SIGINT", 130)])

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tf_mmjsd import guard as guard_lib
-from tf_mmjsd import run_dir, training
+from tf_mmjsd import run_checkpoints, training
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data.specs import parse_modality
 
@@ -37,7 +37,7 @@ def _batches(bad_at, n=6):
 
 def _weights(model):
   return {k: v.numpy().copy()
-          for k, v in run_dir.variables_by_path(model).items()}
+          for k, v in run_checkpoints.variables_by_path(model).items()}
 
 
 def _changed(before, after):
@@ -87,19 +87,19 @@ def test_the_skipped_count_is_training_state_and_old_checkpoints_restore(
   model, train = _model("skip_batch", max_consecutive=5)
   train(_batches(bad_at=(0, 1)), tf.constant(3))
   assert int(model.guard.skipped.numpy()) == 2
-  path = run_dir.checkpoint_of(model, model.optimizer).save(
+  path = run_checkpoints.checkpoint_of(model, model.optimizer).save(
       str(tmp_path / "new" / "ckpt"))
   # A checkpoint of the state before the guard existed.
   old_state = {k: v for k, v in model.state_variables.items()
                if k != "skipped_batches"}
-  old = tf.train.Checkpoint(model=run_dir.variables_by_path(model),
+  old = tf.train.Checkpoint(model=run_checkpoints.variables_by_path(model),
                             state=old_state, optimizer=model.optimizer)
   old_path = old.save(str(tmp_path / "old" / "ckpt"))
   fresh, _ = _model("skip_batch")
-  run_dir.restore(fresh, path, fresh.optimizer)
+  run_checkpoints.restore(fresh, path, fresh.optimizer)
   assert int(fresh.guard.skipped.numpy()) == 2
   again, _ = _model("skip_batch")
-  run_dir.restore(again, old_path, again.optimizer)
+  run_checkpoints.restore(again, old_path, again.optimizer)
   assert int(again.guard.skipped.numpy()) == 0
   assert int(again.step.numpy()) == 3
 
@@ -117,7 +117,7 @@ MIRRORED = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from tf_mmjsd import distribution, run_dir, training
+    from tf_mmjsd import distribution, run_checkpoints, training
     from tf_mmjsd.config import ExperimentConfig
     from tf_mmjsd.data.specs import parse_modality
 
@@ -137,7 +137,7 @@ MIRRORED = textwrap.dedent("""
             {"inputs": {"a": a, "b": b}}).unbatch().batch(n))
     iterator = iter(data)
     def weights():
-      return [v.numpy() for v in run_dir.variables_by_path(model).values()]
+      return [v.numpy() for v in run_checkpoints.variables_by_path(model).values()]
     moved = []
     for _ in range(3):
       before = weights()

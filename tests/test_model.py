@@ -131,26 +131,26 @@ def test_mvae_subsets_use_the_plain_product_of_experts():
 
 
 def test_checkpointed_weights_restore_into_a_fresh_model(tmp_path):
-  from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import run_checkpoints, run_dir  # pylint: disable=g-import-not-at-top
   tf.random.set_seed(1)
   trained = MultimodalVAE(SPECS, style_dim=2)
-  path = run_dir.checkpoint_of(trained).save(str(tmp_path / "ckpt"))
+  path = run_checkpoints.checkpoint_of(trained).save(str(tmp_path / "ckpt"))
   fresh = MultimodalVAE(SPECS, style_dim=2)
-  run_dir.restore(fresh, path)
+  run_checkpoints.restore(fresh, path)
   for a, b in zip(trained.weights, fresh.weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
   with pytest.raises(run_dir.RunDirError, match="does not hold this model"):
-    run_dir.restore(MultimodalVAE(SPECS, style_dim=3), path)
+    run_checkpoints.restore(MultimodalVAE(SPECS, style_dim=3), path)
   # Every weight of a two-modality model is in the three-modality
   # checkpoint; the extra modality's weights show it is another model's.
   with pytest.raises(run_dir.RunDirError,
                      match=r"has \d+ weights, this model \d+: it belongs"):
-    run_dir.restore(MultimodalVAE(SPECS[:2], style_dim=2), path)
+    run_checkpoints.restore(MultimodalVAE(SPECS[:2], style_dim=2), path)
 
 
 def test_training_state_restores_and_older_checkpoints_take_the_step(
     tmp_path):
-  from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import run_checkpoints  # pylint: disable=g-import-not-at-top
 
   def model_and_optimizer(steps):
     m = MultimodalVAE(SPECS)
@@ -162,50 +162,50 @@ def test_training_state_restores_and_older_checkpoints_take_the_step(
   trained = model_and_optimizer(7)
   trained.step.assign(9)  # e.g. two updates skipped by a loss scale
   trained.styles_from_prior.assign(True)
-  path = run_dir.checkpoint_of(trained, trained.optimizer).save(
+  path = run_checkpoints.checkpoint_of(trained, trained.optimizer).save(
       str(tmp_path / "new"))
   fresh = model_and_optimizer(0)
-  run_dir.restore(fresh, path, fresh.optimizer)
+  run_checkpoints.restore(fresh, path, fresh.optimizer)
   assert int(fresh.step.numpy()) == 9 and bool(fresh.styles_from_prior.numpy())
   # A checkpoint of tf_mmjsd 0.1 has no training state: the step is then
   # the optimizer's count of updates.
-  old = run_dir.checkpoint_of(trained, trained.optimizer,
+  old = run_checkpoints.checkpoint_of(trained, trained.optimizer,
                               with_state=False).save(str(tmp_path / "old"))
   fresh = model_and_optimizer(0)
-  run_dir.restore(fresh, old, fresh.optimizer)
+  run_checkpoints.restore(fresh, old, fresh.optimizer)
   assert int(fresh.step.numpy()) == 7
 
 
 def test_checkpoints_are_keyed_by_stable_variable_paths(tmp_path):
-  from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import run_checkpoints  # pylint: disable=g-import-not-at-top
   first, second = MultimodalVAE(SPECS), MultimodalVAE(SPECS)
   # Every layer with weights is named, so paths do not depend on how many
   # layers the process made before (Keras numbers unnamed ones).
-  weights = run_dir.variables_by_path(first)
-  assert list(weights) == list(run_dir.variables_by_path(second))
+  weights = run_checkpoints.variables_by_path(first)
+  assert list(weights) == list(run_checkpoints.variables_by_path(second))
   assert "encoder_svhn/c_log_var/kernel" in weights
   # The training state is stored by name, apart from the weights.
   assert len(weights) + len(first.state_variables) == len(first.weights)
-  path = run_dir.checkpoint_of(first).save(str(tmp_path / "ckpt"))
+  path = run_checkpoints.checkpoint_of(first).save(str(tmp_path / "ckpt"))
   stored = {name for name, _ in tf.train.list_variables(path)}
   for key in weights:
     key = "model/" + key.replace("/", ".S") + "/.ATTRIBUTES/VARIABLE_VALUE"
     assert key in stored, key
   for name in ("step", "styles_from_prior"):
     assert f"state/{name}/.ATTRIBUTES/VARIABLE_VALUE" in stored
-  assert not run_dir.is_legacy(path)
+  assert not run_checkpoints.is_legacy(path)
 
 
 def test_checkpoints_of_version_0_1_by_position_still_restore(tmp_path):
-  from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import run_checkpoints  # pylint: disable=g-import-not-at-top
   old = MultimodalVAE(SPECS)
   state = {id(v) for v in old.state_variables.values()}
   path = tf.train.Checkpoint(
       weights=[w for w in old.weights if id(w) not in state]).save(
           str(tmp_path / "old"))
-  assert run_dir.is_legacy(path)
+  assert run_checkpoints.is_legacy(path)
   fresh = MultimodalVAE(SPECS)
-  run_dir.restore(fresh, path)
+  run_checkpoints.restore(fresh, path)
   for a, b in zip(old.weights, fresh.weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 

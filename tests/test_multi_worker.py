@@ -93,7 +93,8 @@ def test_a_malformed_tf_config_fails_before_anything_starts(tmp_path,
   model_dir = tmp_path / "run"
   out = run_bin("train", ARGS + [f"--model_dir={model_dir}",
                                  "--distribution=multi_worker"], cache_dir,
-                extra_env={"TF_CONFIG": '{"cluster": {"worker": ["a:1"]}'})
+                extra_env={"TF_CONFIG": '{"cluster": {"worker": ["a:1"]}'},
+                process=True)
   assert out.returncode == 2
   assert "error: TF_CONFIG is not valid JSON" in out.stderr
   assert "Traceback" not in out.stderr
@@ -120,7 +121,8 @@ def test_a_worker_whose_peer_never_starts_stops_within_the_bound(tmp_path,
   out = run_bin("train", ARGS + [f"--model_dir={model_dir}",
                                  "--distribution=multi_worker",
                                  "--startup_timeout=4"], cache_dir,
-                timeout=120, extra_env={"TF_CONFIG": _lone_worker(ports)})
+                timeout=120, extra_env={"TF_CONFIG": _lone_worker(ports)},
+                process=True)
   assert out.returncode == 1, out.stderr[-3000:]
   assert time.time() - start < 60
   line = error_line(out.stderr)
@@ -162,7 +164,8 @@ def test_a_port_taken_by_another_program_is_named(tmp_path, cache_dir):
     taken.listen(1)
     out = run_bin("train", ARGS + [f"--model_dir={tmp_path}/run",
                                    "--distribution=multi_worker"], cache_dir,
-                  timeout=120, extra_env={"TF_CONFIG": _lone_worker(ports)})
+                  timeout=120, extra_env={"TF_CONFIG": _lone_worker(ports)},
+                  process=True)
   assert out.returncode == 2, out.stderr[-3000:]
   assert (f"the address 127.0.0.1:{ports[0]}, but its port is in use by "
           "another program") in error_line(out.stderr)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_mmjsd import divergences, methods, noise, objectives, run_dir
+from tf_mmjsd import divergences, methods, noise, objectives, run_checkpoints
 from tf_mmjsd.config import METHODS
 
 # q_a = N(1, 1) and q_b = N(0, 0.5^2) in one latent dimension, for two
@@ -205,10 +205,10 @@ def test_every_method_trains_with_and_without_styles_and_missing_data(
     absent = 1 - np.mean([masks[m] for m in config.modality_names])
     assert absent == pytest.approx(missing, abs=0.06)
   before = {k: v.numpy().copy() for k, v in
-            run_dir.variables_by_path(trainer.model).items()}
+            run_checkpoints.variables_by_path(trainer.model).items()}
   trainer.train()
   assert trainer.step == 3 and trainer.model.guard.failure() is None
-  moved = [k for k, v in run_dir.variables_by_path(trainer.model).items()
+  moved = [k for k, v in run_checkpoints.variables_by_path(trainer.model).items()
            if not np.array_equal(v.numpy(), before[k])]
   for m in config.modality_names:  # every encoder and decoder learned
     assert any(k.startswith(f"encoder_{m}/") for k in moved), m

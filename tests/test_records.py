@@ -407,7 +407,7 @@ def test_one_process_streams_and_resumes_mid_epoch_to_the_same_weights(
   """--stream_records in one process: an uninterrupted run and one stopped
   at step 9 of 12 (mid-epoch) and resumed end with identical weights."""
   import signal  # pylint: disable=g-import-not-at-top
-  from tf_mmjsd import errors, run_dir, training  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import errors, run_checkpoints, training  # pylint: disable=g-import-not-at-top
   _, out, _ = converted
 
   def trainer(name):
@@ -421,7 +421,7 @@ def test_one_process_streams_and_resumes_mid_epoch_to_the_same_weights(
 
   def weights(t):
     return {k: v.numpy() for k, v in
-            run_dir.variables_by_path(t.model).items()}
+            run_checkpoints.variables_by_path(t.model).items()}
 
   whole = trainer("whole")
   assert whole.data.train_split.stream is not None

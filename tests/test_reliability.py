@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.harness import (REPO, TINY, check_bad_input, error_line, run_bin,
-                           save_npz, tree)
+from tests.harness import (REPO, TINY, check_bad_input,
+                           check_usage_errors_before_tensorflow, error_line,
+                           run_bin, save_npz, tree)
 from tf_mmjsd import run_lock
 
 NPZ_FLAGS = ["--dataset=npz", "--modality=a:6:laplace:mlp:1:sigmoid",
@@ -257,7 +258,14 @@ def test_a_bad_input_gets_one_error_line_and_changes_nothing(
     case, tmp_path, cache_dir):
   env = ({"TF_CONFIG": BAD_JSON} if "--distribution=multi_worker" in case[2]
          else {})
-  check_bad_input(case, tmp_path, cache_dir, env)
+  check_bad_input(case, tmp_path, cache_dir, env, process=bool(env))
+
+
+def test_usage_errors_are_answered_before_tensorflow_loads(tmp_path,
+                                                          cache_dir):
+  check_usage_errors_before_tensorflow(
+      [c for c in CASES if "--distribution=multi_worker" not in c[2]],
+      tmp_path, cache_dir)
 
 
 def test_verbose_adds_the_traceback(tmp_path, cache_dir):
