@@ -10,8 +10,32 @@ import tf_mmjsd  # pylint: disable=g-import-not-at-top,unused-import  # sets Ten
 import pytest  # pylint: disable=g-import-not-at-top
 
 
+# The tiers, declared here once (the README names their commands):
+#   fast      python -m pytest tests -q -m fast   maths, networks, data,
+#             settings, the fault tables and short programs, in process
+#   the rest  what carries one of MARKERS: longer end-to-end runs and the
+#             programs as separate processes
+# `python -m pytest tests -q` runs everything (CI does).
+MARKERS = {
+    "slow": "end-to-end runs that train and evaluate (tens of seconds or "
+            "more each)",
+    "process": "programs or scripts in their own processes: exit codes, "
+               "signals, console scripts, multi-worker clusters, disks",
+}
+
+
 def pytest_configure(config):
-  config.addinivalue_line("markers", "slow: end-to-end runs of a minute or more")
+  for name, text in MARKERS.items():
+    config.addinivalue_line("markers", f"{name}: {text}")
+  config.addinivalue_line("markers", "fast: the fast tier (everything "
+                          "without " + " or ".join(MARKERS) + "; set by "
+                          "conftest.py)")
+
+
+def pytest_collection_modifyitems(items):
+  for item in items:
+    if not any(item.get_closest_marker(name) for name in MARKERS):
+      item.add_marker(pytest.mark.fast)
 
 
 @pytest.fixture(scope="session")

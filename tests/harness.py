@@ -166,17 +166,21 @@ def check_bad_input(case, tmp_path, cache_dir, extra_env=None,
   assert tree(tmp_path) == before  # nothing made, nothing changed
 
 
-# Runs [id, program, args] rows (JSON on stdin) through cli.execute in one
-# fresh process; prints [id, exit code, TensorFlow loaded?, stderr] rows.
+# Runs [id, program, args, environment] rows (JSON on stdin) through
+# cli.execute in one fresh process; prints [id, exit code, TensorFlow
+# loaded?, stderr] rows.
 _BEFORE_TENSORFLOW = """
-import contextlib, io, json, sys
+import contextlib, io, json, os, sys
 from tf_mmjsd import cli
 rows = []
-for name, program, args in json.load(sys.stdin):
+for name, program, args, env in json.load(sys.stdin):
   err = io.StringIO()
+  os.environ.update(env)
   with contextlib.redirect_stderr(err), contextlib.redirect_stdout(
       io.StringIO()):
     code = cli.execute(program, [program] + args)
+  for key in env:
+    del os.environ[key]
   rows.append([name, code, "tensorflow" in sys.modules, err.getvalue()])
   if "tensorflow" in sys.modules:
     break  # the rows after it could not show whether they load it
@@ -184,16 +188,18 @@ print(json.dumps(rows))
 """
 
 
-def check_usage_errors_before_tensorflow(cases, tmp_root, cache_dir):
+def check_usage_errors_before_tensorflow(cases, tmp_root, cache_dir,
+                                         env_of=lambda case: {}):
   """Runs every usage-error case (exit code 2) of a bad-input table in one
-  fresh process and asserts each gave its exit code before TensorFlow
-  was imported (the programs' pre-flight)."""
+  fresh process (with the environment variables env_of(case)) and asserts
+  each gave its exit code before TensorFlow was imported (the programs'
+  pre-flight)."""
   usage = [c for c in cases if c[4] == 2]
   rows = []
   for number, case in enumerate(usage):
     folder = tmp_root / f"case{number}"
     folder.mkdir()
-    rows.append([case[0], case[1], _case_args(case, folder)])
+    rows.append([case[0], case[1], _case_args(case, folder), env_of(case)])
   env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_MMJSD_OFFLINE="1")
   done = subprocess.run([sys.executable, "-c", _BEFORE_TENSORFLOW],
                         input=json.dumps(rows), capture_output=True,

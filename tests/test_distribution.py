@@ -78,6 +78,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.process
 def test_one_device_two_replicas_xla_and_multi_step_calls_agree():
   out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True,
                        text=True, timeout=600)

@@ -122,6 +122,7 @@ def test_versions_layout_and_metadata(exported, tmp_path):
   assert export.next_version(str(root)) == 3
 
 
+@pytest.mark.process
 def test_a_fresh_tensorflow_only_process_matches_the_model(exported,
                                                            tmp_path):
   model, _, path = exported
@@ -234,6 +235,7 @@ def test_mixture_sampling_follows_the_weights_and_skips_absent_experts():
   assert abs(np.mean(draw == 20.0) - 0.75) < 0.03
 
 
+@pytest.mark.process
 def test_saved_model_cli_lists_and_runs_the_signatures(exported, tmp_path):
   path = exported[2]
   cli = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]

@@ -318,6 +318,7 @@ def test_a_bad_input_gets_one_error_line_and_changes_nothing(
   check_bad_input(case, tmp_path, cache_dir)
 
 
+@pytest.mark.process
 def test_usage_errors_are_answered_before_tensorflow_loads(tmp_path,
                                                           cache_dir):
   check_usage_errors_before_tensorflow(CASES, tmp_path, cache_dir)
@@ -368,6 +369,7 @@ def test_a_signal_dropped_in_a_destructor_is_raised_at_the_next_check():
   interrupts.check()
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("sig,code", [("SIGTERM", 143), ("SIGINT", 130)])
 def test_a_signal_stops_bin_evaluate_cleanly(sig, code, tiny_run, tmp_path,
                                              cache_dir):

@@ -154,6 +154,7 @@ MIRRORED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.process
 def test_two_replicas_skip_together_when_one_sees_an_infinity():
   out = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True,
                        text=True, timeout=600)

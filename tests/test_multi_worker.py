@@ -18,6 +18,9 @@ import pytest
 from tests.harness import REPO, TINY, error_line, run_bin, summary as _summary
 from tf_mmjsd import local_cluster
 
+# Every test here starts processes: workers, or bin/train with TF_CONFIG.
+pytestmark = pytest.mark.process
+
 ARGS = [f"--flagfile={REPO}/configs/base.flags"] + TINY + ["--epochs=2"]
 
 

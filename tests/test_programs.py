@@ -41,6 +41,7 @@ def test_every_program_has_a_usage_error_here():
   assert programs == set(os.listdir(os.path.join(REPO, "bin")))
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("program,args,pattern", USAGE_ERRORS,
                          ids=[c[0] for c in USAGE_ERRORS])
 def test_a_program_exits_2_with_one_error_line(program, args, pattern,
@@ -57,6 +58,7 @@ def _console_script(name):
                       f"tf-mmjsd-{name.replace('_', '-')}")
 
 
+@pytest.mark.process
 def test_the_console_scripts_print_their_help_and_errors(tmp_path):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   out = subprocess.run([_console_script("train"), "--help"], env=env,

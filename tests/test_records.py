@@ -476,6 +476,7 @@ def _peak_rss(args, cache_dir, out):
   return int(open(out).read())
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_one_process_streaming_memory_does_not_grow_with_the_examples(
     tmp_path, cache_dir):
@@ -510,6 +511,7 @@ def test_one_process_streaming_memory_does_not_grow_with_the_examples(
   assert peak(200_000, False) > 1.10 * large
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_make_records_converts_memory_mapped_data_larger_than_its_memory_limit(
     tmp_path):

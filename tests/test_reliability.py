@@ -256,16 +256,19 @@ def test_there_are_at_least_30_cases():
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_a_bad_input_gets_one_error_line_and_changes_nothing(
     case, tmp_path, cache_dir):
-  env = ({"TF_CONFIG": BAD_JSON} if "--distribution=multi_worker" in case[2]
-         else {})
+  env = _env(case)
   check_bad_input(case, tmp_path, cache_dir, env, process=bool(env))
 
 
+def _env(case):
+  return ({"TF_CONFIG": BAD_JSON} if "--distribution=multi_worker" in case[2]
+          else {})
+
+
+@pytest.mark.process
 def test_usage_errors_are_answered_before_tensorflow_loads(tmp_path,
                                                           cache_dir):
-  check_usage_errors_before_tensorflow(
-      [c for c in CASES if "--distribution=multi_worker" not in c[2]],
-      tmp_path, cache_dir)
+  check_usage_errors_before_tensorflow(CASES, tmp_path, cache_dir, _env)
 
 
 def test_verbose_adds_the_traceback(tmp_path, cache_dir):
@@ -380,6 +383,7 @@ def uninterrupted(tmp_path_factory, cache_dir):
   return tf.train.latest_checkpoint(str(whole / "checkpoints"))
 
 
+@pytest.mark.process
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM],
                          ids=["kill_9", "sigterm"])

@@ -29,9 +29,7 @@ from tests import harness, test_faults, test_programs, test_reliability  # pylin
 def _cases():
   """(id, program, args, setup, exit code, pattern) of every usage error:
   the two fault tables and one per program."""
-  tables = test_faults.CASES + [
-      c for c in test_reliability.CASES
-      if "--distribution=multi_worker" not in c[2]]
+  tables = test_faults.CASES + test_reliability.CASES
   tables += [(f"{p} (programs)", p, args, None, 2, pattern)
              for p, args, pattern in test_programs.USAGE_ERRORS]
   return [c for c in tables if c[4] == 2]
@@ -51,6 +49,8 @@ def main():
       args = harness._case_args(case, pathlib.Path(folder))  # pylint: disable=protected-access
       env = dict(os.environ, TF_MMJSD_CACHE=cache, TF_MMJSD_OFFLINE="1",
                  TF_CPP_MIN_LOG_LEVEL="2")
+      if "--distribution=multi_worker" in case[2]:
+        env["TF_CONFIG"] = test_reliability.BAD_JSON
       start = time.perf_counter()
       out = subprocess.run(
           [sys.executable, os.path.join(REPO, "bin", case[1])] + args,

@@ -31,7 +31,6 @@ and Ctrl-C stop the wait. During TensorFlow's own start-up that follows
 there, so a SIGTERM in that window is not acted upon.
 """
 
-import json
 import os
 import shutil
 import signal
@@ -43,11 +42,8 @@ import tensorflow as tf
 
 from tf_mmjsd import errors
 from tf_mmjsd.config import DISTRIBUTIONS as STRATEGIES
-from tf_mmjsd.errors import Error, UsageError
-
-
-class DistributionError(UsageError):
-  """The strategy cannot be set up as asked (e.g. a malformed TF_CONFIG)."""
+from tf_mmjsd.errors import Error
+from tf_mmjsd.tf_config import DistributionError, parse_tf_config  # pylint: disable=unused-import  # part of this module's API
 
 
 class PeerFailure(Error):
@@ -56,57 +52,6 @@ class PeerFailure(Error):
 
 class StartupTimeout(Error):
   """The cluster did not form: a peer never answered at start-up."""
-
-
-def parse_tf_config(text):
-  """The validated TF_CONFIG: (cluster {job: ["host:port", ...]}, task type,
-  task index).
-
-  Raises:
-    DistributionError: naming what is wrong and what a valid one looks like.
-  """
-  example = ('e.g. TF_CONFIG=\'{"cluster": {"worker": ["host0:12345", '
-             '"host1:12345"]}, "task": {"type": "worker", "index": 0}}\'')
-  if not text or not text.strip():
-    raise DistributionError("--distribution=multi_worker needs the TF_CONFIG "
-                            f"environment variable ({example}); "
-                            "bin/train_local_cluster sets it for you")
-  try:
-    value = json.loads(text)
-  except json.JSONDecodeError as e:
-    raise DistributionError(f"TF_CONFIG is not valid JSON ({e}); "
-                            f"{example}") from e
-  cluster = value.get("cluster") if isinstance(value, dict) else None
-  if not isinstance(cluster, dict) or not cluster:
-    raise DistributionError(f"TF_CONFIG has no \"cluster\" object; {example}")
-  unknown = sorted(set(cluster) - {"chief", "worker", "evaluator"})
-  if unknown:
-    raise DistributionError(f"TF_CONFIG cluster has unknown jobs {unknown}; "
-                            "multi_worker uses \"chief\" and \"worker\"")
-  for job, addresses in cluster.items():
-    if not isinstance(addresses, list) or not addresses:
-      raise DistributionError(f"TF_CONFIG cluster.{job} must be a non-empty "
-                              f"list of \"host:port\", got {addresses!r}")
-    for address in addresses:
-      host, _, port = str(address).rpartition(":")
-      if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise DistributionError(f"TF_CONFIG cluster.{job}: {address!r} is not "
-                                "\"host:port\"")
-  if len(cluster.get("chief", [])) > 1:
-    raise DistributionError("TF_CONFIG cluster.chief must list one address")
-  task = value.get("task")
-  if not isinstance(task, dict) or "type" not in task or "index" not in task:
-    raise DistributionError("TF_CONFIG has no \"task\": {\"type\": ..., "
-                            f"\"index\": ...}}; {example}")
-  task_type, index = task["type"], task["index"]
-  if task_type not in cluster:
-    raise DistributionError(f"TF_CONFIG task type {task_type!r} is not a job "
-                            f"of the cluster {sorted(cluster)}")
-  if not isinstance(index, int) or not 0 <= index < len(cluster[task_type]):
-    raise DistributionError(
-        f"TF_CONFIG task index {index!r} is out of range: cluster."
-        f"{task_type} has {len(cluster[task_type])} addresses")
-  return cluster, task_type, index
 
 
 def make_strategy(name, collective_timeout=None, startup_timeout=None,

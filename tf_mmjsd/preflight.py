@@ -23,7 +23,7 @@ process and check that TensorFlow was never imported.
 
 import os
 
-from tf_mmjsd import files, run_dir, run_lock
+from tf_mmjsd import files, run_dir, run_lock, tf_config
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data import registry
 from tf_mmjsd.errors import UsageError
@@ -59,8 +59,15 @@ def data(config):
 
 
 def training(config):
-  """bin/train: the run folder (creatable, the same run, not locked), the
+  """bin/train: TF_CONFIG of a multi-worker run, the run folder (creatable,
+  the same run, not locked; on the chief only, its one writer), the
   classifier folder of periodic evaluations, and the data."""
+  if config.distribution == "multi_worker":
+    cluster, task_type, index = tf_config.parse_tf_config(
+        os.environ.get("TF_CONFIG", ""))
+    if not tf_config.is_chief_task(cluster, task_type, index):
+      data(config)
+      return
   run_dir.check_model_dir(config)
   run_lock.RunLock(config.model_dir).check()
   if config.eval_every_epochs:
