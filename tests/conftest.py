@@ -17,8 +17,9 @@ import pytest  # pylint: disable=g-import-not-at-top
 #             programs as separate processes
 # `python -m pytest tests -q` runs everything (CI does).
 MARKERS = {
-    "slow": "end-to-end runs that train and evaluate (tens of seconds or "
-            "more each)",
+    "slow": "tests that train or evaluate a model (bin/ programs end to "
+            "end, every method, mixed precision): 3 seconds to 2 minutes "
+            "each",
     "process": "programs or scripts in their own processes: exit codes, "
                "signals, console scripts, multi-worker clusters, disks",
 }
@@ -46,12 +47,19 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_config(cache_dir):
-  """A factory of small synthetic_mst ExperimentConfigs."""
+  """A factory of small synthetic_mst ExperimentConfigs: make(small=True,
+  **settings) gives every modality a one-layer mlp of 32 units (for tests
+  of plumbing, not of the paper's networks)."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
   from tf_mmjsd.config import ExperimentConfig
   from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
 
-  def make(**overrides):
-    values = dict(modalities=mnist_svhn_text_specs(), dataset="synthetic_mst",
+  def make(small=False, **overrides):
+    modalities = mnist_svhn_text_specs()
+    if small:
+      modalities = tuple(dataclasses.replace(m, network="mlp", hidden=(32,))
+                         for m in modalities)
+    values = dict(modalities=modalities, dataset="synthetic_mst",
                   data_dir=cache_dir, synthetic_train_size=400,
                   synthetic_test_size=200, data_multiplication=1,
                   batch_size=32, epochs=1, probe_train_examples=200,

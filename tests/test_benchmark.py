@@ -6,6 +6,7 @@ import tensorflow as tf
 from tf_mmjsd import benchmark
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", benchmark.MODES)
 def test_measure_reports_rates(mode, tiny_config):
   cfg = tiny_config()
@@ -34,6 +35,7 @@ def test_graph_flops_are_the_closed_form_counts():
   assert benchmark.graph_flops(graph) == matmul + conv
 
 
+@pytest.mark.slow
 def test_step_flops_are_per_example_and_mostly_the_networks(tiny_config):
   cfg = tiny_config()
   small, large = (benchmark.step_flops(cfg, b) for b in (16, 64))

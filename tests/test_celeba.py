@@ -174,6 +174,7 @@ def test_residual_networks_shapes_and_parameter_counts(index):
   assert trainable(dec) == COUNTS[(spec.network, "decoder")]
 
 
+@pytest.mark.slow
 def test_a_narrow_residual_block_round_trips_and_trains(tmp_path):
   import keras  # pylint: disable=g-import-not-at-top
   for index in (0, 1):
@@ -279,6 +280,7 @@ def test_celeba_quick_trains_and_evaluates(tmp_path, cache_dir):
     assert os.path.exists(os.path.join(model_dir, name))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["mmjsd", "mmvae", "mvae", "mopoe"])
 def test_every_method_trains_the_celeba_networks(method):
   """configs/celeba.flags with any --method: finite terms, and gradients

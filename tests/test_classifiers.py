@@ -22,6 +22,7 @@ def trained(tiny_config, tmp_path_factory):
   return config, train, test, out, meta, lines
 
 
+@pytest.mark.slow
 def test_training_writes_every_classifier_with_its_accuracy(trained):
   config, train, _, out, meta, lines = trained
   assert sorted(os.listdir(out)) == [classifiers.METADATA, "mnist.keras",

@@ -94,6 +94,7 @@ def test_worked_example_trains_and_evaluates(tmp_path, cache_dir):
     assert os.path.exists(os.path.join(model_dir, name)), name
 
 
+@pytest.mark.slow
 def test_large_shapes_train_together_without_code_changes(tmp_path,
                                                           cache_dir):
   """A 64x64x3 image, a length-200 sequence of integer tokens and a 30-d

@@ -67,19 +67,21 @@ def test_plots_show_the_seed_spread_as_bars_or_lines(tmp_path):
       np.asarray(Image.open(lines[0]).convert("RGB"))[:50], bars[:50])
 
 
+@pytest.mark.slow
 def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
   out_dir = tmp_path / "cmp"
   args = [f"--flagfile={REPO}/configs/base.flags"] + TINY + EVAL + [
-      "--epochs=1", f"--compare_dir={out_dir}", "--methods=mmjsd,mopoe",
-      "--styles=off", "--missing_rates=0,0.3", "--seeds=0",
+      "--epochs=1", "--steps_per_epoch=4", "--network_width=8",
+      "--classifier_epochs=1", "--prd_runs=2",
+      f"--compare_dir={out_dir}", "--methods=mmjsd,mopoe",
+      "--styles=off", "--missing_rates=0.3", "--seeds=0",
       "--shared_settings=latent_dim=8,style_dim=0",
       "--method_settings=mopoe:learning_rate=0.002"]
   first = run_bin("compare", args, cache_dir)
   assert first.returncode == 0, first.stderr[-3000:]
   report = json.loads((out_dir / "comparison.json").read_text())
   names = [r["name"] for r in report["rows"]]
-  assert names == ["mmjsd_miss0_seed0", "mopoe_miss0_seed0",
-                   "mmjsd_miss0.3_seed0", "mopoe_miss0.3_seed0"]
+  assert names == ["mmjsd_miss0.3_seed0", "mopoe_miss0.3_seed0"]
   for row in report["rows"]:
     assert os.path.isfile(os.path.join(row["model_dir"], "results.json"))
     assert row["train_minutes"] > 0
@@ -98,7 +100,7 @@ def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
     assert sorted(pairs) == ["mnist+svhn→text", "mnist+text→svhn",
                              "svhn+text→mnist"]
     assert "random" in row["metrics"]["Random coherence"]
-  with open(os.path.join(report["rows"][2]["model_dir"], "config.json")) as f:
+  with open(os.path.join(report["rows"][0]["model_dir"], "config.json")) as f:
     assert json.load(f)["missing_rate"] == 0.3
   with open(os.path.join(report["rows"][1]["model_dir"], "config.json")) as f:
     assert json.load(f)["learning_rate"] == 0.002  # mopoe's own setting
@@ -118,7 +120,7 @@ def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
     assert Image.open(out_dir / plot).size == (840, 504)
   again = run_bin("compare", args, cache_dir)
   assert again.returncode == 0, again.stderr[-3000:]
-  assert again.stdout.count(": reused") == 4
+  assert again.stdout.count(": reused") == 2
   assert json.loads((out_dir / "comparison.json").read_text())["rows"] == (
       report["rows"])
   # A row evaluated by an older version (results.json without the current

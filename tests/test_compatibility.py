@@ -77,6 +77,7 @@ def test_the_old_keras_encoders_load_with_the_current_classes():
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_old_run_resumes_and_evaluates(run_copy, cache_dir):
   """bin/train continues the old run for one more epoch and bin/evaluate
   reads it (bin/export reads a run as load_run does, tested above)."""

@@ -88,6 +88,7 @@ def _check_figures(directory, res):
   assert np.asarray(grid).std() > 10
 
 
+@pytest.mark.slow
 def test_periodic_evaluation_during_training(model_dir):
   directory = os.path.join(model_dir, "evaluations", "step_31")
   res = _results(directory)
@@ -97,6 +98,7 @@ def test_periodic_evaluation_during_training(model_dir):
     assert json.load(f)["epochs"] == 2
 
 
+@pytest.mark.slow
 def test_bin_evaluate_writes_every_table_figure_and_summary(model_dir,
                                                             cache_dir):
   out = run_bin("evaluate", [f"--model_dir={model_dir}",
@@ -130,6 +132,7 @@ def test_bin_evaluate_writes_every_table_figure_and_summary(model_dir,
           "eval/from_text"} <= tags
 
 
+@pytest.mark.slow
 def test_evaluate_errors_exit_2_and_change_nothing(model_dir, cache_dir,
                                                    tmp_path):
   before = open(os.path.join(model_dir, "results.json")).read() if (
@@ -152,6 +155,7 @@ def test_evaluate_errors_exit_2_and_change_nothing(model_dir, cache_dir,
   assert after == before
 
 
+@pytest.mark.slow
 def test_data_without_labels_get_every_metric_that_needs_none(tmp_path,
                                                               cache_dir):
   rng = np.random.default_rng(0)

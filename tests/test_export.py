@@ -98,6 +98,7 @@ def _expected(model, signature, request):
   return out
 
 
+@pytest.mark.slow
 def test_versions_layout_and_metadata(exported, tmp_path):
   _, root, first = exported
   assert os.path.basename(first) == "1"
@@ -354,6 +355,7 @@ def test_bad_requests_get_clear_errors(exported):
     call(short)
 
 
+@pytest.mark.slow
 def test_keras_convention_model_export(exported, tmp_path):
   model = exported[0]
   model.export(str(tmp_path / "direct"))
@@ -407,6 +409,7 @@ def test_a_downstream_classifier_on_a_frozen_exported_encoder(exported,
                              atol=1e-6)
 
 
+@pytest.mark.slow
 def test_bin_export_writes_versions_and_fails_cleanly(tmp_path, cache_dir):
   _make_run(tmp_path / "run")
   out = run_bin("export", [f"--model_dir={tmp_path / 'run'}",

@@ -75,6 +75,7 @@ def test_files_on_tensorflows_in_memory_file_system():
   assert not files.exists(root)
 
 
+@pytest.mark.slow
 def test_train_resume_evaluate_and_export_on_ram(tmp_path, monkeypatch):
   """Run directory, data and exports all on ram://, the code path of a
   remote store: nothing is written to the local disk but TensorFlow's and

@@ -92,6 +92,7 @@ def test_bad_inputs_get_clear_errors(model):
     model.subset_posterior({"mnist": inputs["mnist"]}, fusion_kind="sum")
 
 
+@pytest.mark.slow
 def test_fit_updates_weights_and_trackers():
   m = MultimodalVAE(SPECS)
   m.compile(optimizer=keras.optimizers.Adam(1e-3))
@@ -104,6 +105,7 @@ def test_fit_updates_weights_and_trackers():
   assert all(changed)
 
 
+@pytest.mark.slow
 def test_config_and_saved_model_round_trip(tmp_path):
   m = MultimodalVAE(SPECS, style_dim=2, method="mmvae", beta=1.5)
   clone = MultimodalVAE.from_config(m.get_config())

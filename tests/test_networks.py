@@ -126,6 +126,7 @@ FAMILY_SPECS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", FAMILY_SPECS, ids=lambda t: t.split(":")[0])
 def test_families_build_any_shape_round_trip_and_train(text, tmp_path):
   """Every family takes the shape, round-trips its config and .keras file,

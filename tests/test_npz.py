@@ -70,6 +70,7 @@ def test_load_npz_errors(tmp_path):
     npz.load_npz(path, SPECS + (parse_modality("audio:4:laplace:mlp"),))
 
 
+@pytest.mark.slow
 def test_bin_train_on_npz_with_missing_modalities(tmp_path, cache_dir):
   path = write_npz(tmp_path / "d.npz")
   model_dir = tmp_path / "run"
@@ -88,6 +89,7 @@ def test_bin_train_on_npz_with_missing_modalities(tmp_path, cache_dir):
                                                 ).read_text()
 
 
+@pytest.mark.slow
 def test_bin_train_npz_errors(tmp_path, cache_dir):
   no_spec = train(["--dataset=npz", f"--data_path={tmp_path}/d.npz",
                    f"--model_dir={tmp_path}/a"], cache_dir)

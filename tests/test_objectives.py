@@ -190,13 +190,14 @@ def test_every_method_refuses_an_example_with_no_present_modality(method):
     run(method, present={"a": [1.0, 0.0], "b": [1.0, 0.0]})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", list(methods.METHODS))
 @pytest.mark.parametrize("styles", [False, True], ids=["shared", "ms"])
 @pytest.mark.parametrize("missing", [0.0, 0.4], ids=["complete", "missing"])
 def test_every_method_trains_with_and_without_styles_and_missing_data(
     method, styles, missing, tiny_config, tmp_path):
   from tf_mmjsd import training  # pylint: disable=g-import-not-at-top
-  config = tiny_config(method=method, latent_dim=4,
+  config = tiny_config(small=True, method=method, latent_dim=4,
                        style_dim=2 if styles else 0, missing_rate=missing,
                        steps_per_epoch=3, model_dir=str(tmp_path))
   trainer = training.Trainer(config, log=lambda *_: None)
@@ -219,6 +220,7 @@ def test_every_method_trains_with_and_without_styles_and_missing_data(
                                               config.style_dim))
 
 
+@pytest.mark.slow
 def test_mmjsd_with_the_mixture_dynamic_prior_trains(tiny_config, tmp_path):
   from tf_mmjsd import training  # pylint: disable=g-import-not-at-top
   config = tiny_config(dynamic_prior="moe", latent_dim=4, steps_per_epoch=3,

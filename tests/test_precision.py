@@ -9,6 +9,7 @@ from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy, low", [("mixed_bfloat16", "bfloat16"),
                                          ("mixed_float16", "float16")])
 def test_mixed_precision_keeps_the_objective_float32(policy, low):

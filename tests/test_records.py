@@ -206,6 +206,7 @@ def test_a_damaged_shard_or_manifest_is_one_error_naming_the_file(
                                   model_dir="unused"))
 
 
+@pytest.mark.slow
 def test_make_records_then_train_and_evaluate_from_them(tmp_path, cache_dir):
   out = str(tmp_path / "shards")
   made = run_bin("make_records", TINY + [f"--out={out}", "--train_shards=3"],
@@ -287,6 +288,7 @@ def test_attribute_labels_and_object_store_paths_round_trip():
       "abcde")
 
 
+@pytest.mark.slow
 def test_a_shard_damaged_after_the_start_stops_a_worker_naming_it(
     tmp_path, cache_dir):
   """60,000 examples in 4 shards: start-up reads the evaluation sample
@@ -342,6 +344,7 @@ def _global_batches(out, spec, workers=2, batch=256):
   return labels, rows
 
 
+@pytest.mark.slow
 def test_class_sorted_data_stream_with_the_class_mix_of_a_global_shuffle(
     tmp_path):
   """200,000 examples sorted by class, 8 shards, 2 workers: every global
@@ -402,6 +405,7 @@ def test_digit_words_are_made_from_labels_and_redrawn_every_epoch(
   assert [w for _, w in epochs[0]] != [w for _, w in epochs[1]]
 
 
+@pytest.mark.slow
 def test_one_process_streams_and_resumes_mid_epoch_to_the_same_weights(
     converted, tmp_path):
   """--stream_records in one process: an uninterrupted run and one stopped

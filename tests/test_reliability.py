@@ -327,6 +327,7 @@ def _truncate(checkpoint):
     f.truncate(os.path.getsize(data) // 2)
 
 
+@pytest.mark.slow
 def test_a_truncated_newest_checkpoint_is_skipped_by_evaluate_and_export(
     trained, tmp_path, cache_dir):
   run = _copy_run(trained, tmp_path / "run")
@@ -348,6 +349,7 @@ def test_a_truncated_newest_checkpoint_is_skipped_by_evaluate_and_export(
   assert tree(run) == before
 
 
+@pytest.mark.slow
 def test_a_truncated_newest_checkpoint_is_skipped_on_resume(
     trained, tmp_path, cache_dir):
   run = _copy_run(trained, tmp_path / "run")

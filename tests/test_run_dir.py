@@ -75,6 +75,7 @@ def test_the_fingerprint_names_the_data_not_their_place(tmp_path):
   assert fingerprint(load_npz(str(folder), SPECS)) == digest
 
 
+@pytest.mark.slow
 def test_moved_data_resume_and_evaluate_other_data_are_refused(tmp_path,
                                                                cache_dir):
   data = _two_modality_data(tmp_path / "d.npz")

@@ -5,12 +5,14 @@ import os
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from PIL import Image
 
 from tests.harness import REPO, TINY, summary as _summary, train
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_everything_and_resumes(tmp_path, cache_dir):
   model_dir = str(tmp_path / "run")
   args = [f"--flagfile={REPO}/configs/base.flags"] + TINY + [
@@ -65,6 +67,7 @@ def test_tiny_run_writes_everything_and_resumes(tmp_path, cache_dir):
     np.testing.assert_array_equal(resumed[key], value, err_msg=key)
 
 
+@pytest.mark.slow
 def test_style_warmup_epochs_then_styles(tmp_path, cache_dir):
   model_dir = str(tmp_path / "ms")
   args = [f"--flagfile={REPO}/configs/base.flags"] + TINY + [

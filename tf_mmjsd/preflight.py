@@ -69,6 +69,7 @@ def training(config):
       data(config)
       return
   run_dir.check_model_dir(config)
+  run_dir.check_writable(config.model_dir, "model_dir")
   run_lock.RunLock(config.model_dir).check()
   if config.eval_every_epochs:
     run_dir.check_creatable(run_dir.classifier_dir(config), "classifier_dir")
@@ -85,11 +86,15 @@ def classifiers(config):
 
 
 def evaluation(config, checkpoint=None):
-  """bin/evaluate: the run is not locked and has the checkpoint, the
-  classifier folder can be used, and the data."""
+  """bin/evaluate: the run can be written (its results), is not locked
+  and has the checkpoint, the classifier folder holds classifiers or can
+  be made, and the data."""
+  run_dir.check_writable(config.model_dir, "model_dir")
   run_lock.RunLock(config.model_dir).check()
   run_dir.check_trained(config.model_dir, checkpoint)
-  run_dir.check_creatable(run_dir.classifier_dir(config), "classifier_dir")
+  classifiers = run_dir.classifier_dir(config)
+  if not files.isfile(os.path.join(classifiers, run_dir.CLASSIFIERS)):
+    run_dir.check_creatable(classifiers, "classifier_dir")
   data(config)
 
 

@@ -78,6 +78,18 @@ def check_creatable(path, flag):
                       "choose another folder")
 
 
+def check_writable(path, flag):
+  """Raises RunDirError where the existing local folder `path` cannot be
+  written (a read-only file system, or no permission); writes nothing."""
+  if files.is_remote(path) or not os.path.isdir(path):  # local
+    return
+  if not os.access(path, os.W_OK | os.X_OK):  # local
+    why = ("is on a read-only file system"
+           if os.statvfs(path).f_flag & os.ST_RDONLY else  # local
+           "is not writable by this user")
+    raise RunDirError(f"--{flag}={path} {why}; choose another folder")
+
+
 def check_model_dir(config):
   """Raises RunDirError unless config.model_dir can hold this run; writes
   nothing.
@@ -158,6 +170,9 @@ def write_data_record(config, digest):
 
 def checkpoint_dir(model_dir):
   return os.path.join(model_dir, CHECKPOINTS)
+
+
+CLASSIFIERS = "classifiers.json"  # the metadata of a classifier folder
 
 
 def classifier_dir(config):

@@ -21,7 +21,7 @@ from tf_mmjsd.data import registry
 from tf_mmjsd.data.pipeline import Pipeline
 from tf_mmjsd.data.split import fingerprint
 
-METADATA = "classifiers.json"
+METADATA = run_dir.CLASSIFIERS
 # Cap on training examples per stored modality (a derived one, made from
 # the labels, says what it needs: split.DerivedModality).
 MAX_TRAIN = 100_000
