@@ -117,7 +117,7 @@ def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
   assert report["plots"] == ["comparison_coherence.png",
                              "comparison_latent_accuracy.png"]
   for plot in report["plots"]:
-    assert Image.open(out_dir / plot).size == (840, 504)
+    assert Image.open(out_dir / plot).size == (684, 504)  # 2 rows
   again = run_bin("compare", args, cache_dir)
   assert again.returncode == 0, again.stderr[-3000:]
   assert again.stdout.count(": reused") == 2
