@@ -42,7 +42,7 @@ setuptools.setup(
     # pytest-xdist: the suite runs on two processes (-n 2); its tests are
     # mostly single-threaded Python (tracing, start-up), so two cores run
     # it in 11.4 minutes instead of 18.5.
-    extras_require={"test": ["pytest>=8", "pytest-xdist>=3.5",
+    extras_require={"test": ["pytest>=8", "pytest-xdist>=3.6.1",
                              "tensorflow-serving-api>=2.21,<2.22"]},
     # Every program on PATH as tf-mmjsd-<name> (bin/<name> in a clone).
     entry_points={"console_scripts": [

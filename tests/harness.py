@@ -34,7 +34,7 @@ def run_bin(name, args, cache_dir, timeout=600, extra_env=None,
   directory and output streams of a separate run); with `process` as
   bin/<name> in a subprocess, for what only a process shows: its exit
   status, signals, start-up, TF_CONFIG. A bug raises here as it would
-  print its traceback there.
+  print its traceback there; `timeout` bounds only a subprocess.
   """
   env = {"TF_MMJSD_CACHE": cache_dir, "TF_CPP_MIN_LOG_LEVEL": "2",
          **(extra_env or {})}

@@ -205,3 +205,28 @@ def test_bernoulli_and_normal_values(tmp_path):
   with pytest.raises(DataError, match=r"'flags', test split: \d+ examples "
                      r"lie outside \[0, 1\], the support of the bernoulli"):
     npz.load_npz(str(tmp_path / "bad.npz"), specs)
+
+
+def test_the_preflight_read_is_reused_once_and_never_stale(tmp_path):
+  """The pre-flight's read is the next load's (read once); a .npy of a
+  folder rewritten in place, same size, is read again; release() drops
+  what was kept."""
+  import types  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import preflight  # pylint: disable=g-import-not-at-top
+  folder = tmp_path / "arrays"
+  folder.mkdir()
+  with np.load(write_npz(tmp_path / "d.npz")) as data:
+    for key in data.files:
+      np.save(folder / f"{key}.npy", data[key])
+  config = types.SimpleNamespace(data_path=str(folder), modalities=SPECS)
+  npz.preflight(config)
+  first = npz.load(config)
+  assert first is not None and npz.load(config) is not first  # used once
+  npz.preflight(config)
+  vec = np.load(folder / "train_vec.npy")
+  np.save(folder / "train_vec.npy", vec + 1)  # same size, new values
+  again = npz.load(config)
+  np.testing.assert_array_equal(np.asarray(again[0].pools["vec"]), vec + 1)
+  npz.preflight(config)
+  preflight.release()
+  assert npz._CHECKED == {}  # pylint: disable=protected-access

@@ -103,3 +103,13 @@ def test_positional_arguments_only_where_a_program_takes_them(capsys):
                        ["train_local_cluster", "--num_workers=3", "--",
                         "--epochs=2", "extra"])
   assert fv.num_workers == 3 and args == ["--epochs=2", "extra"]
+
+
+def test_the_launcher_checks_the_workers_flags_as_the_chief_will(tmp_path):
+  from tf_mmjsd.programs import train_local_cluster  # pylint: disable=g-import-not-at-top
+  args = [f"--model_dir={tmp_path}/run", "--distribution=multi_worker"]
+  train_local_cluster.check_workers("train", args)  # no TF_CONFIG here
+  with pytest.raises(errors.UsageError, match=r"the workers' flags \(after "
+                     r"--\): learning_rate must be a finite number"):
+    train_local_cluster.check_workers("train", args + ["--learning_rate=nan"])
+  assert not os.path.exists(tmp_path / "run")

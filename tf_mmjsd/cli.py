@@ -143,8 +143,7 @@ def parse(program, argv):
   be parsed or a flagfile that cannot be read."""
   from tf_mmjsd import flags as mm_flags  # pylint: disable=g-import-not-at-top
   fv = flag_values(program_module(program))
-  rest = mm_flags.parse_argv(argv, fv)
-  return fv, rest[2:] if rest[1:2] == ["--"] else rest[1:]
+  return fv, mm_flags.parse_argv(argv, fv)[1:]  # absl drops the "--"
 
 
 def execute(program, argv):
@@ -174,6 +173,9 @@ def execute(program, argv):
     if code is None:
       raise
     return code
+  finally:
+    from tf_mmjsd import preflight  # pylint: disable=g-import-not-at-top
+    preflight.release()
 
 
 def run(module):

@@ -29,6 +29,13 @@ from tf_mmjsd.data import registry
 from tf_mmjsd.errors import UsageError
 
 
+def release():
+  """Drops what pre-flights kept for the loads that follow them (an .npz
+  read once); cli.execute calls it when a program ends."""
+  from tf_mmjsd.data import npz  # pylint: disable=g-import-not-at-top
+  npz.forget()
+
+
 def readable(path, flag, kind="file"):
   """Raises UsageError unless local `path` is an existing `kind` ("file"
   or "folder") that this process may read; remote paths pass."""
@@ -48,10 +55,8 @@ def readable(path, flag, kind="file"):
 
 def data(config):
   """The data a run reads: the data set's own check of its files (raw
-  downloads, an .npz, a records manifest), the Inception weights and the
-  data cache."""
+  downloads, an .npz, a records manifest) and the data cache."""
   dataset = registry.of(config.dataset, config.data_path)
-  readable(config.inception_weights, "inception_weights")
   if config.data_dir:
     run_dir.check_creatable(config.data_dir, "data_dir")
   if dataset.preflight is not None:
@@ -73,6 +78,7 @@ def training(config):
   run_lock.RunLock(config.model_dir).check()
   if config.eval_every_epochs:
     run_dir.check_creatable(run_dir.classifier_dir(config), "classifier_dir")
+    readable(config.inception_weights, "inception_weights")
   data(config)
 
 
@@ -95,6 +101,7 @@ def evaluation(config, checkpoint=None):
   classifiers = run_dir.classifier_dir(config)
   if not files.isfile(os.path.join(classifiers, run_dir.CLASSIFIERS)):
     run_dir.check_creatable(classifiers, "classifier_dir")
+  readable(config.inception_weights, "inception_weights")
   data(config)
 
 

@@ -131,20 +131,35 @@ def _array(data, key, path, kinds="biuf", memmap=False):
 
 
 # The splits read by the last preflight, kept for the load that follows it
-# (an .npz is read once per run): {"key": ..., "splits": ...}.
+# in the same program (an .npz is read once per run; cli.execute forgets
+# them when the program ends): {"key": ..., "splits": ...}.
 _CHECKED = {}
 
 
+def _stat(path):
+  stat = os.stat(path)  # local: remote paths are never kept
+  return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 def _key(config):
-  """What identifies the data of a load: the file (size and mtime: a
-  rewritten file is read again) and the modalities."""
+  """What identifies the data of a load: the file, or every .npy of a
+  folder (inode, size, mtime, ctime: a rewritten file is read again), and
+  the modalities."""
   path = config.data_path
   try:
-    stat = os.stat(path)  # local: remote paths are never kept
+    stats = [_stat(path)]
+    if os.path.isdir(path):  # local
+      names = sorted(os.listdir(path))  # local
+      stats += [(n, _stat(os.path.join(path, n))) for n in names
+                if n.endswith(".npy")]
   except OSError:
     return None
-  return (os.path.abspath(path), stat.st_size, stat.st_mtime_ns,
-          config.modalities)
+  return (os.path.abspath(path), tuple(stats), config.modalities)
+
+
+def forget():
+  """Drops the splits a preflight kept (the end of a program)."""
+  _CHECKED.clear()
 
 
 def preflight(config):

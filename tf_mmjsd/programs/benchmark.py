@@ -57,16 +57,22 @@ def main(fv, args):
     preflight.readable(fv.export_dir, "export_dir", "folder")
   else:
     cfg = mm_flags.config_from_flags(fv, require_model_dir=False)
-    preflight.data(cfg)
+    if fv.mode in ("end_to_end", "precision"):  # the others: random batches
+      preflight.data(cfg)
   if fv.mode == "modalities" and not all(
       m.isdigit() and int(m) > 0 for m in fv.modality_counts):
     raise errors.UsageError("--modality_counts must be positive integers, "
                             f"got {fv.modality_counts}")
   if fv.logical_cpus:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    tf.config.set_logical_device_configuration(
-        tf.config.list_physical_devices("CPU")[0],
-        [tf.config.LogicalDeviceConfiguration()] * fv.logical_cpus)
+    try:
+      tf.config.set_logical_device_configuration(
+          tf.config.list_physical_devices("CPU")[0],
+          [tf.config.LogicalDeviceConfiguration()] * fv.logical_cpus)
+    except RuntimeError as e:  # TensorFlow started earlier in this process
+      raise errors.UsageError(
+          f"--logical_cpus must be set before TensorFlow starts ({e}); run "
+          "bin/benchmark in a process of its own") from None
   from tf_mmjsd import benchmark  # pylint: disable=g-import-not-at-top
   if fv.mode == "serving":
     return _serving(benchmark, fv)

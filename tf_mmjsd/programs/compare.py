@@ -58,6 +58,7 @@ def main(fv, args):
   from tf_mmjsd import compare  # pylint: disable=g-import-not-at-top
   base = mm_flags.config_from_flags(fv, require_model_dir=False)
   preflight.data(base)
+  preflight.readable(base.inception_weights, "inception_weights")
   compare.run(base, fv.compare_dir, fv.methods,
               [styles[s] for s in fv.styles], rates, seeds,
               compare.parse_overrides(fv.ms_settings, "--ms_settings"),

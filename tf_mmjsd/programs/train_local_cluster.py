@@ -9,6 +9,7 @@ own TF_CONFIG on 127.0.0.1. Worker 0 is the chief and writes --model_dir.
 Rerun the same command to resume.
 """
 
+import dataclasses
 import sys
 
 from absl import flags
@@ -39,6 +40,9 @@ def check_workers(program, args):
                                         require_model_dir=program == "train")
   except errors.UsageError as e:
     raise errors.UsageError(f"the workers' flags (after --): {e}") from None
+  # Checked as the chief will check them; TF_CONFIG is the workers', not
+  # this process's.
+  config = dataclasses.replace(config, distribution="default")
   if program == "train":
     preflight.training(config)
   else:
