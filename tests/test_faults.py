@@ -335,7 +335,8 @@ def test_evaluate_refuses_a_checkpoint_of_another_model(tiny_run, tmp_path,
   config = ExperimentConfig.load(run / "config.json")
   bigger = dataclasses.replace(config, modalities=config.modalities + (
       ModalitySpec("extra", (6,), "laplace", "mlp"),))
-  path = run_checkpoints.checkpoint_of(MultimodalVAE.from_experiment(bigger)).save(
+  other = MultimodalVAE.from_experiment(bigger)
+  path = run_checkpoints.checkpoint_of(other).save(
       str(tmp_path / "other" / "ckpt"))
   before = tree(tmp_path)
   out = run_bin("evaluate", [f"--model_dir={run}", f"--checkpoint={path}"],

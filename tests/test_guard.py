@@ -137,7 +137,8 @@ MIRRORED = textwrap.dedent("""
             {"inputs": {"a": a, "b": b}}).unbatch().batch(n))
     iterator = iter(data)
     def weights():
-      return [v.numpy() for v in run_checkpoints.variables_by_path(model).values()]
+      by_path = run_checkpoints.variables_by_path(model)
+      return [v.numpy() for v in by_path.values()]
     moved = []
     for _ in range(3):
       before = weights()

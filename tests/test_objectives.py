@@ -209,7 +209,8 @@ def test_every_method_trains_with_and_without_styles_and_missing_data(
             run_checkpoints.variables_by_path(trainer.model).items()}
   trainer.train()
   assert trainer.step == 3 and trainer.model.guard.failure() is None
-  moved = [k for k, v in run_checkpoints.variables_by_path(trainer.model).items()
+  after = run_checkpoints.variables_by_path(trainer.model)
+  moved = [k for k, v in after.items()
            if not np.array_equal(v.numpy(), before[k])]
   for m in config.modality_names:  # every encoder and decoder learned
     assert any(k.startswith(f"encoder_{m}/") for k in moved), m

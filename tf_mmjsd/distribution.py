@@ -43,7 +43,7 @@ import tensorflow as tf
 from tf_mmjsd import errors
 from tf_mmjsd.config import DISTRIBUTIONS as STRATEGIES
 from tf_mmjsd.errors import Error
-from tf_mmjsd.tf_config import DistributionError, parse_tf_config  # pylint: disable=unused-import  # part of this module's API
+from tf_mmjsd.tf_config import DistributionError, is_chief_task, parse_tf_config  # pylint: disable=unused-import  # part of this module's API
 
 
 class PeerFailure(Error):
@@ -190,10 +190,8 @@ def is_chief(strategy):
   resolver = getattr(strategy, "cluster_resolver", None)
   if resolver is None or not resolver.task_type:
     return True
-  jobs = resolver.cluster_spec().as_dict()
-  if "chief" in jobs:
-    return resolver.task_type == "chief"
-  return resolver.task_type == "worker" and resolver.task_id == 0
+  return is_chief_task(resolver.cluster_spec().as_dict(), resolver.task_type,
+                       resolver.task_id)
 
 
 class OutputDir:

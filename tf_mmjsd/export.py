@@ -92,7 +92,8 @@ def load_run(model_dir, checkpoint=None, log=print):
                       "train one with bin/train")
   config = ExperimentConfig.load(path)
   model = MultimodalVAE.from_experiment(config)
-  ckpt = run_checkpoints.restore_checkpoint(model, model_dir, checkpoint, log=log)
+  ckpt = run_checkpoints.restore_checkpoint(model, model_dir, checkpoint,
+                                            log=log)
   return model, config, ckpt
 
 

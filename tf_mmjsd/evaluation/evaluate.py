@@ -79,11 +79,8 @@ def run(config, checkpoint=None, log=print):
   if config.inception_weights and not files.isfile(config.inception_weights):
     raise features_lib.FeatureError(
         f"--inception_weights={config.inception_weights}: no such file")
-  if not checkpoint and not run_dir.checkpoints_newest_first(
-      config.model_dir):
-    raise EvaluationError(
-        f"no checkpoint in {run_dir.checkpoint_dir(config.model_dir)}; "
-        "train the model first (bin/train)")
+  if not checkpoint:  # a given one is checked when it is restored
+    run_dir.check_trained(config.model_dir)
   with run_lock.RunLock(config.model_dir, log=log):
     return _restore_and_evaluate(config, checkpoint, log)
 
@@ -95,8 +92,8 @@ def _restore_and_evaluate(config, checkpoint, log):
                      log=log)
   model = MultimodalVAE.from_experiment(config)
   try:
-    path = run_checkpoints.restore_checkpoint(model, config.model_dir, checkpoint,
-                                      log=log)
+    path = run_checkpoints.restore_checkpoint(model, config.model_dir,
+                                              checkpoint, log=log)
   except run_dir.RunDirError as e:
     raise EvaluationError(f"{e} (the model of {config.model_dir}/"
                           "config.json)") from e

@@ -161,13 +161,22 @@ def _cached(cache_dir, build, log):
 # --- sources --------------------------------------------------------------
 
 
-def read_lists(celeba_dir):
-  """(file names [N], attributes int8 [N, 40] of 0/1, partitions int [N])
-  from the standard list files, in the attribute file's order."""
+def check_lists(celeba_dir):
+  """DataUnavailableError unless celeba_dir is a folder with the list
+  files."""
+  if not files.isdir(celeba_dir):
+    raise DataUnavailableError(f"--celeba_dir={celeba_dir}: no such "
+                               f"folder. {HOW_TO_GET}")
   for name in FILES:
     if not files.exists(os.path.join(celeba_dir, name)):
       raise DataUnavailableError(
           f"--celeba_dir={celeba_dir} lacks {name}. {HOW_TO_GET}")
+
+
+def read_lists(celeba_dir):
+  """(file names [N], attributes int8 [N, 40] of 0/1, partitions int [N])
+  from the standard list files, in the attribute file's order."""
+  check_lists(celeba_dir)
   lines = files.read_text(os.path.join(celeba_dir,
                                        "list_attr_celeba.txt")).split("\n")
   header = lines[1].split()
@@ -284,24 +293,10 @@ def _cache_dir(config):
   return data_lib.default_cache_dir()
 
 
-def _preflight(config):
-  """--celeba_dir is a folder with the list files (checked before
-  TensorFlow loads)."""
-  if not config.celeba_dir:
-    return
-  if not files.isdir(config.celeba_dir):
-    raise DataUnavailableError(f"--celeba_dir={config.celeba_dir}: no such "
-                               f"folder. {HOW_TO_GET}")
-  for name in FILES:
-    if not files.exists(os.path.join(config.celeba_dir, name)):
-      raise DataUnavailableError(
-          f"--celeba_dir={config.celeba_dir} lacks {name}. {HOW_TO_GET}")
-
-
 def _load(config, log=print):
   cache = _cache_dir(config)
   if config.celeba_dir:
-    _preflight(config)
+    check_lists(config.celeba_dir)
     pools = load_local(config.celeba_dir, cache, log=log)
   else:
     pools = load_tfds(config.data_dir, cache, log=log)
@@ -324,7 +319,8 @@ def _load_synthetic(config, log=print):
 
 registry.register(registry.Dataset(
     "celeba", _load, specs, label_kind="attributes",
-    attribute_names=ATTRIBUTES, preflight=_preflight,
+    attribute_names=ATTRIBUTES,
+    preflight=lambda c: check_lists(c.celeba_dir) if c.celeba_dir else None,
     description="CelebA faces + attribute text (TFDS, or --celeba_dir)"))
 registry.register(registry.Dataset(
     "synthetic_celeba", _load_synthetic, specs, label_kind="attributes",
