@@ -281,7 +281,7 @@ CASES = [
      r"--out=FOLDER is required"),
     ("make_records no shards", "make_records",
      ["--out={tmp}/r", "--train_shards=0"], None, 2,
-     r"--train_shards and --test_shards must be >= 1"),
+     r"flag --train_shards=0: 0 is not a positive integer"),
     ("make_records out under a file", "make_records",
      ["--out={tmp}/afile/r"], _a_file, 2, r"--out=.*afile/r cannot be made"),
     ("records without data_path", "train", RUN + ["--dataset=records"], None,

@@ -108,8 +108,8 @@ def test_positional_arguments_only_where_a_program_takes_them(capsys):
 def test_the_launcher_checks_the_workers_flags_as_the_chief_will(tmp_path):
   from tf_mmjsd.programs import train_local_cluster  # pylint: disable=g-import-not-at-top
   args = [f"--model_dir={tmp_path}/run", "--distribution=multi_worker"]
-  train_local_cluster.check_workers("train", args)  # no TF_CONFIG here
+  train_local_cluster.check_workers("train", args, 2)  # no TF_CONFIG here
   with pytest.raises(errors.UsageError, match=r"the workers' flags \(after "
                      r"--\): learning_rate must be a finite number"):
-    train_local_cluster.check_workers("train", args + ["--learning_rate=nan"])
+    train_local_cluster.check_workers("train", args + ["--learning_rate=nan"], 2)
   assert not os.path.exists(tmp_path / "run")

@@ -245,7 +245,7 @@ CASES = [
      None, 2, r"--mode=serving needs --export_dir"),
     ("local cluster of no workers", "train_local_cluster",
      ["--num_workers=0", "--", "--model_dir={tmp}/run"], None, 2,
-     r"--num_workers must be >= 1"),
+     r"flag --num_workers=0: 0 is not a positive integer"),
 ]
 
 

@@ -13,7 +13,8 @@ positional argument is a usage error). `execute` parses the command line
 into a fresh FlagValues (layered flagfiles: flags.parse_argv), so programs
 run one after another in one process; it quiets absl's logs and calls
 `main` with SIGTERM and SIGINT raising errors.Interrupted (interrupts.py;
-exit code 128 + the signal's number). `main` checks what it can without
+exit code 128 + the signal's number; also while the flags are parsed and,
+under `run`, from start-up to exit). `main` checks what it can without
 TensorFlow first (its pre-flight: settings, paths, the run folder and its
 lock, the data's format) and imports TensorFlow only after. It raises a
 `tf_mmjsd.Error` for anything the user can fix; `execute` prints `error:
@@ -140,10 +141,13 @@ def flag_values(module):
 def parse(program, argv):
   """(FlagValues, positional arguments) of `program`'s command line argv
   (argv[0] names the program); errors.UsageError for a flag that cannot
-  be parsed or a flagfile that cannot be read."""
-  from tf_mmjsd import flags as mm_flags  # pylint: disable=g-import-not-at-top
+  be parsed, is out of its bounds or fails the checks every flag shares
+  (preflight.check_flags), or a flagfile that cannot be read."""
+  from tf_mmjsd import flags as mm_flags, preflight  # pylint: disable=g-import-not-at-top
   fv = flag_values(program_module(program))
-  return fv, mm_flags.parse_argv(argv, fv)[1:]  # absl drops the "--"
+  args = mm_flags.parse_argv(argv, fv)[1:]  # absl drops the "--"
+  preflight.check_flags(fv)
+  return fv, args
 
 
 def execute(program, argv):
@@ -158,18 +162,16 @@ def execute(program, argv):
   own = argv[1:argv.index("--")] if "--" in argv else argv[1:]
   if any(arg in HELP for arg in own):
     return _help(module, flag_values(module))
-  try:
-    fv, args = parse(module, argv)
-  except errors.Error as e:
-    return report(e)
+  fv = None
   try:
     with interrupts.handled():
+      fv, args = parse(module, argv)
       if not getattr(module, "POSITIONAL", False):
         no_arguments(args)
       logging.set_verbosity(logging.WARNING)
       return module.main(fv, args) or 0
   except (Exception, KeyboardInterrupt) as e:  # pylint: disable=broad-except
-    code = report(e, verbose=fv.verbose)
+    code = report(e, verbose=fv is not None and fv.verbose)
     if code is None:
       raise
     return code
@@ -189,4 +191,11 @@ def run(module):
     flags.FLAGS(argv[:1])
     return argv
 
-  app.run(lambda argv: execute(module, argv), flags_parser=global_flags_parsed)
+  # Signals before and after `execute` (absl's start-up, the exit) end the
+  # program with the same one line and exit code as during it.
+  try:
+    with interrupts.handled():
+      app.run(lambda argv: execute(module, argv),
+              flags_parser=global_flags_parsed)
+  except errors.Interrupted as e:
+    sys.exit(report(e))

@@ -8,6 +8,12 @@ take the same paths). A path with a scheme goes through `tf.io.gfile`; a
 local path through `os` and `open`, whose errors name a full disk or a
 missing permission precisely (cli.py reports both kinds).
 
+`check_remote` answers, within a bounded time and before anything is
+written, whether a `scheme://` path can be used here: a scheme TensorFlow
+does not know, a missing plug-in, a store that cannot be reached or that
+refuses the credentials become an `UnusablePathError` naming the cause
+(preflight.py turns it into the usage error of the flag).
+
 `write_atomic` writes a file then renames it into place, so a reader never
 sees half of it. On an object store a rename is a copy then a delete: the
 object still appears whole (an object becomes visible when its upload
@@ -17,11 +23,23 @@ has one writer (run_lock.py).
 
 import builtins
 import contextlib
+import importlib.util
 import io
 import os
 import shutil
 import tempfile
+import threading
 import uuid
+
+from tf_mmjsd.errors import UsageError
+
+# File systems TensorFlow registers itself, and those the tensorflow-io
+# package adds (registered when it is imported: check_remote does that).
+TF_SCHEMES = ("gs", "ram", "file")
+TFIO_SCHEMES = ("s3", "hdfs", "viewfs", "har", "az", "http", "https")
+# Seconds check_remote waits for a store to answer (TF_MMJSD_REMOTE_TIMEOUT
+# replaces it).
+REMOTE_TIMEOUT = 30.0
 
 
 def _gfile():
@@ -42,6 +60,77 @@ def _remote(fn, path, *args):
 def is_remote(path):
   """True for a `scheme://` path (handled by tf.io.gfile)."""
   return "://" in str(path)
+
+
+def scheme(path):
+  """"gs" of "gs://bucket/x"; "" for a local path."""
+  return str(path).split("://", 1)[0] if is_remote(path) else ""
+
+
+class UnusablePathError(UsageError):
+  """A `scheme://` path that cannot be used here; the message says why."""
+
+
+def _cause(error):
+  """Why a store refused a request, in words, from TensorFlow's error."""
+  text = " ".join(str(getattr(error, "message", error)).split())[:240]
+  low = text.lower()
+  if "not implemented" in low:
+    return "this TensorFlow has no file system for that scheme"
+  if any(s in low for s in ("resolve host", "couldn't connect", "connect to",
+                            "connection refused", "timed out", "timeout",
+                            "network is unreachable", "proxy")):
+    return f"the store cannot be reached from this machine ({text})"
+  if any(s in low for s in ("credential", "401", "403", "unauthenticated",
+                            "permission", "forbidden", "access denied")):
+    return (f"no credentials, or they are refused ({text}); for gs:// run "
+            "`gcloud auth application-default login` or set "
+            "GOOGLE_APPLICATION_CREDENTIALS")
+  return text
+
+
+def check_remote(path, timeout=None):
+  """Whether the `scheme://` path exists, asked of its store within
+  `timeout` seconds (default REMOTE_TIMEOUT or $TF_MMJSD_REMOTE_TIMEOUT).
+
+  Raises:
+    UnusablePathError: the scheme is unknown, or needs tensorflow-io and it
+      is not installed; the store cannot be reached, refuses the
+      credentials or did not answer in time.
+  """
+  name = scheme(path)
+  if name in TFIO_SCHEMES:
+    if importlib.util.find_spec("tensorflow_io") is None:
+      raise UnusablePathError(
+          f"{name}:// needs the tensorflow-io package, which is not "
+          "installed (pip install tensorflow-io)")
+    import tensorflow_io  # pylint: disable=g-import-not-at-top,unused-import
+  elif name not in TF_SCHEMES:
+    raise UnusablePathError(
+        f"{name}:// is not a file system TensorFlow knows: use a local path, "
+        "gs:// or ram:// (s3://, hdfs:// and az:// with the tensorflow-io "
+        "package)")
+  if timeout is None:
+    timeout = float(os.environ.get("TF_MMJSD_REMOTE_TIMEOUT", REMOTE_TIMEOUT))
+  answer = {}
+
+  def ask():
+    try:
+      answer["exists"] = exists(path)
+    except Exception as e:  # pylint: disable=broad-except
+      answer["error"] = e
+
+  # In a thread: a store that never answers cannot hold the program.
+  thread = threading.Thread(target=ask, daemon=True)
+  thread.start()
+  thread.join(timeout)
+  if thread.is_alive():
+    raise UnusablePathError(f"no answer from the store within {timeout:g} s "
+                            "(TF_MMJSD_REMOTE_TIMEOUT); is it reachable from "
+                            "this machine?")
+  if "error" in answer:
+    raise UnusablePathError(_cause(answer["error"]))
+  return answer["exists"]
 
 
 def join(*parts):
@@ -133,6 +222,13 @@ def rename(source, target, overwrite=False):
     if os.path.exists(target):
       raise FileExistsError(17, "File exists", target)
     os.rename(source, target)
+
+
+def size(path):
+  """The size of file `path` in bytes."""
+  if is_remote(path):
+    return _remote(_gfile().stat, path).length
+  return os.path.getsize(path)
 
 
 def getmtime(path):

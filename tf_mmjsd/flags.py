@@ -273,6 +273,12 @@ def _expand(argv, origin=None, base=None, seen=()):
         path = os.path.join(base, path)
       if not files.is_remote(path):
         path = os.path.normpath(path)
+      try:
+        from tf_mmjsd import preflight  # pylint: disable=g-import-not-at-top
+        preflight.check_path("flagfile", path)
+      except UsageError as e:
+        raise FlagfileError(f"{e}" + (f" ({where})" if where else "")
+                            ) from None
       if path in seen:
         raise FlagfileError(f"flagfile {path} includes itself"
                             + (f" ({where})" if where else ""))

@@ -9,14 +9,25 @@ fraction of a second and before anything is written.
   preflight.data(config)           # the data alone: compare, benchmark,
                                    # make_records
 
+Before any of them, `check_flags(fv)` (cli.parse runs it on every
+program's flags, the workers' of train_local_cluster included) checks
+what every flag shares: no control character in any value (a newline in a
+path would break the run's own flags.txt), every path flag (PATH_FLAGS) on
+a file system that can be used here (files.check_remote: a known scheme,
+a store that answers within a bounded time and takes the credentials), and
+every name flag (NAME_FLAGS) a plain file name. Ranges of the programs'
+own numbers are the bounds of their absl flags, checked as they are
+parsed; the experiment's settings are checked by ExperimentConfig.
+
 Each raises a UsageError naming the flag and the path: a file or folder
 that is missing or of the wrong kind, a folder that cannot be made (under
 a file, read-only, not writable), a run folder that holds another run, is
 locked by a live process or has no checkpoint, a damaged config.json or
 records manifest, and data whose format is wrong (a data set's
 `Dataset.preflight`: an .npz's arrays are read and checked with numpy).
-Paths on a file system of TensorFlow's (`scheme://`) are checked when they
-are opened. Nothing here imports TensorFlow: tests/test_faults.py and
+A `scheme://` path is asked of its store (TensorFlow loads for that);
+what it holds is checked when it is opened. Otherwise nothing here imports
+TensorFlow: tests/test_faults.py and
 tests/test_reliability.py run every usage error of their tables in a fresh
 process and check that TensorFlow was never imported.
 """
@@ -27,6 +38,61 @@ from tf_mmjsd import files, run_dir, run_lock, tf_config
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data import registry
 from tf_mmjsd.errors import UsageError
+
+
+# Flags that name a file or folder, and flags that name a file to write
+# inside a folder given elsewhere, in any program.
+PATH_FLAGS = ("model_dir", "data_path", "data_dir", "mnist_dir", "svhn_dir",
+              "celeba_dir", "inception_weights", "classifier_dir",
+              "modalities_file", "out", "export_dir", "compare_dir",
+              "checkpoint")
+NAME_FLAGS = ("report",)
+
+
+def _control_character(text):
+  return next((c for c in text if ord(c) < 32 or ord(c) == 127), None)
+
+
+def check_value(flag, value):
+  """Raises UsageError where the value of --flag holds a control
+  character (a newline, a tab, an escape)."""
+  char = _control_character(str(value))
+  if char is not None:
+    raise UsageError(f"--{flag}={value!r} holds the control character "
+                     f"{char!r}; paths, names and settings cannot")
+
+
+def check_path(flag, path):
+  """Raises UsageError unless the path of --flag has no control character
+  and, with a scheme, is on a store this machine can use (files.
+  check_remote); returns whether a remote path exists (None if local)."""
+  check_value(flag, path)
+  if not files.is_remote(path):
+    return None
+  try:
+    return files.check_remote(path)
+  except files.UnusablePathError as e:
+    raise UsageError(f"--{flag}={path}: {e}; nothing was written") from None
+
+
+def check_flags(fv):
+  """The checks every flag of absl FlagValues `fv` shares (see the module
+  docstring)."""
+  for name in fv:
+    value = fv[name].value
+    for item in value if isinstance(value, list) else [value]:
+      if isinstance(item, str):
+        check_value(name, item)
+  for name in PATH_FLAGS:
+    if name in fv and fv[name].value:
+      check_path(name, fv[name].value)
+  for name in NAME_FLAGS:
+    if name in fv:
+      value = fv[name].value
+      if not value or value in (".", "..") or "/" in value or "\\" in value:
+        raise UsageError(f"--{name}={value!r} must be a file name (no "
+                         "folders): the files are written where the "
+                         "program's folder flag says")
 
 
 def release():
@@ -53,25 +119,38 @@ def readable(path, flag, kind="file"):
     raise UsageError(f"--{flag}={path} is not readable by this user")
 
 
-def data(config):
+def input_pipelines(config):
+  """[(pipeline, number of pipelines)]: the input pipelines of training
+  this process runs: under multi_worker this worker's (from TF_CONFIG; none
+  for an evaluator), else one."""
+  if config.distribution != "multi_worker":
+    return [(0, 1)]
+  mine = tf_config.input_pipeline(*tf_config.parse_tf_config(
+      os.environ.get("TF_CONFIG", "")))
+  return [mine] if mine else []
+
+
+def data(config, pipelines=None):
   """The data a run reads: the data set's own check of its files (raw
-  downloads, an .npz, a records manifest) and the data cache."""
+  downloads, an .npz, a records manifest and the shards that `pipelines`
+  stream: default `input_pipelines`) and the data cache."""
   dataset = registry.of(config.dataset, config.data_path)
   if config.data_dir:
     run_dir.check_creatable(config.data_dir, "data_dir")
   if dataset.preflight is not None:
-    dataset.preflight(config)
+    dataset.preflight(config, input_pipelines(config) if pipelines is None
+                      else pipelines)
 
 
-def training(config):
+def training(config, pipelines=None):
   """bin/train: TF_CONFIG of a multi-worker run, the run folder (creatable,
   the same run, not locked; on the chief only, its one writer), the
-  classifier folder of periodic evaluations, and the data."""
+  classifier folder of periodic evaluations, and the data (`data`)."""
   if config.distribution == "multi_worker":
     cluster, task_type, index = tf_config.parse_tf_config(
         os.environ.get("TF_CONFIG", ""))
     if not tf_config.is_chief_task(cluster, task_type, index):
-      data(config)
+      data(config, pipelines)
       return
   run_dir.check_model_dir(config)
   run_dir.check_writable(config.model_dir, "model_dir")
@@ -79,7 +158,7 @@ def training(config):
   if config.eval_every_epochs:
     run_dir.check_creatable(run_dir.classifier_dir(config), "classifier_dir")
     readable(config.inception_weights, "inception_weights")
-  data(config)
+  data(config, pipelines)
 
 
 def classifiers(config):

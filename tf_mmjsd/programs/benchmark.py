@@ -29,7 +29,8 @@ def define_flags(fv):
                     "export.", flag_values=fv)
   flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into this many "
                        "logical devices first (for --distribution=mirrored "
-                       "on a machine without GPUs).", flag_values=fv)
+                       "on a machine without GPUs).", lower_bound=0,
+                       flag_values=fv)
   flags.DEFINE_list("modality_counts", ["2", "3", "4", "6", "8"],
                     "--mode=modalities: numbers of modalities M.",
                     flag_values=fv)
@@ -42,10 +43,14 @@ def define_flags(fv):
   flags.DEFINE_list("serving_batch_sizes", ["1", "256"],
                     "--mode=serving: batch sizes to time.", flag_values=fv)
   flags.DEFINE_integer("calls", 200, "--mode=serving: timed requests per "
-                       "signature and batch size.", flag_values=fv)
-  flags.DEFINE_integer("steps", 50, "Timed steps per repeat.", flag_values=fv)
-  flags.DEFINE_integer("repeats", 5, "Timed repeats.", flag_values=fv)
-  flags.DEFINE_integer("warmup", 10, "Untimed steps first.", flag_values=fv)
+                       "signature and batch size.", lower_bound=1,
+                       flag_values=fv)
+  flags.DEFINE_integer("steps", 50, "Timed steps per repeat.", lower_bound=1,
+                       flag_values=fv)
+  flags.DEFINE_integer("repeats", 5, "Timed repeats.", lower_bound=1,
+                       flag_values=fv)
+  flags.DEFINE_integer("warmup", 10, "Untimed steps first.", lower_bound=0,
+                       flag_values=fv)
 
 
 def main(fv, args):

@@ -13,24 +13,27 @@ import sys
 from absl import flags
 
 from tf_mmjsd import cli, errors
+from tf_mmjsd.config import MAX_SEED
 
 
 def define_flags(fv):
   """Declares this program's flags."""
   flags.DEFINE_string("out", "runs/synthetic_clinic.npz", "The .npz to write.",
       flag_values=fv)
-  flags.DEFINE_integer("train_size", 6000, "Training patients.", flag_values=fv)
-  flags.DEFINE_integer("test_size", 1000, "Test patients.", flag_values=fv)
+  flags.DEFINE_integer("train_size", 6000, "Training patients.",
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer("test_size", 1000, "Test patients.", lower_bound=1,
+                       flag_values=fv)
   flags.DEFINE_float("missing_rate", 0.4, "Fraction of patients lacking each "
-                     "modality (no patient lacks all three).", flag_values=fv)
-  flags.DEFINE_integer("seed", 0, "Seed of the data.", flag_values=fv)
+                     "modality (no patient lacks all three).",
+                     lower_bound=0.0, upper_bound=1.0, flag_values=fv)
+  flags.DEFINE_integer("seed", 0, "Seed of the data.", lower_bound=0,
+                       upper_bound=MAX_SEED, flag_values=fv)
 
 
 def main(fv, args):
   """Writes the data of the parsed flags `fv` (args: none)."""
   del args
-  if fv.train_size < 1 or fv.test_size < 1:
-    raise errors.UsageError("--train_size and --test_size must be >= 1")
   from tf_mmjsd import files, run_dir  # pylint: disable=g-import-not-at-top
   from tf_mmjsd.data import clinic, split  # pylint: disable=g-import-not-at-top
   if files.isdir(fv.out):

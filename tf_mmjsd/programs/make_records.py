@@ -23,9 +23,9 @@ def define_flags(fv):
                       "hold records already).", flag_values=fv)
   flags.DEFINE_integer("train_shards", 8, "Shards of the train split: at "
                        "least the number of workers that will read it.",
-                       flag_values=fv)
+                       lower_bound=1, flag_values=fv)
   flags.DEFINE_integer("test_shards", 2, "Shards of the test split.",
-      flag_values=fv)
+                       lower_bound=1, flag_values=fv)
 
 
 def main(fv, args):
@@ -33,8 +33,6 @@ def main(fv, args):
   del args
   if not fv.out:
     raise errors.UsageError("--out=FOLDER is required")
-  if fv.train_shards < 1 or fv.test_shards < 1:
-    raise errors.UsageError("--train_shards and --test_shards must be >= 1")
   cfg = mm_flags.config_from_flags(fv, require_model_dir=False)
   run_dir.check_creatable(fv.out, "out")
   preflight.data(cfg)

@@ -22,18 +22,19 @@ POSITIONAL = True  # the workers' flags follow `--`
 def define_flags(fv):
   """Declares this program's flags."""
   flags.DEFINE_integer("num_workers", 2, "Worker processes to start.",
-      flag_values=fv)
+                       lower_bound=1, flag_values=fv)
   flags.DEFINE_enum("program", "train", ["train", "benchmark"],
                     "The bin/ program each worker runs.", flag_values=fv)
   flags.DEFINE_float("grace_seconds", 60.0, "After one worker fails, how long "
                      "the others may take to fail before they are stopped.",
-                     flag_values=fv)
+                     lower_bound=0, flag_values=fv)
 
 
-def check_workers(program, args):
+def check_workers(program, args, num_workers):
   """The workers' flags `args` parse and their settings, run folder and
   data pass the pre-flight (what each worker would refuse, refused once
-  before any starts)."""
+  before any starts), the train shards of records included: enough for
+  `num_workers`, and each as its manifest says."""
   try:
     worker, _ = cli.parse(program, [program] + args)
     config = mm_flags.config_from_flags(worker,
@@ -42,16 +43,19 @@ def check_workers(program, args):
     raise errors.UsageError(f"the workers' flags (after --): {e}") from None
   # Checked as the chief will check them; TF_CONFIG is the workers', not
   # this process's.
-  config = dataclasses.replace(config, distribution="default")
+  # The launcher checks the input of every worker: their pipelines.
+  config = dataclasses.replace(config, distribution="default",
+                               stream_records=config.dataset == "records")
+  pipelines = [(i, num_workers) for i in range(num_workers)]
   if program == "train":
-    preflight.training(config)
+    preflight.training(config, pipelines)
   else:
-    preflight.data(config)
+    preflight.data(config, pipelines)
 
 
 def main(fv, args):
   """Starts the workers of the parsed flags `fv`; `args` are theirs."""
-  check_workers(fv.program, args)
+  check_workers(fv.program, args, fv.num_workers)
   from tf_mmjsd import local_cluster  # pylint: disable=g-import-not-at-top
   program = f"tf_mmjsd.programs.{fv.program}"
   code = local_cluster.run(fv.num_workers,
