@@ -38,10 +38,10 @@ class ExportError(UsageError):
 
 
 def next_version(export_dir):
-  """1 + the largest integer folder name in export_dir (1 if none)."""
+  """1 + the largest integer name in export_dir (1 if none): a file named
+  like a version takes its number too."""
   versions = [int(n) for n in files.listdir(export_dir)
-              if n.isdigit() and files.isdir(os.path.join(export_dir, n))
-              ] if files.isdir(export_dir) else []
+              if n.isdigit()] if files.isdir(export_dir) else []
   return max(versions, default=0) + 1
 
 

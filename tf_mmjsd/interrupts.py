@@ -29,7 +29,8 @@ def interrupted(signum, what="stopped"):
       "command to go on (finished work is reused)", signum)
 
 
-def _handle(signum, frame):
+def handle(signum, frame=None):
+  """The signal handler: records `signum` and raises its Interrupted."""
   del frame
   _pending.append(signum)
   raise interrupted(signum)
@@ -39,14 +40,23 @@ def _handle(signum, frame):
 def handled():
   """Within the block SIGTERM and SIGINT raise errors.Interrupted; the
   handlers it replaced are restored after it, and signals left pending are
-  forgotten. Outside the main thread (where Python cannot set handlers) it
-  changes nothing."""
+  forgotten. An exception leaving the block after a signal was received
+  leaves it as that signal's Interrupted: libraries re-raise what a signal
+  raised inside their calls as exceptions of their own (Keras: a
+  RuntimeError from a layer's call). Outside the main thread (where Python
+  cannot set handlers) it changes nothing."""
   if threading.current_thread() is not threading.main_thread():
     yield
     return
-  previous = {sig: signal.signal(sig, _handle) for sig in SIGNALS}
+  previous = {sig: signal.signal(sig, handle) for sig in SIGNALS}
   try:
     yield
+  except errors.Interrupted:
+    raise
+  except BaseException as e:
+    if _pending:
+      raise interrupted(_pending[-1]) from e
+    raise
   finally:
     for sig, handler in previous.items():
       signal.signal(sig, handler)

@@ -68,3 +68,15 @@ def is_chief_task(cluster, task_type, index):
   if "chief" in cluster:
     return task_type == "chief"
   return task_type == "worker" and index == 0
+
+
+def input_pipeline(cluster, task_type, index):
+  """(this task's input pipeline, the number of pipelines) under
+  MultiWorkerMirroredStrategy: one per chief and worker, the chief's first;
+  None for an evaluator."""
+  chiefs, workers = len(cluster.get("chief", [])), len(cluster.get("worker", []))
+  if task_type == "chief":
+    return 0, chiefs + workers
+  if task_type == "worker":
+    return chiefs + index, chiefs + workers
+  return None

@@ -9,7 +9,10 @@ experiment's modality specs):
                             a categorical modality [L, C] may instead hold
                             integer tokens [N, L] in [0, C) (one-hot encoded
                             batch by batch: C times less memory)
-  train_labels, test_labels optional int [N] classes (for the latent probe)
+  train_labels, test_labels optional int [N] classes 0, 1, ... (for the
+                            latent probe); -1 marks an example without a
+                            label ({-1, +1} labels are refused: write
+                            them as 0 and 1)
   train_mask_<m>, ...       optional bool [N] presence of modality m
 
 Every modality's arrays of a split hold the same N examples in the same
@@ -28,6 +31,20 @@ from tf_mmjsd.data import registry
 from tf_mmjsd.data.split import DataError, DataUnavailableError, Split
 
 NO_LABEL = -1
+HOW_TO_LABEL = ("labels are the classes 0, 1, ..., and -1 marks an example "
+                "without a label")
+
+
+def _check_labels(labels, where):
+  """Raises DataError for {-1, +1} labels: a binary convention in which -1
+  is a class, which here would mean 'no label' (Split.validate checks the
+  range)."""
+  values = np.unique(labels)
+  if NO_LABEL in values and set(values[values >= 0].tolist()) == {1}:
+    raise DataError(
+        f"{where} hold only -1 and 1. Here {HOW_TO_LABEL}, so the -1 "
+        "examples would silently leave the probe; if they are two classes, "
+        "write them as 0 and 1 ((labels + 1) // 2)")
 
 
 class _Folder:
@@ -90,6 +107,7 @@ def load_npz(path, specs):
           raise DataError(f"{path}: {split}_labels has shape {labels.shape}, "
                           f"expected ({n},)")
         labels = labels.astype(np.int32)
+        _check_labels(labels, f"{path}: {split}_labels")
       masks = {}
       for m in names:
         if f"{split}_mask_{m}" in keys:
@@ -162,7 +180,7 @@ def forget():
   _CHECKED.clear()
 
 
-def preflight(config):
+def preflight(config, pipelines=()):  # pylint: disable=unused-argument
   """Reads and checks a local .npz (or .npy folder) with numpy, before
   TensorFlow loads; the next `load` of the same data takes the result."""
   if files.is_remote(config.data_path or ""):

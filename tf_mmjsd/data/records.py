@@ -54,6 +54,7 @@ Two ways to read them:
 """
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -78,6 +79,12 @@ _CHUNK = 4096
 EVAL_SAMPLE = 50_000
 # Examples each input pipeline of a `Stream` shuffles at a time.
 SHUFFLE_BUFFER = 10_000
+
+
+def shard_count(examples, shards):
+  """The shards `write` makes of a split: as asked, at most one per
+  example."""
+  return max(1, min(int(shards), examples))
 
 
 def shard_name(split, index, count):
@@ -201,8 +208,8 @@ def _example(arrays, params, masks, label, index):
 def _write_shards(split, split_name, pools, params, masks, order, out_dir,
                   num_shards, log):
   """Writes the rows of `split` in `order`, position k to shard k mod S,
-  each shard under a temporary name renamed when every shard is complete
-  (a failure or a signal removes them); returns the manifest's shard
+  each shard under a temporary name (`shard_name` + ".partial": `write`
+  renames them when every split is complete); returns the manifest's shard
   entries."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   n = len(split)
@@ -228,19 +235,45 @@ def _write_shards(split, split_name, pools, params, masks, order, out_dir,
       if done >= report + every and done < n:
         report = done
         log(f"  {split_name}: {done:,} of {n:,} examples written")
+  finally:
     for writer in writers:
       writer.close()
-    for path, name in zip(partial, names):
-      files.rename(path, files.join(out_dir, name), overwrite=True)
-  except BaseException:
-    for writer in writers:
-      writer.close()
-    for path in partial + [files.join(out_dir, name) for name in names]:
-      if files.exists(path):
-        files.remove(path)
-    raise
-  return [{"file": name, "examples": len(range(i, n, num_shards))}
-          for i, name in enumerate(names)]
+  return [{"file": name, "examples": len(range(i, n, num_shards)),
+           **shard_digest(path)} for i, (name, path) in enumerate(
+               zip(names, partial))]
+
+
+def shard_digest(path):
+  """{"bytes", "sha256"} of the shard file `path`: what the manifest
+  records so that a reader can tell its shards from other files."""
+  digest, size = hashlib.sha256(), 0
+  with files.open(path, "rb") as f:
+    while chunk := f.read(1 << 22):
+      digest.update(chunk)
+      size += len(chunk)
+  return {"bytes": size, "sha256": digest.hexdigest()}
+
+
+def count_records(path):
+  """The number of records in the TFRecord file `path`, from their length
+  headers (without TensorFlow for a local file); DataError where the file
+  ends inside a record."""
+  count, size = 0, files.size(path)
+  with files.open(path, "rb") as f:
+    at = 0
+    while at < size:
+      header = f.read(12)  # uint64 length, uint32 CRC of the length
+      if len(header) < 12:
+        break
+      at += 12 + int.from_bytes(header[:8], "little") + 4  # data, its CRC
+      if at > size:
+        break
+      f.seek(at)
+      count += 1
+  if at != size:
+    raise DataError(f"{path} is not a whole TFRecord file (it ends inside a "
+                    "record); write the records again with bin/make_records")
+  return count
 
 
 def write(splits, specs, out_dir, num_shards, dataset=None, seed=0,
@@ -265,12 +298,30 @@ def write(splits, specs, out_dir, num_shards, dataset=None, seed=0,
     shuffle: False writes the rows in the split's own order (version 1's
       layout, kept for tests that show why it is not the default).
   """
-  from tf_mmjsd.data.split import fingerprint  # pylint: disable=g-import-not-at-top
   specs = tuple(specs)
   if files.exists(files.join(out_dir, MANIFEST)):
     raise DataError(f"{out_dir} already holds records ({MANIFEST}); choose "
                     "another folder or delete it")
   files.makedirs(out_dir)
+  try:
+    manifest = _write_splits(splits, specs, out_dir, num_shards, dataset,
+                             seed, source, log, shuffle)
+  except BaseException:  # a failure or a signal: no shard is left behind
+    for split, name, shards in zip(splits, SPLITS, num_shards):
+      count = shard_count(len(split), shards)
+      for i in range(count):
+        path = files.join(out_dir, shard_name(name, i, count))
+        for leftover in (path, path + ".partial"):
+          if files.exists(leftover):
+            files.remove(leftover)
+    raise
+  return manifest
+
+
+def _write_splits(splits, specs, out_dir, num_shards, dataset, seed, source,
+                  log, shuffle):
+  """`write` without the clean-up of a failure."""
+  from tf_mmjsd.data.split import fingerprint  # pylint: disable=g-import-not-at-top
   masked = sorted({m for sp in splits for m in (sp.masks or {})})
   kinds = _derived_kinds(splits)
   stored, held, manifest_splits = {}, [], {}
@@ -278,7 +329,7 @@ def write(splits, specs, out_dir, num_shards, dataset=None, seed=0,
   for split, split_name, shards in zip(splits, SPLITS, num_shards):
     n = len(split)
     params = _derived_params(split, seed)
-    shards = max(1, min(int(shards), n))
+    shards = shard_count(n, shards)
     pools = {s.name: _StoredPool(split, s, params.get(s.name))
              for s in specs if s.name not in kinds}
     for m, pool in pools.items():
@@ -315,7 +366,12 @@ def write(splits, specs, out_dir, num_shards, dataset=None, seed=0,
       "synthetic": bool(dataset.synthetic) if dataset else False,
       "source": source, "fingerprint": fingerprint(held),
       "splits": manifest_splits}
-  # The manifest comes last: a folder without one is not (yet) records.
+  # Complete shards get their names, then the manifest: a folder without
+  # one is not (yet) records.
+  for entry in manifest_splits.values():
+    for shard in entry["shards"]:
+      path = files.join(out_dir, shard["file"])
+      files.rename(path + ".partial", path, overwrite=True)
   files.write_atomic(files.join(out_dir, MANIFEST),
                      json.dumps(manifest, indent=1).encode())
   return manifest
@@ -566,6 +622,59 @@ def read_sample(manifest, examples=EVAL_SAMPLE):
                     first=sample_per_shard(manifest, examples))
 
 
+def check_stored(manifest):
+  """Raises DataError where a shard the manifest lists is missing or has
+  another size than the one it records (no shard is read)."""
+  for split in SPLITS:
+    for entry in manifest.values["splits"][split]["shards"]:
+      path = files.join(manifest.folder, entry["file"])
+      if not files.isfile(path):
+        raise DataUnavailableError(f"{path} is missing; {manifest.path} "
+                                   "lists it")
+      if "bytes" in entry and files.size(path) != int(entry["bytes"]):
+        raise DataError(
+            f"{path} has {files.size(path)} bytes; {manifest.path} says "
+            f"{entry['bytes']}: it is not the shard bin/make_records wrote "
+            "there. Write the records again")
+
+
+def check_streamed(manifest, seed, pipelines):
+  """Raises DataError unless the train shards that the input `pipelines`
+  ([(pipeline, number of pipelines)]) stream exist, suffice and are the
+  ones the manifest lists: their record counts, and their SHA-256 where
+  the manifest records it. Reads those shards once."""
+  entries = {files.join(manifest.folder, e["file"]): e
+             for e in manifest.values["splits"]["train"]["shards"]}
+  stream = Stream(manifest)
+  for pipeline, count in pipelines:
+    for path in stream.shards_of(seed, pipeline, count):
+      entry = entries[path]
+      records = count_records(path)
+      if records != int(entry["examples"]):
+        raise DataError(
+            f"{path} holds {records} examples; {manifest.path} says "
+            f"{entry['examples']}: the records and their manifest disagree. "
+            "Write the records again with bin/make_records")
+      if "sha256" in entry and shard_digest(path)["sha256"] != entry[
+          "sha256"]:
+        raise DataError(
+            f"{path} is not the shard {manifest.path} lists (its SHA-256 "
+            "differs: another data set's shard, or changed since it was "
+            "written). Write the records again with bin/make_records")
+
+
+def preflight(config, pipelines):
+  """The records a run reads, checked before anything is written: every
+  shard is there with its recorded size, and the train shards that the
+  input `pipelines` ([(pipeline, number of pipelines)] run by this process)
+  stream hold what the manifest says (`check_streamed`), where the run
+  streams them (`streams`)."""
+  manifest = read_manifest(config.data_path)
+  check_stored(manifest)
+  if streams(config):
+    check_streamed(manifest, config.seed, pipelines)
+
+
 def _check_specs(manifest, specs):
   have = [(s.name, s.shape) for s in manifest.specs]
   want = [(s.name, s.shape) for s in specs]
@@ -804,6 +913,6 @@ def _resolve(dataset, data_path):
 
 
 registry.register(registry.Dataset(
-    "records", load, None, resolve=_resolve,
+    "records", load, None, resolve=_resolve, preflight=preflight,
     description="sharded TFRecords written by bin/make_records: "
                 "--data_path=FOLDER (local or gs://)"))

@@ -41,9 +41,12 @@ class Dataset:
     resolve: resolve(dataset, data_path) -> the Dataset with the fields
       its data describe (records: modalities, labels, synthetic from their
       manifest), or None where the fields are fixed; see `of`.
-    preflight: preflight(config) raises DataError where the files `load`
-      will read are missing or of the wrong format, without TensorFlow
-      (programs call it before TensorFlow loads; None: nothing to check).
+    preflight: preflight(config, pipelines) raises DataError where the
+      files `load` will read are missing or of the wrong format, without
+      TensorFlow for local files (programs call it before TensorFlow
+      loads; None: nothing to check); `pipelines`, [(pipeline, number of
+      pipelines)], are the input pipelines this process runs (records
+      check the shards those stream).
   """
 
   name: str

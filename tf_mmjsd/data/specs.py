@@ -100,11 +100,11 @@ class ModalitySpec:
 
   def __post_init__(self):
     set_ = lambda k, v: object.__setattr__(self, k, v)
-    set_("shape", tuple(int(d) for d in self.shape))
-    set_("hidden", tuple(int(d) for d in self.hidden))
-    set_("network", NETWORK_ALIASES.get(self.network, self.network))
     where = f"modality {self.name!r}"
     check_name(self.name)
+    set_("shape", whole_numbers(where, "shape", self.shape))
+    set_("hidden", whole_numbers(where, "hidden", self.hidden))
+    set_("network", NETWORK_ALIASES.get(self.network, self.network))
     if self.likelihood not in likelihoods.LIKELIHOODS:
       raise SpecError(f"{where}: likelihood must be one of "
                       f"{tuple(likelihoods.LIKELIHOODS)}, got "
@@ -221,14 +221,31 @@ def _number(where, key, value, kind=float, shown=None):
   return out
 
 
+def whole_numbers(where, field, values):
+  """The tuple of ints of `values`; SpecError for anything that is not a
+  whole number (4.5, True, "4a"): sizes are never rounded."""
+  out = []
+  for d in values if isinstance(values, (list, tuple)) else [values]:
+    if isinstance(d, str) and d.strip().isdigit():
+      d = int(d)
+    elif isinstance(d, float) and d.is_integer():
+      d = int(d)
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+      raise SpecError(f"{where}: field {field!r} takes whole numbers, got "
+                      f"{list(values) if isinstance(values, tuple) else values!r}")
+    out.append(int(d))
+  return tuple(out)
+
+
 def _shape(where, value):
   if isinstance(value, str):
     value = value.lower().split("x")
-  try:
-    return tuple(int(d) for d in value)
-  except (TypeError, ValueError):
+    if not all(d.strip().isdigit() for d in value):
+      value = "x".join(value)  # refused below, as written
+  if not isinstance(value, (list, tuple)):
     raise SpecError(f"{where}: field 'shape' must look like 64x64x1 (or a "
-                    f"list of sizes), got {value!r}") from None
+                    f"list of sizes), got {value!r}")
+  return whole_numbers(where, "shape", value)
 
 
 def _fields(where, values):

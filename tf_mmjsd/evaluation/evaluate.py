@@ -29,12 +29,16 @@ class EvaluationError(UsageError):
 
 def write_outputs(result, images, out_dir, names, writer=None, step=0):
   """results.json, results.md and figures/*.png in out_dir (+ TensorBoard
-  scalars and images at `step`); returns results.md's text."""
+  scalars and images at `step` with `writer`: a tf.summary writer, or a
+  function that makes one, called here, so that a run refused earlier
+  gets no events file); returns results.md's text."""
   result.figures = figures.save(images, os.path.join(out_dir, "figures"),
                                 out_dir)
   files.write_atomic(os.path.join(out_dir, "results.json"), result.to_json())
   text = result.markdown(names)
   files.write_atomic(os.path.join(out_dir, "results.md"), text)
+  if callable(writer):
+    writer = writer()
   if writer is not None:
     with writer.as_default(step=step):
       for tag, value in result.scalars().items():
@@ -99,11 +103,11 @@ def _restore_and_evaluate(config, checkpoint, log):
                           "config.json)") from e
   step = run_dir.checkpoint_step(path)
   log(f"Evaluating {path} (step {step}).")
-  writer = tf.summary.create_file_writer(
-      os.path.join(config.model_dir, "tensorboard"))
-  result, text = evaluate_and_write(model, config, train_split, test_split,
-                                    config.model_dir, step, writer, log,
-                                    checkpoint=path)
+  result, text = evaluate_and_write(
+      model, config, train_split, test_split, config.model_dir, step,
+      lambda: tf.summary.create_file_writer(
+          os.path.join(config.model_dir, "tensorboard")), log,
+      checkpoint=path)
   log(text)
   log(f"Wrote {os.path.join(config.model_dir, 'results.json')} and "
       "results.md")

@@ -6,11 +6,24 @@ a line, one standard deviation as an error bar, and every seed's value as a
 dot, so close methods stay readable and one seed's luck is visible.
 """
 
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only; must precede pyplot
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
+
+from tf_mmjsd import files  # pylint: disable=g-import-not-at-top
+
+
+def _save(fig, path):
+  """Writes `fig` as a PNG to `path` whole (files.write_atomic) and closes
+  it."""
+  png = io.BytesIO()
+  fig.savefig(png, format="png", dpi=120)
+  plt.close(fig)
+  files.write_atomic(path, png.getvalue())
 
 
 def _spread(values):
@@ -51,8 +64,7 @@ def grouped_bars(groups, y_label, title, path):
   ax.legend(fontsize=8)
   ax.grid(axis="y", alpha=0.3)
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
+  _save(fig, path)
 
 
 def lines_against(series, x_label, y_label, title, path):
@@ -80,5 +92,4 @@ def lines_against(series, x_label, y_label, title, path):
   ax.legend(fontsize=8)
   ax.grid(alpha=0.3)
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
+  _save(fig, path)

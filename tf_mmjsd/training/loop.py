@@ -6,6 +6,7 @@ Under `multi_worker` every worker builds a Trainer; only the chief writes
 chief's newest checkpoint.
 """
 
+import contextlib
 import os
 import signal
 import sys
@@ -15,7 +16,7 @@ import keras
 import tensorflow as tf
 
 from tf_mmjsd import callbacks as callbacks_lib, distribution, run_dir
-from tf_mmjsd import errors, run_lock
+from tf_mmjsd import errors, interrupts, run_lock
 from tf_mmjsd.training import checkpoints as checkpoints_lib, task
 
 
@@ -67,19 +68,35 @@ class Progress:
 class StopRequest:
   """SIGTERM (what a scheduler or a preempted VM sends) and SIGINT (Ctrl-C)
   during training: the loop saves a checkpoint at the next step boundary
-  and stops (errors.Interrupted). A second Ctrl-C stops at once."""
+  and stops (errors.Interrupted). A second Ctrl-C stops at once, and so
+  does any signal within `immediate()` (the callbacks, e.g. an
+  evaluation, which have no step boundary to wait for)."""
 
   SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
   def __init__(self):
     self.signum = None
     self._previous = {}
+    self._immediate = False
 
   def _handle(self, signum, frame):
-    del frame
+    if self._immediate:
+      interrupts.handle(signum, frame)
     if self.signum is not None and signum == signal.SIGINT:
       raise KeyboardInterrupt
     self.signum = signum
+
+  @contextlib.contextmanager
+  def immediate(self):
+    """Within the block a signal (or one received before it) raises
+    errors.Interrupted at once."""
+    if self.signum is not None:
+      interrupts.handle(self.signum)
+    self._immediate = True
+    try:
+      yield
+    finally:
+      self._immediate = False
 
   def __enter__(self):
     self.signum = None
@@ -128,26 +145,29 @@ class Trainer:
     self.steps_per_epoch = self.data.steps_per_epoch
     if self.chief:
       run_dir.check_data(config, self.data.fingerprint, log=self.log)
-    self.lock = None
+    self.lock = self.output = None
     if self.chief:  # the one writer of model_dir, from here on
       self.lock = run_lock.RunLock(config.model_dir, log=self.log).acquire()
-      try:
+    try:  # a failure or a signal while starting gives up the lock
+      if self.chief:
         run_dir.prepare_model_dir(config, flags_text)
         run_dir.write_data_record(config, self.data.fingerprint)
-      except BaseException:
-        self.release()
-        raise
-    self.output = distribution.OutputDir(config.model_dir, self.strategy)
-    self.total_steps = self.steps_per_epoch * config.epochs
-    self.model = task.build(config, self.strategy)
-    self.checkpoints = checkpoints_lib.Checkpoints(
-        self.model, config, self.output.path, log=self.log)
-    self.writer = tf.summary.create_file_writer(
-        os.path.join(self.output.path, "tensorboard"))
-    self._eval_model = None
-    self.stop = StopRequest()
-    self.preemption = None  # a distribution.Preemption while training
-    self._skipped_logged = int(self.model.guard.skipped.numpy())
+      self.output = distribution.OutputDir(config.model_dir, self.strategy)
+      self.total_steps = self.steps_per_epoch * config.epochs
+      self.model = task.build(config, self.strategy)
+      self.checkpoints = checkpoints_lib.Checkpoints(
+          self.model, config, self.output.path, log=self.log)
+      self.writer = tf.summary.create_file_writer(
+          os.path.join(self.output.path, "tensorboard"))
+      self._eval_model = None
+      self.stop = StopRequest()
+      self.preemption = None  # a distribution.Preemption while training
+      self._skipped_logged = int(self.model.guard.skipped.numpy())
+    except BaseException:
+      if self.output is not None:
+        self.output.cleanup()
+      self.release()
+      raise
 
   def release(self):
     """Gives up model_dir (its run_lock), at the end of the run."""
@@ -209,7 +229,10 @@ class Trainer:
                                      self._preempted) as self.preemption:
           return self._train()
       with self.stop:
-        return self._train()
+        speed = self._train()
+      if self.stop.signum is not None:  # received after the last boundary
+        interrupts.handle(self.stop.signum)
+      return speed
     except tf.errors.DataLossError as e:  # a shard read per worker
       stream = self.data.train_split.stream
       if stream is None:
@@ -273,8 +296,9 @@ class Trainer:
           checkpoint=self.checkpoints.latest, eval_model=self.eval_model,
           train_split=self.data.train_split,
           test_split=self.data.test_split, writer=self.writer, log=self.log)
-      for callback in self.callbacks:
-        callback.on_epoch_end(event)
+      with self.stop.immediate():
+        for callback in self.callbacks:
+          callback.on_epoch_end(event)
     seconds = time.time() - start_time
     trained = step - start_step
     return trained * cfg.batch_size / seconds if trained else None

@@ -320,7 +320,7 @@ def _load_synthetic(config, log=print):
 registry.register(registry.Dataset(
     "celeba", _load, specs, label_kind="attributes",
     attribute_names=ATTRIBUTES,
-    preflight=lambda c: check_lists(c.celeba_dir) if c.celeba_dir else None,
+    preflight=lambda c, _: check_lists(c.celeba_dir) if c.celeba_dir else None,
     description="CelebA faces + attribute text (TFDS, or --celeba_dir)"))
 registry.register(registry.Dataset(
     "synthetic_celeba", _load_synthetic, specs, label_kind="attributes",

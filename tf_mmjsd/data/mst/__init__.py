@@ -205,7 +205,7 @@ def _check(config):
 
 registry.register(registry.Dataset(
     "mnist_svhn_text", _load_real_splits, specs, check=_check,
-    preflight=lambda c: check_raw(c.mnist_dir, c.svhn_dir) if c.mnist_dir
+    preflight=lambda c, _: check_raw(c.mnist_dir, c.svhn_dir) if c.mnist_dir
     else None,
     description="MNIST-SVHN-Text (TFDS, or raw files with "
                 "--mnist_dir/--svhn_dir)"))
