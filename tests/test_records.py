@@ -293,7 +293,9 @@ def test_a_shard_damaged_after_the_start_stops_a_worker_naming_it(
     tmp_path, cache_dir):
   """60,000 examples in 4 shards: start-up reads the evaluation sample
   (the first 12,500 records of each shard); a byte flipped at 95% of a
-  shard is met during training."""
+  shard is met during training. With its checksum in the manifest the
+  pre-flight refuses that shard before anything starts; without (a
+  manifest of tf_mmjsd 0.4) the worker stops when it meets it."""
   from tf_mmjsd.data.split import Split  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(2)
   splits = [Split(pools={"vec": rng.normal(size=(n, 4)).astype(np.float32)},
@@ -302,11 +304,21 @@ def test_a_shard_damaged_after_the_start_stops_a_worker_naming_it(
   out = str(tmp_path / "records")
   records.write(splits, (SPECS[2],), out, (4, 1), log=lambda *_: None)
   assert records.sample_per_shard(records.read_manifest(out)) == 12_500
-  bad, _ = _with_damaged_shard(out, tmp_path, "train", 2, 4, at=0.95)
-  run = run_bin("train_local_cluster", [
-      "--num_workers=1", "--", "--dataset=records", f"--data_path={bad}",
-      "--batch_size=256", "--epochs=1", "--latent_dim=4",
-      f"--model_dir={tmp_path}/run"], cache_dir)
+  bad, shard = _with_damaged_shard(out, tmp_path, "train", 2, 4, at=0.95)
+  args = ["--num_workers=1", "--", "--dataset=records", f"--data_path={bad}",
+          "--batch_size=256", "--epochs=1", "--latent_dim=4",
+          f"--model_dir={tmp_path}/run"]
+  refused = run_bin("train_local_cluster", args, cache_dir)
+  assert refused.returncode == 2, refused.stderr[-2000:]
+  assert re.search(f"{shard} is not the shard .* lists \\(its SHA-256 "
+                   "differs", error_line(refused.stderr))
+  assert not os.path.exists(tmp_path / "run")
+  manifest = os.path.join(bad, records.MANIFEST)
+  values = json.load(open(manifest))
+  for entry in values["splits"]["train"]["shards"]:
+    del entry["sha256"], entry["bytes"]
+  json.dump(values, open(manifest, "w"))
+  run = run_bin("train_local_cluster", args, cache_dir)
   assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
   assert re.search(r"error: a train shard of .*bad is damaged \(.*\); this "
                    r"worker reads .*train-00002-of-00004.tfrecord",

@@ -43,7 +43,7 @@ HELP = ("--help", "-help", "-h", "--helpshort", "--helpfull")
 def describe(error):
   """(one-line message, exit code) of an anticipated failure; None for a
   bug."""
-  if isinstance(error, errors.Error):
+  if isinstance(error, (errors.Error, errors.Interrupted)):
     return str(error), error.exit_code
   if isinstance(error, KeyboardInterrupt):
     return ("interrupted; rerun the same command to resume from the newest "
@@ -170,7 +170,7 @@ def execute(program, argv):
         no_arguments(args)
       logging.set_verbosity(logging.WARNING)
       return module.main(fv, args) or 0
-  except (Exception, KeyboardInterrupt) as e:  # pylint: disable=broad-except
+  except (Exception, KeyboardInterrupt, errors.Interrupted) as e:  # pylint: disable=broad-except
     code = report(e, verbose=fv is not None and fv.verbose)
     if code is None:
       raise

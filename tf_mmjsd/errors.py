@@ -5,7 +5,8 @@ Each CLI (tf_mmjsd/cli.py) catches `Error` and prints its message as one
 `UsageError` (a flag, flagfile, setting, data file or model_dir the user
 gave cannot be used; nothing was changed), 1 for a failure while running
 (training went non-finite, a peer worker died, no checkpoint is readable).
-Anything else is a bug and keeps its traceback.
+`Interrupted` (a signal) is reported the same way. Anything else is a bug
+and keeps its traceback.
 """
 
 
@@ -25,9 +26,12 @@ class ConfigError(UsageError, ValueError):
   """An experiment setting is invalid; the message names the setting."""
 
 
-class Interrupted(Error):
-  """Training stopped on a signal after saving its state; the exit code is
-  128 + the signal's number (130 for SIGINT, 143 for SIGTERM)."""
+class Interrupted(BaseException):
+  """A program stopped on a signal (training after saving its state); the
+  exit code is 128 + the signal's number (130 for SIGINT, 143 for
+  SIGTERM). Like KeyboardInterrupt it is not an Exception, so that no
+  library's `except Exception` swallows it (Keras's saving and tracing
+  have such handlers); the CLI reports it like an Error."""
 
   def __init__(self, message, signum):
     super().__init__(message)

@@ -116,6 +116,12 @@ def check_remote(path, timeout=None):
 
   def ask():
     try:
+      if name == "gs":  # a bucket that is not there fails every write
+        bucket = "gs://" + str(path)[len("gs://"):].split("/")[0]
+        if not exists(bucket):
+          answer["error"] = f"there is no bucket {bucket} (or these " \
+                            "credentials cannot see it)"
+          return
       answer["exists"] = exists(path)
     except Exception as e:  # pylint: disable=broad-except
       answer["error"] = e

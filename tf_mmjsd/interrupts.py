@@ -2,23 +2,32 @@
 
 A scheduler or a preempted cloud VM sends SIGTERM; Ctrl-C sends SIGINT.
 Every program (cli.execute, inside `handled()`) turns both into
-`errors.Interrupted`, raised where
-Python next runs, so `finally` blocks release locks and remove temporary
-files and the program exits with 128 + the signal's number. Python drops an
-exception raised inside a destructor (`__del__`, e.g. of a TensorFlow
-object) after printing it; the signal therefore stays pending, and `check()`
-at the next safe point raises it again. Training handles the signals itself
-(training.loop.StopRequest: a checkpoint at the next step boundary).
+`errors.Interrupted` (not an Exception, so no library's `except Exception`
+swallows it), raised where Python next runs, so `finally` blocks release
+locks and remove temporary files and the program exits with 128 + the
+signal's number.
+
+Python drops an exception raised inside a destructor (`__del__`, a weakref
+callback such as TensorFlow's) after printing it. A signal that arrives
+there is therefore not raised there: it is sent again a moment later
+(`REDELIVER_SECONDS`), when Python runs elsewhere. As a last net, a block
+of `handled()` that ends normally with a signal pending raises it, and
+`check()` raises it at a safe point of a long loop. Training handles the
+signals itself (training.loop.StopRequest: a checkpoint at the next step
+boundary).
 """
 
 import contextlib
+import os
 import signal
 import threading
 
 from tf_mmjsd import errors
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+REDELIVER_SECONDS = 0.05
 _pending = []  # the signal numbers received and not yet raised
+_resend = []  # the timers sending a signal again
 
 
 def interrupted(signum, what="stopped"):
@@ -29,10 +38,29 @@ def interrupted(signum, what="stopped"):
       "command to go on (finished work is reused)", signum)
 
 
+def _in_destructor(frame):
+  """Whether `frame` runs inside a destructor or a weakref callback, where
+  Python would drop an exception."""
+  while frame is not None:
+    code = frame.f_code
+    if code.co_name == "__del__" or (
+        code.co_filename.endswith("weakref.py") and code.co_name in (
+            "remove", "_remove_dead_weakref", "_cb")):
+      return True
+    frame = frame.f_back
+  return False
+
+
 def handle(signum, frame=None):
-  """The signal handler: records `signum` and raises its Interrupted."""
-  del frame
+  """The signal handler: records `signum` and raises its Interrupted (in a
+  destructor: sends it again a moment later instead)."""
   _pending.append(signum)
+  if _in_destructor(frame):
+    timer = threading.Timer(REDELIVER_SECONDS, os.kill,
+                            (os.getpid(), signum))
+    _resend.append(timer)
+    timer.start()
+    return
   raise interrupted(signum)
 
 
@@ -51,6 +79,7 @@ def handled():
   previous = {sig: signal.signal(sig, handle) for sig in SIGNALS}
   try:
     yield
+    check()  # a signal whose exception was dropped
   except errors.Interrupted:
     raise
   except BaseException as e:
@@ -58,9 +87,9 @@ def handled():
       raise interrupted(_pending[-1]) from e
     raise
   finally:
+    clear()  # first: no signal is sent again to the handlers restored
     for sig, handler in previous.items():
       signal.signal(sig, handler)
-    clear()
 
 
 def check():
@@ -71,5 +100,9 @@ def check():
 
 
 def clear():
-  """Forgets the signals received (after one was handled as an error)."""
+  """Forgets the signals received (after one was handled as an error) and
+  sends none again."""
+  for timer in _resend:
+    timer.cancel()
+  _resend.clear()
   _pending.clear()

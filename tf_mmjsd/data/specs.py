@@ -211,6 +211,10 @@ def _check_network_shape(spec):
 def _number(where, key, value, kind=float, shown=None):
   shown = value if shown is None else shown
   try:
+    if kind is int:  # whole numbers only: 4.5 and True are not sizes
+      if isinstance(value, bool) or (isinstance(value, float)
+                                     and not value.is_integer()):
+        raise ValueError(value)
     out = kind(value)
   except (TypeError, ValueError):
     raise SpecError(f"{where}: field {key!r} must be a "

@@ -1,0 +1,155 @@
+"""A signal at any moment of any program: SIGTERM or SIGINT at a random
+moment of each third of a program's run (start-up, work, finalising or its
+final evaluation) must end it with 128 + the signal's number, one `error:`
+line, no run lock and no partial file left.
+
+The programs run in this process (cli.execute, as harness.run_bin does), so
+a run costs no TensorFlow start-up; a timer thread sends the signal to this
+process. Each program first runs once without a signal to time it.
+tests/test_faults.py and tests/test_multi_worker.py send signals to
+separate processes (start-up of Python and TensorFlow, several workers).
+"""
+
+import contextlib
+import json
+import os
+import re
+import signal
+import threading
+import time
+import zlib
+
+import numpy as np
+import pytest
+
+from tests.harness import TINY, error_line, run_bin
+from tf_mmjsd import run_lock
+
+# Settings that keep each evaluation to seconds.
+EVAL = ["--eval_examples=100", "--likelihood_examples=50",
+        "--likelihood_samples=2", "--quality_examples=50", "--prd_runs=1",
+        "--prd_clusters=5", "--figure_rows=1", "--classifier_epochs=1"]
+# Leftovers of a write cut short: temporary files and folders.
+PARTIAL = re.compile(r"\.partial$|\.tmp|^tmp|_temp|^\.tmp-")
+
+
+@pytest.fixture(name="workspace", scope="module")
+def _workspace(tmp_path_factory, cache_dir):
+  """A finished run and coherence classifiers every program below shares
+  (read only)."""
+  root = tmp_path_factory.mktemp("signals")
+  classifiers = str(root / "classifiers")
+  done = run_bin("train", TINY + [f"--model_dir={root}/run", "--epochs=1"],
+                 cache_dir)
+  assert done.returncode == 0, done.stderr[-2000:]
+  done = run_bin("train_classifiers", TINY + [
+      f"--classifier_dir={classifiers}", "--classifier_epochs=1"], cache_dir)
+  assert done.returncode == 0, done.stderr[-2000:]
+  return str(root / "run"), classifiers
+
+
+def _commands(workspace, out):
+  """{program: its arguments}, every output under folder `out`."""
+  run, classifiers = workspace
+  shared = [f"--classifier_dir={classifiers}"]
+  return {
+      "train": TINY + [f"--model_dir={out}/run", "--epochs=1",
+                       "--steps_per_epoch=8", "--eval_every_epochs=1"]
+               + shared + EVAL,
+      "evaluate": [f"--model_dir={out}/run"] + shared + EVAL,
+      "export": [f"--model_dir={out}/run", f"--export_dir={out}/export"],
+      "make_records": TINY + [f"--out={out}/records"],
+      "make_example_data": [f"--out={out}/data.npz",
+                            "--train_size=20000"],
+      "train_classifiers": TINY + [f"--classifier_dir={out}/classifiers",
+                                   "--classifier_epochs=1"],
+      "benchmark": TINY + ["--steps=3", "--repeats=3", "--warmup=1"],
+      "compare": TINY + [f"--compare_dir={out}/compare", "--methods=mmjsd",
+                         "--styles=off", "--steps_per_epoch=2",
+                         "--epochs=1"] + shared + EVAL,
+  }
+
+
+def _prepare(program, workspace, out):
+  """evaluate and export work on a copy of the finished run."""
+  if program in ("evaluate", "export"):
+    import shutil  # pylint: disable=g-import-not-at-top
+    shutil.copytree(workspace[0], os.path.join(out, "run"))
+
+
+@contextlib.contextmanager
+def _signal_after(seconds, sig):
+  """Sends `sig` to this process after `seconds`; a signal that arrives
+  after the program returned meets a handler that ignores it."""
+  previous = {s: signal.signal(s, lambda *_: None)
+              for s in (signal.SIGTERM, signal.SIGINT)}
+  timer = threading.Timer(seconds, os.kill, (os.getpid(), sig))
+  timer.start()
+  try:
+    yield
+  finally:
+    timer.cancel()
+    timer.join()
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+
+
+def _left_behind(folder):
+  """(run locks, partial files, unreadable JSON files) under folder."""
+  locks, partial, broken = [], [], []
+  for root, dirs, names in os.walk(folder):
+    for name in names + dirs:
+      path = os.path.join(root, name)
+      if name == run_lock.LOCK:
+        locks.append(path)
+      if PARTIAL.search(name):
+        partial.append(path)
+      if name.endswith(".json") and os.path.isfile(path):
+        try:
+          json.load(open(path))
+        except ValueError:
+          broken.append(path)
+  return locks, partial, broken
+
+
+PROGRAMS = ("train", "evaluate", "export", "make_records",
+            "make_example_data", "train_classifiers", "benchmark", "compare")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_a_signal_at_any_moment_ends_cleanly(program, workspace, tmp_path,
+                                             cache_dir):
+  timed = tmp_path / "timed"
+  timed.mkdir()
+  _prepare(program, workspace, str(timed))
+  start = time.monotonic()
+  done = run_bin(program, _commands(workspace, timed)[program], cache_dir)
+  seconds = time.monotonic() - start
+  assert done.returncode == 0, done.stderr[-2000:]
+  rng = np.random.default_rng(zlib.crc32(program.encode()))
+  interrupted = 0
+  for third, sig in enumerate((signal.SIGTERM, signal.SIGINT,
+                               signal.SIGTERM)):
+    at = seconds * rng.uniform(third / 3 + 0.02, (third + 1) / 3 - 0.02)
+    out = tmp_path / f"third{third}"
+    out.mkdir()
+    _prepare(program, workspace, str(out))
+    start = time.monotonic()
+    with _signal_after(at, sig):
+      got = run_bin(program, _commands(workspace, out)[program], cache_dir)
+    took = time.monotonic() - start
+    what = (f"{program}, {signal.Signals(sig).name} at {at:.2f} s of "
+            f"{seconds:.2f} s")
+    if got.returncode == 0:  # only where it finished before the signal
+      assert took <= at, (what, f"lost: exit 0 after {took:.2f} s")
+      continue
+    interrupted += 1
+    assert got.returncode == 128 + sig, (what, got.stderr[-3000:])
+    assert re.search(r"(stopped|interrupted) by SIG(TERM|INT)|interrupted;",
+                     error_line(got.stderr)), (what, got.stderr[-3000:])
+    locks, partial, broken = _left_behind(out)
+    assert not locks, (what, locks)
+    assert not partial, (what, partial)
+    assert not broken, (what, broken)
+  assert interrupted >= 2
