@@ -124,6 +124,17 @@ def _manifest(text):
   return setup
 
 
+def _classifiers_json(text):
+  """A trained-looking run and a classifier folder "c" whose
+  classifiers.json holds `text`."""
+  def setup(tmp):
+    _run_dir(tmp, checkpoints=True)
+    (tmp / "c").mkdir()
+    (tmp / "c" / "classifiers.json").write_text(text)
+    return []
+  return setup
+
+
 def _a_file(tmp):
   (tmp / "afile").write_text("not a folder")
   return []
@@ -300,6 +311,13 @@ CASES = [
      RUN + ["--dataset=records", "--data_path={tmp}/r",
             "--modality=a:6:laplace:mlp"], _manifest(None), 2,
      r"records defines its own modalities"),
+    ("evaluate with damaged classifiers.json", "evaluate",
+     RUN + ["--classifier_dir={tmp}/c"], _classifiers_json("{"), 2,
+     r"c/classifiers.json is damaged \(Expecting .*\); train the "
+     r"classifiers again with bin/train_classifiers"),
+    ("evaluate with classifiers.json of a list", "evaluate",
+     RUN + ["--classifier_dir={tmp}/c"], _classifiers_json("[]"), 2,
+     r"c/classifiers.json is damaged \(not a JSON object\)"),
     ("local cluster worker with a nan setting", "train_local_cluster",
      ["--num_workers=1", "--", "--model_dir={tmp}/run",
       "--learning_rate=nan"], None, 2,
@@ -348,27 +366,49 @@ def test_evaluate_refuses_a_checkpoint_of_another_model(tiny_run, tmp_path,
   assert tree(tmp_path) == before
 
 
-@pytest.mark.filterwarnings(
-    "ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped one
-def test_a_signal_dropped_in_a_destructor_is_raised_at_the_next_check():
+class _SignalledInDestructor:
+  """An object whose destructor receives SIGTERM (Python would print and
+  drop an exception raised there)."""
+
+  def __del__(self):
+    import signal  # pylint: disable=g-import-not-at-top
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(1000):
+      pass
+
+
+def test_a_signal_that_lands_in_a_destructor_is_sent_again_and_raised():
   import signal  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
   from tf_mmjsd import errors, interrupts  # pylint: disable=g-import-not-at-top
   previous = {s: signal.getsignal(s) for s in interrupts.SIGNALS}
-
-  class Resource:
-    def __del__(self):  # Python prints and drops what a destructor raises
-      os.kill(os.getpid(), signal.SIGTERM)
-      for _ in range(1000):
-        pass
-
-  with interrupts.handled():
-    Resource()  # the destructor runs here, receiving the signal
-    with pytest.raises(errors.Interrupted, match="stopped by SIGTERM") as e:
-      interrupts.check()
-    assert e.value.exit_code == 143
+  start = time.monotonic()
+  with pytest.raises(errors.Interrupted, match="stopped by SIGTERM") as e:
+    with interrupts.handled():
+      _SignalledInDestructor()  # the destructor runs here
+      time.sleep(5)  # the signal sent again raises here
+  assert e.value.exit_code == 143
+  assert time.monotonic() - start < 4
   # The block restores the handlers it replaced and forgets the signal.
   assert {s: signal.getsignal(s) for s in interrupts.SIGNALS} == previous
   interrupts.check()
+
+
+def test_a_block_that_ends_with_a_signal_pending_raises_it(monkeypatch):
+  import signal  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import errors, interrupts  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(interrupts, "REDELIVER_SECONDS", 0.5)
+  previous = {s: signal.getsignal(s) for s in interrupts.SIGNALS}
+  with pytest.raises(errors.Interrupted, match="stopped by SIGTERM"):
+    with interrupts.handled():
+      _SignalledInDestructor()  # ends before the signal is sent again
+  signal.signal(signal.SIGTERM, lambda *_: pytest.fail("sent again after "
+                                                       "the block"))
+  try:
+    time.sleep(1)  # the signal is not sent again: the block cancelled it
+  finally:
+    signal.signal(signal.SIGTERM, previous[signal.SIGTERM])
 
 
 @pytest.mark.process

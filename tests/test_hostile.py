@@ -391,3 +391,24 @@ def test_a_file_named_like_a_version_takes_its_number(tmp_path):
   (tmp_path / "1").write_text("not a version")
   (tmp_path / "notes").mkdir()
   assert export.next_version(str(tmp_path)) == 2
+
+
+@pytest.mark.slow
+def test_a_refused_evaluation_writes_no_events_file(tiny_run, tmp_path,
+                                                   cache_dir):
+  """Classifiers of other data are found after the model is restored:
+  the run folder is left as it was (no empty TensorBoard events file)."""
+  from tests.harness import tree  # pylint: disable=g-import-not-at-top
+  run = tmp_path / "run"
+  shutil.copytree(tiny_run, run)
+  (tmp_path / "classifiers").mkdir()
+  (tmp_path / "classifiers" / "classifiers.json").write_text(
+      json.dumps({"data": {"dataset": "other"}}))
+  before = tree(tmp_path)
+  out = run_bin("evaluate", [f"--model_dir={run}",
+                             f"--classifier_dir={tmp_path}/classifiers"],
+                cache_dir)
+  assert out.returncode == 2, out.stderr[-2000:]
+  assert re.search(r"the classifiers in .*classifiers were trained on other "
+                   r"data", error_line(out.stderr))
+  assert tree(tmp_path) == before

@@ -156,9 +156,19 @@ def training(config, pipelines=None):
   run_dir.check_writable(config.model_dir, "model_dir")
   run_lock.RunLock(config.model_dir).check()
   if config.eval_every_epochs:
-    run_dir.check_creatable(run_dir.classifier_dir(config), "classifier_dir")
+    classifier_folder(config)
     readable(config.inception_weights, "inception_weights")
   data(config, pipelines)
+
+
+def classifier_folder(config):
+  """The coherence classifiers an evaluation uses: a readable
+  classifiers.json, or a folder where they can be trained."""
+  folder = run_dir.classifier_dir(config)
+  if files.isfile(os.path.join(folder, run_dir.CLASSIFIERS)):
+    run_dir.read_classifiers(folder)
+  else:
+    run_dir.check_creatable(folder, "classifier_dir")
 
 
 def classifiers(config):
@@ -177,9 +187,7 @@ def evaluation(config, checkpoint=None):
   run_dir.check_writable(config.model_dir, "model_dir")
   run_lock.RunLock(config.model_dir).check()
   run_dir.check_trained(config.model_dir, checkpoint)
-  classifiers = run_dir.classifier_dir(config)
-  if not files.isfile(os.path.join(classifiers, run_dir.CLASSIFIERS)):
-    run_dir.check_creatable(classifiers, "classifier_dir")
+  classifier_folder(config)
   readable(config.inception_weights, "inception_weights")
   data(config)
 

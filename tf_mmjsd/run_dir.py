@@ -175,6 +175,23 @@ def checkpoint_dir(model_dir):
 CLASSIFIERS = "classifiers.json"  # the metadata of a classifier folder
 
 
+def read_classifiers(folder):
+  """The metadata dict of the classifier folder `folder` (its
+  classifiers.json); RunDirError where it is not a readable JSON
+  object."""
+  path = files.join(folder, CLASSIFIERS)
+  try:
+    meta = json.loads(files.read_text(path))
+  except (ValueError, UnicodeDecodeError) as e:
+    meta = e
+  if not isinstance(meta, dict):
+    why = meta if isinstance(meta, Exception) else "not a JSON object"
+    raise RunDirError(f"{path} is damaged ({why}); train the classifiers "
+                      "again with bin/train_classifiers or give another "
+                      "--classifier_dir")
+  return meta
+
+
 def classifier_dir(config):
   """Where the coherence classifiers of a run live."""
   return config.classifier_dir or os.path.join(config.model_dir,

@@ -185,7 +185,7 @@ def load(config, out_dir, digest=None):
   path = os.path.join(out_dir, METADATA)
   if not files.isfile(path):
     raise ClassifierError(f"no classifiers in {out_dir} ({METADATA} missing)")
-  meta = json.loads(files.read_text(path))
+  meta = run_dir.read_classifiers(out_dir)
   if not _same_data(meta, config, digest):
     raise ClassifierError(
         f"the classifiers in {out_dir} were trained on other data "
