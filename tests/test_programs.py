@@ -29,7 +29,7 @@ USAGE_ERRORS = [
     ("make_records", [], r"--out=FOLDER is required"),
     ("train_local_cluster", ["--num_workers=0", "--",
                              "--model_dir={tmp}/run"],
-     r"--num_workers must be >= 1"),
+     r"flag --num_workers=0: 0 is not a positive integer"),
 ]
 
 
