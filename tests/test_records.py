@@ -295,7 +295,7 @@ def test_a_shard_damaged_after_the_start_stops_a_worker_naming_it(
   (the first 12,500 records of each shard); a byte flipped at 95% of a
   shard is met during training. With its checksum in the manifest the
   pre-flight refuses that shard before anything starts; without (a
-  manifest of tf_mmjsd 0.4) the worker stops when it meets it."""
+  manifest of an earlier release) the worker stops when it meets it."""
   from tf_mmjsd.data.split import Split  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(2)
   splits = [Split(pools={"vec": rng.normal(size=(n, 4)).astype(np.float32)},

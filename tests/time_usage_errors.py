@@ -7,8 +7,8 @@ line.
   python tests/time_usage_errors.py [--target=1.5]
 
 A benchmark, not a test: the suite checks what the errors say
-(test_faults.py, test_reliability.py, test_programs.py), this prints how
-long they take.
+(test_faults.py, test_reliability.py, test_hostile.py, test_programs.py),
+this prints how long they take.
 """
 
 import argparse
@@ -23,13 +23,15 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from tests import harness, test_faults, test_programs, test_reliability  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tests import harness, test_faults, test_hostile, test_programs, test_reliability  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def _cases():
   """(id, program, args, setup, exit code, pattern) of every usage error:
-  the two fault tables and one per program."""
-  tables = test_faults.CASES + test_reliability.CASES
+  the fault tables, one per program, and the unknown schemes of every
+  path flag (a gs:// path loads TensorFlow to ask its store)."""
+  tables = test_faults.CASES + test_reliability.CASES + test_hostile.CASES
+  tables += [c for c in test_hostile.STORE_CASES if "unknown scheme" in c[0]]
   tables += [(f"{p} (programs)", p, args, None, 2, pattern)
              for p, args, pattern in test_programs.USAGE_ERRORS]
   return [c for c in tables if c[4] == 2]

@@ -37,7 +37,9 @@ manifest.json: {"format", "version", "order" ("permuted": version 2;
 {"kind", "fixed": {split: bool}}}, "masks": [m, ...], "label_kind",
 "label_shape", "label_dtype", "attribute_names", "synthetic", "source",
 "fingerprint" (data.fingerprint of the splits the shards hold), "splits":
-{split: {"examples": N, "shards": [{"file", "examples"}, ...]}}}.
+{split: {"examples": N, "shards": [{"file", "examples", "bytes",
+"sha256"}, ...]}}} ("bytes" and "sha256" are checked by `preflight`
+before training; manifests of earlier releases lack them).
 
 Two ways to read them:
   in memory   (`load`, the default in one process): every shard of both
