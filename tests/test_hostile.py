@@ -12,6 +12,7 @@ nothing written, because one mechanism closes each class:
   data read as something else   specs.whole_numbers, npz._check_labels
 """
 
+import hashlib
 import json
 import os
 import re
@@ -314,9 +315,12 @@ def test_the_manifest_records_each_shards_size_and_checksum(two_records):
   for path, _ in manifest.shards("train") + manifest.shards("test"):
     entry = next(e for s in manifest.values["splits"].values()
                  for e in s["shards"] if e["file"] == os.path.basename(path))
-    assert entry["bytes"] == os.path.getsize(path)
-    assert entry["sha256"] == records.shard_digest(path)["sha256"]
-    assert records.count_records(path) == entry["examples"]
+    scanned = records.scan_shard(path)
+    assert entry["bytes"] == scanned["bytes"] == os.path.getsize(path)
+    assert entry["sha256"] == scanned["sha256"] == hashlib.sha256(
+        open(path, "rb").read()).hexdigest()
+    assert records.count_records(path) == scanned["records"] == entry[
+        "examples"]
 
 
 # ------------------------------------------------- the other classes
@@ -412,3 +416,58 @@ def test_a_refused_evaluation_writes_no_events_file(tiny_run, tmp_path,
   assert re.search(r"the classifiers in .*classifiers were trained on other "
                    r"data", error_line(out.stderr))
   assert tree(tmp_path) == before
+
+
+def test_programs_that_do_not_train_leave_tf_config_alone(two_records,
+                                                          monkeypatch):
+  """bin/evaluate of a run trained on workers has no TF_CONFIG: only
+  training reads it."""
+  from tf_mmjsd.config import ExperimentConfig  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.tf_config import DistributionError  # pylint: disable=g-import-not-at-top
+  monkeypatch.delenv("TF_CONFIG", raising=False)
+  config = ExperimentConfig(dataset="records", data_path=two_records[0],
+                            modalities=(SPEC,), model_dir="unused",
+                            distribution="multi_worker")
+  preflight.data(config)
+  with pytest.raises(DistributionError, match="needs the TF_CONFIG"):
+    preflight.training(config)
+
+
+@pytest.mark.parametrize("value", ["runs/a\u2028b", "runs/a\x85b",
+                                   "runs/a\rb", "runs/a\x7fb"])
+def test_every_line_break_is_a_control_character(value):
+  from tf_mmjsd import errors  # pylint: disable=g-import-not-at-top
+  with pytest.raises(errors.UsageError, match="holds the control character"):
+    preflight.check_value("model_dir", value)
+  preflight.check_value("model_dir", "runs/été 2026")  # not these
+
+
+def test_sizes_are_decimal_digits_only():
+  from tf_mmjsd.data import specs  # pylint: disable=g-import-not-at-top
+  with pytest.raises(specs.SpecError, match="must look like 64x64x1"):
+    specs.parse_modality("x:2x\u00b2:normal:mlp")
+  assert specs.parse_modality("x:2x3:normal:mlp").shape == (2, 3)
+  assert specs.ModalitySpec("x", np.array([2, 3]), "normal",
+                            "mlp").shape == (2, 3)
+
+
+def test_a_bad_store_time_limit_is_a_usage_error(cache_dir):
+  out = run_bin("train", ["--model_dir=gs://b/run"], cache_dir,
+                extra_env={"TF_MMJSD_REMOTE_TIMEOUT": "soon"})
+  assert out.returncode == 2
+  assert re.search(r"TF_MMJSD_REMOTE_TIMEOUT='soon' must be a positive "
+                   r"number of seconds", error_line(out.stderr))
+
+
+def test_a_clean_up_under_deferred_is_not_cut_by_a_signal():
+  import signal  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import errors, interrupts  # pylint: disable=g-import-not-at-top
+  steps = []
+  with pytest.raises(errors.Interrupted, match="stopped by SIGTERM"):
+    with interrupts.handled():
+      with interrupts.deferred():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)  # a handler that raised would cut this
+        steps.append("cleaned up")
+      time.sleep(5)  # the held signal is sent again and raises here
+  assert steps == ["cleaned up"]

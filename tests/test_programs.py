@@ -111,5 +111,6 @@ def test_the_launcher_checks_the_workers_flags_as_the_chief_will(tmp_path):
   train_local_cluster.check_workers("train", args, 2)  # no TF_CONFIG here
   with pytest.raises(errors.UsageError, match=r"the workers' flags \(after "
                      r"--\): learning_rate must be a finite number"):
-    train_local_cluster.check_workers("train", args + ["--learning_rate=nan"], 2)
+    train_local_cluster.check_workers("train",
+                                      args + ["--learning_rate=nan"], 2)
   assert not os.path.exists(tmp_path / "run")

@@ -23,7 +23,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from tests import harness, test_faults, test_hostile, test_programs, test_reliability  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tests import harness, test_faults, test_hostile  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tests import test_programs, test_reliability  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def _cases():

@@ -143,7 +143,8 @@ def parse(program, argv):
   (argv[0] names the program); errors.UsageError for a flag that cannot
   be parsed, is out of its bounds or fails the checks every flag shares
   (preflight.check_flags), or a flagfile that cannot be read."""
-  from tf_mmjsd import flags as mm_flags, preflight  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import flags as mm_flags  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import preflight  # pylint: disable=g-import-not-at-top
   fv = flag_values(program_module(program))
   args = mm_flags.parse_argv(argv, fv)[1:]  # absl drops the "--"
   preflight.check_flags(fv)
@@ -162,22 +163,24 @@ def execute(program, argv):
   own = argv[1:argv.index("--")] if "--" in argv else argv[1:]
   if any(arg in HELP for arg in own):
     return _help(module, flag_values(module))
+  from tf_mmjsd import preflight  # pylint: disable=g-import-not-at-top
   fv = None
   try:
     with interrupts.handled():
-      fv, args = parse(module, argv)
-      if not getattr(module, "POSITIONAL", False):
-        no_arguments(args)
-      logging.set_verbosity(logging.WARNING)
-      return module.main(fv, args) or 0
-  except (Exception, KeyboardInterrupt, errors.Interrupted) as e:  # pylint: disable=broad-except
+      try:
+        fv, args = parse(module, argv)
+        if not getattr(module, "POSITIONAL", False):
+          no_arguments(args)
+        logging.set_verbosity(logging.WARNING)
+        return module.main(fv, args) or 0
+      finally:
+        preflight.release()
+  except (Exception, KeyboardInterrupt,  # pylint: disable=broad-except
+          errors.Interrupted) as e:
     code = report(e, verbose=fv is not None and fv.verbose)
     if code is None:
       raise
     return code
-  finally:
-    from tf_mmjsd import preflight  # pylint: disable=g-import-not-at-top
-    preflight.release()
 
 
 def run(module):

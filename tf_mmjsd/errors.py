@@ -35,6 +35,7 @@ class Interrupted(BaseException):
 
   def __init__(self, message, signum):
     super().__init__(message)
+    self.signum = signum
     self.exit_code = 128 + signum
 
 

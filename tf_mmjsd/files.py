@@ -91,7 +91,8 @@ def _cause(error):
 
 def check_remote(path, timeout=None):
   """Whether the `scheme://` path exists, asked of its store within
-  `timeout` seconds (default REMOTE_TIMEOUT or $TF_MMJSD_REMOTE_TIMEOUT).
+  `timeout` seconds (default REMOTE_TIMEOUT or $TF_MMJSD_REMOTE_TIMEOUT);
+  None for ram:// and file://, which are not asked.
 
   Raises:
     UnusablePathError: the scheme is unknown, or needs tensorflow-io and it
@@ -110,8 +111,18 @@ def check_remote(path, timeout=None):
         f"{name}:// is not a file system TensorFlow knows: use a local path, "
         "gs:// or ram:// (s3://, hdfs:// and az:// with the tensorflow-io "
         "package)")
+  if name in ("ram", "file"):  # this machine's memory and disks
+    return None
   if timeout is None:
-    timeout = float(os.environ.get("TF_MMJSD_REMOTE_TIMEOUT", REMOTE_TIMEOUT))
+    text = os.environ.get("TF_MMJSD_REMOTE_TIMEOUT", str(REMOTE_TIMEOUT))
+    try:
+      timeout = float(text)
+    except ValueError:
+      timeout = -1.0
+    if not timeout > 0:
+      raise UsageError(f"TF_MMJSD_REMOTE_TIMEOUT={text!r} must be a "
+                       "positive number of seconds")
+  _gfile()  # TensorFlow loads here, not within the store's time limit
   answer = {}
 
   def ask():

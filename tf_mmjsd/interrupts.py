@@ -8,18 +8,20 @@ locks and remove temporary files and the program exits with 128 + the
 signal's number.
 
 Python drops an exception raised inside a destructor (`__del__`, a weakref
-callback such as TensorFlow's) after printing it. A signal that arrives
-there is therefore not raised there: it is sent again a moment later
+callback such as TensorFlow's) and hands it to `sys.unraisablehook`.
+Within `handled()` that hook sends the signal again a moment later
 (`REDELIVER_SECONDS`), when Python runs elsewhere. As a last net, a block
 of `handled()` that ends normally with a signal pending raises it, and
-`check()` raises it at a safe point of a long loop. Training handles the
-signals itself (training.loop.StopRequest: a checkpoint at the next step
+`check()` raises it at a safe point of a long loop. `deferred()` holds
+signals back while a clean-up must finish. Training handles the signals
+itself (training.loop.StopRequest: a checkpoint at the next step
 boundary).
 """
 
 import contextlib
 import os
 import signal
+import sys
 import threading
 
 from tf_mmjsd import errors
@@ -38,30 +40,32 @@ def interrupted(signum, what="stopped"):
       "command to go on (finished work is reused)", signum)
 
 
-def _in_destructor(frame):
-  """Whether `frame` runs inside a destructor or a weakref callback, where
-  Python would drop an exception."""
-  while frame is not None:
-    code = frame.f_code
-    if code.co_name == "__del__" or (
-        code.co_filename.endswith("weakref.py") and code.co_name in (
-            "remove", "_remove_dead_weakref", "_cb")):
-      return True
-    frame = frame.f_back
-  return False
+def _cancel_resends():
+  for timer in _resend:
+    timer.cancel()
+  _resend.clear()
 
 
 def handle(signum, frame=None):
-  """The signal handler: records `signum` and raises its Interrupted (in a
-  destructor: sends it again a moment later instead)."""
+  """The signal handler: records `signum` and raises its Interrupted."""
+  del frame
   _pending.append(signum)
-  if _in_destructor(frame):
+  _cancel_resends()  # raised now: any earlier one was dropped
+  raise interrupted(signum)
+
+
+def _resend_dropped(hook):
+  """A sys.unraisablehook that sends again the signal of an Interrupted
+  Python dropped (others go to `hook`)."""
+  def unraisable(info):
+    if not isinstance(info.exc_value, errors.Interrupted):
+      hook(info)
+      return
     timer = threading.Timer(REDELIVER_SECONDS, os.kill,
-                            (os.getpid(), signum))
+                            (os.getpid(), info.exc_value.signum))
     _resend.append(timer)
     timer.start()
-    return
-  raise interrupted(signum)
+  return unraisable
 
 
 @contextlib.contextmanager
@@ -77,6 +81,8 @@ def handled():
     yield
     return
   previous = {sig: signal.signal(sig, handle) for sig in SIGNALS}
+  hook, sys.unraisablehook = sys.unraisablehook, _resend_dropped(
+      sys.unraisablehook)
   try:
     yield
     check()  # a signal whose exception was dropped
@@ -88,21 +94,42 @@ def handled():
     raise
   finally:
     clear()  # first: no signal is sent again to the handlers restored
+    sys.unraisablehook = hook
     for sig, handler in previous.items():
       signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def deferred():
+  """Within the block SIGTERM and SIGINT are only recorded (a clean-up
+  that must finish); one received is sent again when the block ends, to
+  the handler then in place. Outside the main thread it changes
+  nothing."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  held = []
+  previous = {sig: signal.signal(sig, lambda signum, _: held.append(signum))
+              for sig in SIGNALS}
+  try:
+    yield
+  finally:
+    for sig, handler in previous.items():
+      signal.signal(sig, handler)
+  if held:
+    os.kill(os.getpid(), held[-1])
 
 
 def check():
   """Raises errors.Interrupted for a signal received earlier whose
   exception was dropped (see the module docstring)."""
   if _pending:
+    _cancel_resends()
     raise interrupted(_pending[-1])
 
 
 def clear():
   """Forgets the signals received (after one was handled as an error) and
   sends none again."""
-  for timer in _resend:
-    timer.cancel()
-  _resend.clear()
+  _cancel_resends()
   _pending.clear()

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-from tf_mmjsd import errors
+from tf_mmjsd import errors, interrupts
 from tf_mmjsd.errors import UsageError
 
 
@@ -70,19 +70,19 @@ def run(num_workers, command, grace=60.0, out=None, poll=0.2):
                        "--distribution=multi_worker; leave the flag out")
   command = list(command) + ["--distribution=multi_worker"]
   procs, pumps = [], []
-  for i, tf_config in enumerate(tf_configs(free_ports(num_workers))):
-    env = dict(os.environ, TF_CONFIG=tf_config, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    procs.append(proc)
-    pumps.append(threading.Thread(target=_pump, args=(i, proc.stdout, out),
-                                  daemon=True))
-    pumps[-1].start()
-  out.write(f"Started {num_workers} workers on 127.0.0.1 (worker 0 is the "
-            "chief).\n")
   failed_at, code = None, 0
-  try:
+  try:  # a signal while starting them stops those already started
+    for i, tf_config in enumerate(tf_configs(free_ports(num_workers))):
+      env = dict(os.environ, TF_CONFIG=tf_config, PYTHONUNBUFFERED="1")
+      proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)
+      procs.append(proc)
+      pumps.append(threading.Thread(target=_pump,
+                                    args=(i, proc.stdout, out), daemon=True))
+      pumps[-1].start()
+    out.write(f"Started {num_workers} workers on 127.0.0.1 (worker 0 is "
+              "the chief).\n")
     while any(p.poll() is None for p in procs):
       failures = [p for p in procs if p.poll() not in (None, 0)]
       if failures and failed_at is None:
@@ -96,7 +96,8 @@ def run(num_workers, command, grace=60.0, out=None, poll=0.2):
         break
       time.sleep(poll)
   except (KeyboardInterrupt, errors.Interrupted):  # SIGINT, SIGTERM
-    _stop(procs, out)
+    with interrupts.deferred():  # a second signal cannot cut the stopping
+      _stop(procs, out)
     raise
   for pump in pumps:
     pump.join(timeout=5)

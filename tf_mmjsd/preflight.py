@@ -33,6 +33,7 @@ process and check that TensorFlow was never imported.
 """
 
 import os
+import unicodedata
 
 from tf_mmjsd import files, run_dir, run_lock, tf_config
 from tf_mmjsd.config import ExperimentConfig
@@ -50,7 +51,10 @@ NAME_FLAGS = ("report",)
 
 
 def _control_character(text):
-  return next((c for c in text if ord(c) < 32 or ord(c) == 127), None)
+  """The first control character or line break of `text` (those that
+  str.splitlines splits on included), or None."""
+  return next((c for c in text if unicodedata.category(c) in
+               ("Cc", "Zl", "Zp")), None)
 
 
 def check_value(flag, value):
@@ -130,22 +134,25 @@ def input_pipelines(config):
   return [mine] if mine else []
 
 
-def data(config, pipelines=None):
+def data(config, pipelines=()):
   """The data a run reads: the data set's own check of its files (raw
-  downloads, an .npz, a records manifest and the shards that `pipelines`
-  stream: default `input_pipelines`) and the data cache."""
+  downloads, an .npz, a records manifest and the train shards that the
+  input `pipelines` of training stream: see `input_pipelines`; none for a
+  program that does not train) and the data cache."""
   dataset = registry.of(config.dataset, config.data_path)
   if config.data_dir:
     run_dir.check_creatable(config.data_dir, "data_dir")
   if dataset.preflight is not None:
-    dataset.preflight(config, input_pipelines(config) if pipelines is None
-                      else pipelines)
+    dataset.preflight(config, pipelines)
 
 
 def training(config, pipelines=None):
   """bin/train: TF_CONFIG of a multi-worker run, the run folder (creatable,
   the same run, not locked; on the chief only, its one writer), the
-  classifier folder of periodic evaluations, and the data (`data`)."""
+  classifier folder of periodic evaluations, and the data (`data`, with
+  the input `pipelines` of this process: default `input_pipelines`)."""
+  if pipelines is None:
+    pipelines = input_pipelines(config)
   if config.distribution == "multi_worker":
     cluster, task_type, index = tf_config.parse_tf_config(
         os.environ.get("TF_CONFIG", ""))

@@ -74,7 +74,8 @@ def input_pipeline(cluster, task_type, index):
   """(this task's input pipeline, the number of pipelines) under
   MultiWorkerMirroredStrategy: one per chief and worker, the chief's first;
   None for an evaluator."""
-  chiefs, workers = len(cluster.get("chief", [])), len(cluster.get("worker", []))
+  chiefs = len(cluster.get("chief", []))
+  workers = len(cluster.get("worker", []))
   if task_type == "chief":
     return 0, chiefs + workers
   if task_type == "worker":

@@ -240,41 +240,61 @@ def _write_shards(split, split_name, pools, params, masks, order, out_dir,
   finally:
     for writer in writers:
       writer.close()
-  return [{"file": name, "examples": len(range(i, n, num_shards)),
-           **shard_digest(path)} for i, (name, path) in enumerate(
-               zip(names, partial))]
+  entries = []
+  for i, (name, path) in enumerate(zip(names, partial)):
+    scanned = scan_shard(path)
+    entries.append({"file": name, "examples": scanned.pop("records"),
+                    **scanned})
+  return entries
 
 
-def shard_digest(path):
-  """{"bytes", "sha256"} of the shard file `path`: what the manifest
-  records so that a reader can tell its shards from other files."""
-  digest, size = hashlib.sha256(), 0
+# A TFRecord is a uint64 length, a uint32 CRC of it, the data and a uint32
+# CRC of the data.
+_HEADER, _FOOTER = 12, 4
+
+
+def _not_whole(path):
+  return DataError(f"{path} is not a whole TFRecord file (it ends inside a "
+                   "record); write the records again with bin/make_records")
+
+
+def scan_shard(path):
+  """{"records", "bytes", "sha256"} of the shard file `path`, read once
+  (without TensorFlow for a local file): what the manifest records, so a
+  reader can tell its shards from other files."""
+  digest, size, records = hashlib.sha256(), 0, 0
   with files.open(path, "rb") as f:
-    while chunk := f.read(1 << 22):
-      digest.update(chunk)
-      size += len(chunk)
-  return {"bytes": size, "sha256": digest.hexdigest()}
+    while header := f.read(_HEADER):
+      if len(header) < _HEADER:
+        raise _not_whole(path)
+      digest.update(header)
+      left = int.from_bytes(header[:8], "little") + _FOOTER
+      size += _HEADER + left
+      while left:
+        chunk = f.read(min(left, 1 << 22))
+        if not chunk:
+          raise _not_whole(path)
+        digest.update(chunk)
+        left -= len(chunk)
+      records += 1
+  return {"records": records, "bytes": size, "sha256": digest.hexdigest()}
 
 
 def count_records(path):
   """The number of records in the TFRecord file `path`, from their length
-  headers (without TensorFlow for a local file); DataError where the file
-  ends inside a record."""
-  count, size = 0, files.size(path)
+  headers alone (seeks, not reads); DataError where the file ends inside a
+  record."""
+  count, size, at = 0, files.size(path), 0
   with files.open(path, "rb") as f:
-    at = 0
     while at < size:
-      header = f.read(12)  # uint64 length, uint32 CRC of the length
-      if len(header) < 12:
-        break
-      at += 12 + int.from_bytes(header[:8], "little") + 4  # data, its CRC
-      if at > size:
-        break
+      header = f.read(_HEADER)
+      if len(header) < _HEADER:
+        raise _not_whole(path)
+      at += _HEADER + int.from_bytes(header[:8], "little") + _FOOTER
       f.seek(at)
       count += 1
   if at != size:
-    raise DataError(f"{path} is not a whole TFRecord file (it ends inside a "
-                    "record); write the records again with bin/make_records")
+    raise _not_whole(path)
   return count
 
 
@@ -309,6 +329,8 @@ def write(splits, specs, out_dir, num_shards, dataset=None, seed=0,
     manifest = _write_splits(splits, specs, out_dir, num_shards, dataset,
                              seed, source, log, shuffle)
   except BaseException:  # a failure or a signal: no shard is left behind
+    if files.exists(files.join(out_dir, MANIFEST)):  # none was there before
+      files.remove(files.join(out_dir, MANIFEST))
     for split, name, shards in zip(splits, SPLITS, num_shards):
       count = shard_count(len(split), shards)
       for i in range(count):
@@ -641,28 +663,30 @@ def check_stored(manifest):
 
 
 def check_streamed(manifest, seed, pipelines):
-  """Raises DataError unless the train shards that the input `pipelines`
-  ([(pipeline, number of pipelines)]) stream exist, suffice and are the
-  ones the manifest lists: their record counts, and their SHA-256 where
-  the manifest records it. Reads those shards once."""
-  entries = {files.join(manifest.folder, e["file"]): e
-             for e in manifest.values["splits"]["train"]["shards"]}
+  """Raises DataError unless the train shards suffice for the input
+  `pipelines` ([(pipeline, number of pipelines)]) and are the ones the
+  manifest lists: every train shard's count of records (from their
+  headers), and the SHA-256 of the shards those pipelines stream, where the
+  manifest records it (each read once)."""
+  entries = manifest.values["splits"]["train"]["shards"]
   stream = Stream(manifest)
-  for pipeline, count in pipelines:
-    for path in stream.shards_of(seed, pipeline, count):
-      entry = entries[path]
-      records = count_records(path)
-      if records != int(entry["examples"]):
-        raise DataError(
-            f"{path} holds {records} examples; {manifest.path} says "
-            f"{entry['examples']}: the records and their manifest disagree. "
-            "Write the records again with bin/make_records")
-      if "sha256" in entry and shard_digest(path)["sha256"] != entry[
-          "sha256"]:
-        raise DataError(
-            f"{path} is not the shard {manifest.path} lists (its SHA-256 "
-            "differs: another data set's shard, or changed since it was "
-            "written). Write the records again with bin/make_records")
+  mine = {path for pipeline, count in pipelines
+          for path in stream.shards_of(seed, pipeline, count)}
+  for entry in entries:
+    path = files.join(manifest.folder, entry["file"])
+    hashed = path in mine and "sha256" in entry
+    scanned = scan_shard(path) if hashed else {
+        "records": count_records(path)}
+    if scanned["records"] != int(entry["examples"]):
+      raise DataError(
+          f"{path} holds {scanned['records']} examples; {manifest.path} says "
+          f"{entry['examples']}: the records and their manifest disagree. "
+          "Write the records again with bin/make_records")
+    if hashed and scanned["sha256"] != entry["sha256"]:
+      raise DataError(
+          f"{path} is not the shard {manifest.path} lists (its SHA-256 "
+          "differs: another data set's shard, or changed since it was "
+          "written). Write the records again with bin/make_records")
 
 
 def preflight(config, pipelines):
@@ -673,7 +697,7 @@ def preflight(config, pipelines):
   streams them (`streams`)."""
   manifest = read_manifest(config.data_path)
   check_stored(manifest)
-  if streams(config):
+  if streams(config) and pipelines:
     check_streamed(manifest, config.seed, pipelines)
 
 

@@ -229,14 +229,15 @@ def whole_numbers(where, field, values):
   """The tuple of ints of `values`; SpecError for anything that is not a
   whole number (4.5, True, "4a"): sizes are never rounded."""
   out = []
-  for d in values if isinstance(values, (list, tuple)) else [values]:
-    if isinstance(d, str) and d.strip().isdigit():
+  for d in [values] if isinstance(values, (str, int, float)) else values:
+    if isinstance(d, str) and d.strip().isdecimal():
       d = int(d)
     elif isinstance(d, float) and d.is_integer():
       d = int(d)
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+      shown = list(values) if isinstance(values, tuple) else values
       raise SpecError(f"{where}: field {field!r} takes whole numbers, got "
-                      f"{list(values) if isinstance(values, tuple) else values!r}")
+                      f"{shown!r}")
     out.append(int(d))
   return tuple(out)
 
@@ -244,7 +245,7 @@ def whole_numbers(where, field, values):
 def _shape(where, value):
   if isinstance(value, str):
     value = value.lower().split("x")
-    if not all(d.strip().isdigit() for d in value):
+    if not all(d.strip().isdecimal() for d in value):
       value = "x".join(value)  # refused below, as written
   if not isinstance(value, (list, tuple)):
     raise SpecError(f"{where}: field 'shape' must look like 64x64x1 (or a "

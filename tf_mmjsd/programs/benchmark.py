@@ -63,7 +63,7 @@ def main(fv, args):
   else:
     cfg = mm_flags.config_from_flags(fv, require_model_dir=False)
     if fv.mode in ("end_to_end", "precision"):  # the others: random batches
-      preflight.data(cfg)
+      preflight.data(cfg, preflight.input_pipelines(cfg))
   if fv.mode == "modalities" and not all(
       m.isdigit() and int(m) > 0 for m in fv.modality_counts):
     raise errors.UsageError("--modality_counts must be positive integers, "

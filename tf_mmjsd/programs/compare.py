@@ -57,7 +57,7 @@ def main(fv, args):
     raise errors.UsageError(f"--missing_rates or --seeds: {e}") from e
   from tf_mmjsd import compare  # pylint: disable=g-import-not-at-top
   base = mm_flags.config_from_flags(fv, require_model_dir=False)
-  preflight.data(base)
+  preflight.data(base, preflight.input_pipelines(base))
   preflight.readable(base.inception_weights, "inception_weights")
   compare.run(base, fv.compare_dir, fv.methods,
               [styles[s] for s in fv.styles], rates, seeds,

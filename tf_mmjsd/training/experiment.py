@@ -56,12 +56,14 @@ def run(config, log=print, flags_text=None, callbacks=()):
   Returns:
     the summary dict (None on a worker other than the chief).
   """
-  trainer = Trainer(config, log=log, callbacks=callbacks,
-                    flags_text=flags_text)
+  trainer = None
   try:
+    trainer = Trainer(config, log=log, callbacks=callbacks,
+                      flags_text=flags_text)
     return _train_and_summarise(trainer, config, log)
   finally:
-    trainer.release()
+    if trainer is not None:
+      trainer.release()
 
 
 def _train_and_summarise(trainer, config, log):

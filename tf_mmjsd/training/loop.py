@@ -146,10 +146,9 @@ class Trainer:
     if self.chief:
       run_dir.check_data(config, self.data.fingerprint, log=self.log)
     self.lock = self.output = None
-    if self.chief:  # the one writer of model_dir, from here on
-      self.lock = run_lock.RunLock(config.model_dir, log=self.log).acquire()
     try:  # a failure or a signal while starting gives up the lock
-      if self.chief:
+      if self.chief:  # the one writer of model_dir, from here on
+        self.lock = run_lock.RunLock(config.model_dir, log=self.log).acquire()
         run_dir.prepare_model_dir(config, flags_text)
         run_dir.write_data_record(config, self.data.fingerprint)
       self.output = distribution.OutputDir(config.model_dir, self.strategy)
