@@ -192,14 +192,16 @@ def check_usage_errors_before_tensorflow(cases, tmp_root, cache_dir,
                                          env_of=lambda case: {}):
   """Runs every usage-error case (exit code 2) of a bad-input table in one
   fresh process (with the environment variables env_of(case)) and asserts
-  each gave its exit code before TensorFlow was imported (the programs'
-  pre-flight)."""
+  each gave its exit code, its one error line and no change to its folder
+  before TensorFlow was imported (the programs' pre-flight)."""
+  import re  # pylint: disable=g-import-not-at-top
   usage = [c for c in cases if c[4] == 2]
-  rows = []
+  rows, folders = [], {}
   for number, case in enumerate(usage):
     folder = tmp_root / f"case{number}"
     folder.mkdir()
     rows.append([case[0], case[1], _case_args(case, folder), env_of(case)])
+    folders[case[0]] = (folder, tree(folder), case[5])
   env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_MMJSD_OFFLINE="1")
   done = subprocess.run([sys.executable, "-c", _BEFORE_TENSORFLOW],
                         input=json.dumps(rows), capture_output=True,
@@ -209,4 +211,7 @@ def check_usage_errors_before_tensorflow(cases, tmp_root, cache_dir,
   for name, code, loaded, stderr in results:
     assert code == 2, (name, code, stderr[-2000:])
     assert not loaded, f"{name!r} imported TensorFlow: {stderr[-2000:]}"
+    folder, before, pattern = folders[name]
+    assert re.search(pattern, error_line(stderr)), (name, stderr[-2000:])
+    assert tree(folder) == before, name
   assert len(results) == len(usage) >= 1

@@ -82,13 +82,6 @@ def test_a_path_on_a_store_that_fails_is_one_line_in_bounded_time(
   assert time.monotonic() - start < TIMEOUT + 20
 
 
-@pytest.mark.process
-def test_unknown_schemes_are_answered_before_tensorflow_loads(tmp_path,
-                                                             cache_dir):
-  unknown = [c for c in STORE_CASES if "unknown scheme" in c[0]]
-  check_usage_errors_before_tensorflow(unknown, tmp_path, cache_dir)
-
-
 def _fake_store(monkeypatch, answer):
   """files.exists of gs:// paths replaced by `answer(path)`."""
   monkeypatch.setattr(files, "exists", answer)
@@ -268,27 +261,6 @@ def test_streamed_records_are_checked_before_anything_is_written(
     assert not os.path.exists(folder / "run"), case[0]
 
 
-@pytest.mark.process
-def test_every_worker_checks_the_shards_it_reads_before_step_0(
-    two_records, tmp_path, cache_dir):
-  for number, case in enumerate(_worker_cases(two_records)):
-    folder = tmp_path / f"case{number}"
-    folder.mkdir()
-    check_bad_input(case[:6], folder, cache_dir,
-                    extra_env={"TF_CONFIG": case[6]}, process=True)
-    assert not os.path.exists(folder / "run"), case[0]
-
-
-@pytest.mark.process
-def test_record_checks_come_before_tensorflow_loads(two_records, tmp_path,
-                                                   cache_dir):
-  cases = _records_cases(two_records) + _worker_cases(two_records)
-  check_usage_errors_before_tensorflow(
-      [c[:6] for c in cases], tmp_path, cache_dir,
-      env_of=lambda case: {"TF_CONFIG": dict(
-          (c[0], c[6]) for c in cases if len(c) > 6).get(case[0], "")})
-
-
 def test_an_interrupted_make_records_leaves_no_shard(tmp_path, monkeypatch):
   """A signal while the test split is written: the train split's finished
   shards go too (nothing without a manifest is left)."""
@@ -384,12 +356,6 @@ def test_a_careless_input_gets_one_error_line_and_changes_nothing(
   check_bad_input(case, tmp_path, cache_dir)
 
 
-@pytest.mark.process
-def test_careless_inputs_are_answered_before_tensorflow_loads(tmp_path,
-                                                             cache_dir):
-  check_usage_errors_before_tensorflow(CASES, tmp_path, cache_dir)
-
-
 def test_a_file_named_like_a_version_takes_its_number(tmp_path):
   from tf_mmjsd import export  # pylint: disable=g-import-not-at-top
   (tmp_path / "1").write_text("not a version")
@@ -471,3 +437,20 @@ def test_a_clean_up_under_deferred_is_not_cut_by_a_signal():
         steps.append("cleaned up")
       time.sleep(5)  # the held signal is sent again and raises here
   assert steps == ["cleaned up"]
+
+
+@pytest.mark.process
+def test_every_usage_error_here_comes_before_tensorflow_loads(
+    two_records, tmp_path, cache_dir):
+  """One fresh process runs the unknown schemes, the careless inputs and
+  the records cases, the workers' among them with their TF_CONFIG (each
+  checks the shards it reads): each gives its line, changes nothing and
+  never imports TensorFlow."""
+  workers = _worker_cases(two_records)
+  tf_configs = {c[0]: c[6] for c in workers}
+  cases = ([c for c in STORE_CASES if "unknown scheme" in c[0]] + CASES
+           + _records_cases(two_records) + [c[:6] for c in workers])
+  check_usage_errors_before_tensorflow(
+      cases, tmp_path, cache_dir,
+      env_of=lambda case: ({"TF_CONFIG": tf_configs[case[0]]}
+                           if case[0] in tf_configs else {}))
