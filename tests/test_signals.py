@@ -154,19 +154,26 @@ def test_a_signal_in_each_phase_ends_cleanly(program, workspace, tmp_path,
   interrupted = 0
   for third, sig in enumerate((signal.SIGTERM, signal.SIGINT,
                                signal.SIGTERM)):
-    at = seconds * rng.uniform(third / 3 + 0.02, (third + 1) / 3 - 0.02)
-    out = tmp_path / f"third{third}"
-    got, took = _run(program, workspace, out, cache_dir, at, sig)
-    what = (f"{program}, {signal.Signals(sig).name} at {at:.2f} s of "
-            f"{seconds:.2f} s")
-    if got.returncode == 0:  # only where it finished before the signal
+    # A run that finished before its signal was faster than the estimate
+    # (a first run pays for lazy imports and tracing): it is tried again
+    # with its own duration as the estimate.
+    for attempt in range(3):
+      at = seconds * rng.uniform(third / 3 + 0.02, (third + 1) / 3 - 0.02)
+      out = tmp_path / f"third{third}_{attempt}"
+      got, took = _run(program, workspace, out, cache_dir, at, sig)
+      what = (f"{program}, {signal.Signals(sig).name} at {at:.2f} s of "
+              f"{seconds:.2f} s")
+      if got.returncode != 0:
+        break
       assert took <= at, (what, f"lost: exit 0 after {took:.2f} s")
+      seconds = took
+    else:
       continue
     interrupted += 1
     _check_interrupted(got, sig, out, what)
-  # Where a run takes less than a second its duration varies too much to
-  # hit each third; every run that exits 0 has finished before the signal.
-  assert interrupted >= (2 if seconds > 3 else 1)
+  # Where a run takes under a second its duration varies too much to hit
+  # each third; every run that exits 0 has finished before its signal.
+  assert interrupted >= (2 if seconds > 3 else 1), (program, seconds)
 
 
 @pytest.mark.slow
