@@ -25,6 +25,7 @@ reports the achieved fraction of it.
 """
 
 import dataclasses
+import logging
 import os
 import time
 
@@ -84,8 +85,16 @@ def graph_flops(graph):
   (a tf.Graph with static shapes)."""
   options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
   options["output"] = "none"
-  return tf.compat.v1.profiler.profile(graph,
-                                       options=options).total_float_ops
+  # The profiler is TensorFlow v1 API (no v2 counts FLOPs): its deprecation
+  # warnings say nothing to a user of bin/benchmark.
+  logger = tf.get_logger()
+  level = logger.level
+  logger.setLevel(logging.ERROR)
+  try:
+    return tf.compat.v1.profiler.profile(graph,
+                                         options=options).total_float_ops
+  finally:
+    logger.setLevel(level)
 
 
 def roofline(config, log=print):
@@ -154,7 +163,8 @@ def measure(config, mode="compute", steps=50, repeats=5, warmup=10,
   if mode not in MODES:
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
   strategy = distribution.make_strategy(
-      config.distribution, config.collective_timeout, config.startup_timeout)
+      config.distribution, config.collective_timeout, config.startup_timeout,
+      log=log, mixed_precision=config.mixed_precision)
   distribution.check_batch(config.batch_size, strategy)
   model = training.build(config, strategy)
   train = training.make_train_function(model, strategy, config.jit_compile)

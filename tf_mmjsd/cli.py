@@ -11,7 +11,7 @@ declares its flags on an absl FlagValues, and `main(fv, args)`, which runs
 it (`args`: what follows `--`, for programs that set POSITIONAL; else any
 positional argument is a usage error). `execute` parses the command line
 into a fresh FlagValues (layered flagfiles: flags.parse_argv), so programs
-run one after another in one process; it quiets absl's logs and calls
+run one after another in one process; it sets quiet.defaults() and calls
 `main` with SIGTERM and SIGINT raising errors.Interrupted (interrupts.py;
 exit code 128 + the signal's number; also while the flags are parsed and,
 under `run`, from start-up to exit). `main` checks what it can without
@@ -33,9 +33,9 @@ import traceback
 
 import importlib
 
-from absl import flags, logging
+from absl import flags
 
-from tf_mmjsd import errors, interrupts
+from tf_mmjsd import errors, interrupts, quiet
 
 HELP = ("--help", "-help", "-h", "--helpshort", "--helpfull")
 
@@ -158,7 +158,7 @@ def execute(program, argv):
   Anticipated failures, usage errors of the flags among them, are printed
   as one `error:` line; a bug raises its exception.
   """
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  quiet.defaults()
   module = program_module(program)
   own = argv[1:argv.index("--")] if "--" in argv else argv[1:]
   if any(arg in HELP for arg in own):
@@ -171,7 +171,6 @@ def execute(program, argv):
         fv, args = parse(module, argv)
         if not getattr(module, "POSITIONAL", False):
           no_arguments(args)
-        logging.set_verbosity(logging.WARNING)
         return module.main(fv, args) or 0
       finally:
         preflight.release()
@@ -194,6 +193,7 @@ def run(module):
     flags.FLAGS(argv[:1])
     return argv
 
+  quiet.filter_stderr()
   # Signals before and after `execute` (absl's start-up, the exit) end the
   # program with the same one line and exit code as during it.
   try:

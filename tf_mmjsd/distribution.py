@@ -55,14 +55,16 @@ class StartupTimeout(Error):
 
 
 def make_strategy(name, collective_timeout=None, startup_timeout=None,
-                  log=print):
-  """The tf.distribute strategy `name` (one of STRATEGIES).
+                  log=print, mixed_precision=None):
+  """The tf.distribute strategy `name` (one of STRATEGIES); logs a note for
+  each setting that expects a GPU this machine lacks (device_notes).
 
   Args:
     collective_timeout: multi_worker only: seconds after which a collective
       that a peer does not join fails (None: wait for ever).
     startup_timeout: multi_worker only: seconds to wait for every peer at
       start-up (`wait_for_peers`; None: wait for ever).
+    mixed_precision: the run's Keras dtype policy, for its note.
   """
   if name not in STRATEGIES:
     raise DistributionError(f"distribution must be one of {STRATEGIES}, got "
@@ -70,6 +72,8 @@ def make_strategy(name, collective_timeout=None, startup_timeout=None,
   # Physical devices: listing logical ones would start the TensorFlow
   # runtime, after which collectives (multi_worker) cannot be configured.
   gpus = tf.config.list_physical_devices("GPU")
+  for note in device_notes(name, mixed_precision, len(gpus), cpu_flags()):
+    log(f"note: {note}")
   if name == "auto":
     name = "mirrored" if len(gpus) > 1 else "default"
   if name == "default":
@@ -95,6 +99,47 @@ def make_strategy(name, collective_timeout=None, startup_timeout=None,
   finally:  # take SIGTERM back from TensorFlow's start-up
     for sig, handler in handlers.items():
       signal.signal(sig, handler)
+
+
+# CPU instructions that run bfloat16 arithmetic (Linux's /proc/cpuinfo
+# names).
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(path="/proc/cpuinfo"):
+  """The instruction-set flags of this machine's CPU; None where unknown
+  (not Linux)."""
+  try:
+    with open(path) as f:
+      for line in f:
+        if line.startswith("flags"):
+          return set(line.partition(":")[2].split())
+  except OSError:
+    pass
+  return None
+
+
+def device_notes(distribution, mixed_precision, gpus, flags=None):
+  """One line for each setting that expects an accelerator this machine
+  lacks: --distribution=mirrored without a GPU, float16 on a CPU, bfloat16
+  on a CPU without bfloat16 instructions (`flags`: cpu_flags()). `gpus`:
+  the number of GPUs visible."""
+  if gpus:
+    return []
+  notes = []
+  if distribution == "mirrored":
+    notes.append("--distribution=mirrored found no GPU: it runs on the "
+                 "CPU (one replica unless logical CPU devices are set up)")
+  if mixed_precision == "mixed_float16":
+    notes.append("--mixed_precision=mixed_float16 without a GPU: CPUs have "
+                 "no float16 arithmetic, so this runs slower than float32")
+  if (mixed_precision == "mixed_bfloat16" and flags is not None
+      and not flags & set(BFLOAT16_CPU_FLAGS)):
+    notes.append("--mixed_precision=mixed_bfloat16 without a GPU, on a CPU "
+                 "without bfloat16 instructions ("
+                 + ", ".join(BFLOAT16_CPU_FLAGS)
+                 + "): this runs slower than float32")
+  return notes
 
 
 def _address(address):

@@ -132,7 +132,8 @@ class Trainer:
     self.config = config
     self.strategy = distribution.make_strategy(
         config.distribution, config.collective_timeout,
-        config.startup_timeout, log=log)
+        config.startup_timeout, log=log,
+        mixed_precision=config.mixed_precision)
     distribution.check_batch(config.batch_size, self.strategy)
     self.chief = distribution.is_chief(self.strategy)
     if self.chief:
