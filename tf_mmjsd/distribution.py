@@ -110,7 +110,7 @@ def cpu_flags(path="/proc/cpuinfo"):
   """The instruction-set flags of this machine's CPU; None where unknown
   (not Linux)."""
   try:
-    with open(path) as f:
+    with open(path) as f:  # local: /proc of this host
       for line in f:
         if line.startswith("flags"):
           return set(line.partition(":")[2].split())

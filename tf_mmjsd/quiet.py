@@ -59,7 +59,7 @@ _PLAIN_HARMLESS = (
 
 def _no_gpu(environ=os.environ):
   visible = environ.get("CUDA_VISIBLE_DEVICES")
-  return (not os.path.exists("/proc/driver/nvidia")
+  return (not os.path.exists("/proc/driver/nvidia")  # local: this host
           or (visible is not None and visible.strip() in ("", "-1")))
 
 
