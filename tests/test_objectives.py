@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tf_mmjsd import divergences, methods, noise, objectives, run_checkpoints
-from tf_mmjsd.config import METHODS
+from tf_mmjsd.methods import mmjsd
 
 # q_a = N(1, 1) and q_b = N(0, 0.5^2) in one latent dimension, for two
 # examples; example 1 may lack b.
@@ -51,21 +51,24 @@ def run(method, names=("a", "b"), b_present=(1.0, 1.0), prior="poe",
   settings = objectives.ObjectiveSettings(
       names=names, rec_weights={m: 2.0 for m in names},
       style_weights={m: 1.0 for m in names}, beta=3.0, beta_style=1.0,
-      prior_weight=1.0 / (len(names) + 1), dynamic_prior=prior)
+      prior_weight=1.0 / (len(names) + 1), options={"dynamic_prior": prior})
 
   def log_likelihood(content, styles, decode):
     del styles
     return {m: -tf.ones([tf.shape(content)[0]]) for m in decode}
 
-  terms = objectives.of(method)(posteriors, present, log_likelihood,
-                                settings, noise.Noise(key=[0, 0]))
+  terms = methods.get(method).objective(posteriors, present, log_likelihood,
+                                       settings, noise.Noise(key=[0, 0]))
   return {k: v.numpy() for k, v in terms.items()}
 
 
-def test_the_registry_is_the_config_choice_and_names_every_term():
-  assert METHODS == ("mmjsd", "mmvae", "mvae", "mopoe")
-  for name, method in methods.METHODS.items():
-    assert objectives.of(method) is getattr(objectives, name)
+def test_the_registry_holds_every_module_and_names_every_term():
+  import importlib  # pylint: disable=g-import-not-at-top
+  assert {"mmjsd", "mmvae", "mvae", "mopoe"} <= set(methods.names())
+  for name in ("mmjsd", "mmvae", "mvae", "mopoe"):
+    module = importlib.import_module(f"tf_mmjsd.methods.{name}")
+    assert methods.get(name) is module.METHOD
+    assert module.METHOD.objective is module.objective
     terms = run(name)
     assert sorted(terms) == sorted(methods.term_names(name, ("a", "b"), 0))
   with pytest.raises(ValueError, match="method must be one of"):
@@ -153,7 +156,7 @@ def test_mopoe_gradients_stay_finite_with_absent_subsets():
       style_weights={m: 1.0 for m in names}, beta=1.0, beta_style=1.0,
       prior_weight=1 / 3)
   with tf.GradientTape() as tape:
-    terms = objectives.mopoe(
+    terms = methods.get("mopoe").objective(
         {"content": {m: (locs[m], tf.fill([2, 1], SCALES[m]))
                      for m in names}, "style": {}},
         {"a": tf.constant([1.0, 0.0]), "b": tf.constant([0.0, 1.0])},
@@ -224,7 +227,8 @@ def test_every_method_trains_with_and_without_styles_and_missing_data(
 @pytest.mark.slow
 def test_mmjsd_with_the_mixture_dynamic_prior_trains(tiny_config, tmp_path):
   from tf_mmjsd import training  # pylint: disable=g-import-not-at-top
-  config = tiny_config(dynamic_prior="moe", latent_dim=4, steps_per_epoch=3,
+  config = tiny_config(method_options={"dynamic_prior": "moe"},
+                       latent_dim=4, steps_per_epoch=3,
                        model_dir=str(tmp_path))
   trainer = training.Trainer(config, log=lambda *_: None)
   trainer.train()
@@ -236,8 +240,9 @@ def test_mmjsd_with_the_mixture_dynamic_prior_trains(tiny_config, tmp_path):
 
 def test_the_dynamic_prior_belongs_to_mmjsd(tiny_config):
   from tf_mmjsd.config import ConfigError  # pylint: disable=g-import-not-at-top
-  with pytest.raises(ConfigError, match="dynamic_prior is mmjsd's"):
-    tiny_config(method="mvae", dynamic_prior="moe")
+  with pytest.raises(ConfigError, match="dynamic_prior is an option of "
+                     "method mmjsd; method mvae has none"):
+    tiny_config(method="mvae", method_options={"dynamic_prior": "moe"})
   with pytest.raises(ConfigError, match="missing_rate must lie in"):
     tiny_config(missing_rate=0.7)
-  assert sorted(methods.DYNAMIC_PRIORS) == sorted(divergences.PRIOR_KLS)
+  assert sorted(mmjsd.DYNAMIC_PRIORS) == sorted(divergences.PRIOR_KLS)

@@ -1,7 +1,8 @@
 """Every setting of ExperimentConfig refuses its bad values before anything
 is written: a table of bad values per setting (and the settings that take
-any value of their type), checked to cover every field of config.py, then
-a few through bin/train and bin/compare."""
+any value of their type), checked to cover every field of config.py; every
+option of every registered method refuses the values its entry declares
+invalid; then a few through bin/train and bin/compare."""
 
 import dataclasses
 import math
@@ -10,6 +11,7 @@ import os
 import pytest
 
 from tests.harness import run_bin
+from tf_mmjsd import methods
 from tf_mmjsd.config import MAX_SEED, ConfigError, ExperimentConfig
 from tf_mmjsd.data.mst import specs as mst_specs
 
@@ -19,8 +21,8 @@ NAN, INF = math.nan, math.inf
 BAD = {
     "modalities": [()],
     "dataset": ["mnist", ""],
-    "method": ["jmvae"],
-    "dynamic_prior": ["mean"],
+    "method": ["vae"],
+    "method_options": [{"no_such_option": 1}, {"dynamic_prior": "moe"}],
     "missing_rate": [-0.1, 0.67, NAN, INF],
     "latent_dim": [0, -1],
     "style_dim": [-1],
@@ -81,10 +83,35 @@ CASES = [(name, value) for name, values in BAD.items() for value in values]
 @pytest.mark.parametrize("name,value", CASES,
                          ids=[f"{n}={v!r}" for n, v in CASES])
 def test_each_bad_value_is_refused_naming_its_setting(name, value):
-  values = {"modalities": mst_specs(), name: value}
-  expected = "modality" if name == "modalities" else name
+  # method_options: mvae has no options (dynamic_prior is mmjsd's).
+  values = {"modalities": mst_specs(), name: value,
+            **({"method": "mvae"} if name == "method_options" else {})}
+  expected = {"modalities": "modality",
+              "method_options": "option"}.get(name, name)
   with pytest.raises(ConfigError, match=expected):
     ExperimentConfig(**values)
+
+
+OPTIONS = [(method, option.name, value)
+           for method, option in methods.options().values()
+           for value in option.invalid]
+
+
+def test_every_method_option_declares_values_it_refuses():
+  assert {name for _, name, _ in OPTIONS} == set(methods.options())
+
+
+@pytest.mark.parametrize("method,name,value", OPTIONS,
+                         ids=[f"{m}:{n}={v!r}" for m, n, v in OPTIONS])
+def test_each_bad_option_is_refused_naming_it(method, name, value):
+  with pytest.raises(ConfigError, match=name):
+    ExperimentConfig(modalities=mst_specs(), method=method,
+                     method_options={name: value})
+  # The flat form of config.json and the flags too.
+  with pytest.raises(ConfigError, match=name):
+    ExperimentConfig.from_dict({"modalities": [m.to_dict()
+                                               for m in mst_specs()],
+                                "method": method, name: value})
 
 
 def test_the_defaults_and_the_edges_are_accepted():

@@ -26,11 +26,10 @@ import time
 
 import numpy as np
 
-from tf_mmjsd import files, interrupts, run_dir
+from tf_mmjsd import files, interrupts, methods as methods_lib, run_dir
 from tf_mmjsd.config import ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry
 from tf_mmjsd.evaluation.results import RESULTS_SCHEMA, EvaluationResult
-from tf_mmjsd.methods import METHODS
 
 # What a table's rows mean where the methods differ.
 NOTES = {
@@ -93,6 +92,9 @@ def row_config(base, row, compare_dir, style_overrides, shared_overrides,
   ({setting: value}), then those of its method ({method: {setting:
   value}}, e.g. a method's reference learning rate)."""
   values = base.to_dict()
+  if row.method != base.method:  # the base's method's options
+    for name in base.method_options:
+      values.pop(name)
   values.update(style_overrides if row.styles else shared_overrides)
   values.update((method_overrides or {}).get(row.method, {}))
   values.update(
@@ -109,9 +111,9 @@ def parse_method_overrides(items, methods, flag="--method_settings"):
   out = {}
   for item in items:
     method, sep, setting = item.partition(":")
-    if not sep or method not in METHODS:
+    if not sep or method not in methods_lib.METHODS:
       raise ConfigError(f"{flag}: {item!r} is not method:setting=value of "
-                        f"a method ({', '.join(METHODS)})")
+                        f"a method ({', '.join(methods_lib.names())})")
     values = parse_overrides([setting], flag)
     if method in methods:
       out.setdefault(method, {}).update(values)
@@ -120,15 +122,18 @@ def parse_method_overrides(items, methods, flag="--method_settings"):
 
 def parse_overrides(items, flag):
   """{setting: value} from ["name=value", ...], values typed like the
-  ExperimentConfig field."""
-  fields = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
+  ExperimentConfig field (or the method's option) of that name."""
+  defaults = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
+              if f.name not in ("modalities", "model_dir", "method_options")}
+  defaults.update((n, o.default)
+                  for n, (_, o) in methods_lib.options().items())
   out = {}
   for item in items:
     name, sep, text = item.partition("=")
-    if not sep or name not in fields or name in ("modalities", "model_dir"):
+    if not sep or name not in defaults:
       raise ConfigError(f"{flag}: {item!r} is not setting=value of a "
                         "training setting")
-    kind = type(fields[name].default)
+    kind = type(defaults[name])
     try:
       out[name] = (text.lower() in ("1", "true") if kind is bool
                    else kind(text))

@@ -16,7 +16,6 @@ from tf_mmjsd.data.specs import ModalitySpec
 from tf_mmjsd.errors import ConfigError  # raised here; importable from here too
 
 DATASETS = registry.names()
-METHODS = tuple(methods.METHODS)
 DISTRIBUTIONS = ("auto", "default", "one_device", "mirrored",
                  "multi_worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -48,9 +47,12 @@ class ExperimentConfig:
       batches from the shards as training goes (memory independent of the
       number of examples) instead of holding the split in memory; every
       multi_worker worker streams anyway (data/records.py).
-    method: objective, one of `METHODS` (methods.py).
-    dynamic_prior: mmjsd's dynamic prior: "poe" (the paper's geometric
-      mean) or "moe" (the arithmetic mean, Monte-Carlo KLs).
+    method: the training method, a name of the methods registry
+      (methods/: one module each).
+    method_options: {option: value} of the method's own options
+      (methods.Method.options; e.g. mmjsd's dynamic_prior), every one of
+      them once built (the defaults fill in). config.json and the flags
+      hold them as settings of their own (`--dynamic_prior=moe`).
     missing_rate: the fraction of the training split's (example,
       modality) entries made absent, for complete data: each present entry
       is dropped with the probability that yields it once examples left
@@ -101,7 +103,7 @@ class ExperimentConfig:
   synthetic_train_size: int = 60000
   synthetic_test_size: int = 10000
   method: str = "mmjsd"
-  dynamic_prior: str = "poe"
+  method_options: dict = dataclasses.field(default_factory=dict)
   missing_rate: float = 0.0
   latent_dim: int = 20
   style_dim: int = 0
@@ -167,11 +169,8 @@ class ExperimentConfig:
       raise ConfigError("modality names must be unique, ignoring case (they "
                         f"name files), got {names}")
     _choice("dataset", self.dataset, DATASETS)
-    _choice("method", self.method, METHODS)
-    _choice("dynamic_prior", self.dynamic_prior, methods.DYNAMIC_PRIORS)
-    if self.dynamic_prior != "poe" and self.method != "mmjsd":
-      raise ConfigError(f"dynamic_prior is mmjsd's; method {self.method} "
-                        "has none (leave it at poe)")
+    _choice("method", self.method, methods.names())
+    self._resolve_method_options()
     limit = (len(self.modalities) - 1) / len(self.modalities)
     if not (self.missing_rate == 0.0 or 0.0 < self.missing_rate < limit):
       raise ConfigError(
@@ -231,17 +230,46 @@ class ExperimentConfig:
     if check is not None:
       check(self)
 
+  def _resolve_method_options(self):
+    method = methods.get(self.method)
+    clash = sorted({o.name for o in method.options}
+                   & {f.name for f in dataclasses.fields(self)})
+    if clash:
+      raise ConfigError(f"method {method.name}: its options {clash} are "
+                        "named like settings; rename them")
+    if not isinstance(self.method_options, dict):
+      raise ConfigError("method_options must be a dict {option: value}, "
+                        f"got {self.method_options!r}")
+    object.__setattr__(self, "method_options",
+                       method.resolve_options(self.method_options))
+
   def to_dict(self) -> dict[str, Any]:
+    """Every setting, the method's options among them (flat)."""
     out = dataclasses.asdict(self)
     out["modalities"] = [m.to_dict() for m in self.modalities]
+    out.update(out.pop("method_options"))
     return out
 
   @classmethod
   def from_dict(cls, values: dict[str, Any]) -> "ExperimentConfig":
+    """The config of `to_dict`'s flat form (also of older runs, whose
+    config.json holds mmjsd's dynamic_prior whatever their method)."""
     values = dict(values)
     values["modalities"] = tuple(
         ModalitySpec.from_dict(m) for m in values["modalities"])
     known = {f.name for f in dataclasses.fields(cls)}
+    values["method_options"] = dict(values.get("method_options") or {})
+    method = values.get("method", cls.__dataclass_fields__["method"].default)
+    for name in sorted(set(values) - known):
+      owner = methods.owner_of(name)
+      if owner is None:
+        continue
+      value = values.pop(name)
+      if owner == method:
+        values["method_options"][name] = value
+      elif value != methods.get(owner).option(name).default:
+        raise ConfigError(f"{name} is an option of method {owner}; method "
+                          f"{method} has none")
     unknown = sorted(set(values) - known)
     if unknown:
       raise ConfigError(f"unknown config keys: {unknown}")

@@ -4,7 +4,7 @@
                            - 1 ]
   JS_pi = sum_k pi_k KL(q_k || f)           k over the prior and the M posteriors
 
-with the dynamic prior f one of (methods.DYNAMIC_PRIORS):
+with the dynamic prior f one of (methods.mmjsd.DYNAMIC_PRIORS):
 
   poe  f = prod_k q_k^{pi_k} / Z, Gaussian: the KLs in closed form
   moe  f = sum_k pi_k q_k, a mixture: KL(q_k || f) has no closed form and is

@@ -16,7 +16,7 @@ import os
 
 from absl import flags
 
-from tf_mmjsd import files, likelihoods
+from tf_mmjsd import files, likelihoods, methods
 from tf_mmjsd import config as config_lib
 from tf_mmjsd.config import RESUMABLE, ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry, specs as specs_lib
@@ -44,11 +44,6 @@ _HELP = {
                             "per modality) or synthetic_celeba.",
     "synthetic_test_size": "Test examples of synthetic_mst or "
                            "synthetic_celeba.",
-    "method": "Objective: mmjsd, mmvae, mvae or mopoe (methods.py).",
-    "dynamic_prior": "mmjsd's dynamic prior: poe (geometric mean, the "
-                     "paper's) or moe (arithmetic mean with N(0, I) as a "
-                     "component, Monte-Carlo KLs; not the original code's "
-                     "moe switch, which is --method=mmvae).",
     "missing_rate": "Fraction of the training entries (example, "
                     "modality) made absent, for complete data: each present "
                     "modality is dropped with the probability that gives "
@@ -123,8 +118,15 @@ def define_flags(fv):
   if "model_dir" in fv:
     return
   help_of = dict(_HELP, dataset="; ".join(
-      f"{n}: {registry.get(n).description}" for n in registry.names()) + ".")
-  for name, default in _DEFAULTS.items():
+      f"{n}: {registry.get(n).description}" for n in registry.names()) + ".",
+                 method="Training method (tf_mmjsd/methods/): " + "; ".join(
+                     f"{m.name}: {m.summary}" for m in methods.METHODS.values())
+                 + ".")
+  settings = dict(_DEFAULTS)
+  for name, (_, option) in methods.options().items():
+    settings[name] = option.default
+    help_of[name] = option.help
+  for name, default in settings.items():
     help_text = help_of[name]
     if isinstance(default, bool):
       flags.DEFINE_bool(name, default, help_text, flag_values=fv)
@@ -157,6 +159,7 @@ def define_flags(fv):
 def config_from_flags(fv, require_model_dir=True):
   """The ExperimentConfig of the parsed FlagValues `fv`."""
   values = {name: getattr(fv, name) for name in _DEFAULTS}
+  values["method_options"] = _method_options(fv, values["method"])
   if require_model_dir and not values["model_dir"]:
     raise ConfigError("--model_dir is required")
   described = fv.modality or fv.modalities_file
@@ -195,6 +198,20 @@ def config_from_flags(fv, require_model_dir=True):
   return ExperimentConfig(modalities=modalities, **values)
 
 
+def _method_options(fv, method):
+  """{option: value} of `method`'s options in `fv`; ConfigError where
+  another method's option was given a value other than its default."""
+  out = {}
+  for name, (owner, option) in methods.options().items():
+    value = getattr(fv, name)
+    if owner == method:
+      out[name] = value
+    elif fv[name].present and value != option.default:
+      raise ConfigError(f"--{name} is an option of --method={owner}; "
+                        f"--method={method} has none")
+  return out
+
+
 def config_from_model_dir(fv):
   """The ExperimentConfig of the run in --model_dir of FlagValues `fv` (its
   config.json).
@@ -214,14 +231,15 @@ def config_from_model_dir(fv):
   if fv.modality or fv.modalities_file or fv.network_width:
     raise ConfigError("--modality, --modalities_file and --network_width "
                       f"cannot change: the modalities come from {path}")
-  given = {n: getattr(fv, n) for n in _DEFAULTS if fv[n].present}
+  given = {n: getattr(fv, n) for n in (*_DEFAULTS, *methods.options())
+           if fv[n].present}
   # The data may move where the run records their fingerprint: the
   # program compares the data at the new place (run_dir.check_data).
   from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
   movable = RESUMABLE + (("data_path",) if run_dir.has_data_record(
       model_dir) else ())
   fixed = {n: v for n, v in given.items()
-           if n not in movable and stored.get(n, _DEFAULTS[n]) != v}
+           if n not in movable and stored.get(n, _default(n)) != v}
   if fixed:
     raise ConfigError("these settings differ from the trained run in "
                       f"{path} and cannot change after training: " + "; ".join(
@@ -237,9 +255,19 @@ def config_from_model_dir(fv):
     raise ConfigError(f"{path} is damaged ({type(e).__name__}: {e})") from None
 
 
+def _default(name):
+  """The default of a setting or of a method's option."""
+  if name in _DEFAULTS:
+    return _DEFAULTS[name]
+  return methods.options()[name][1].default
+
+
 def flags_text(fv):
   """A flagfile that reproduces the parsed training flags of `fv`."""
   lines = [f"--{name}={getattr(fv, name)}\n" for name in _DEFAULTS]
+  lines += [f"--{name}={getattr(fv, name)}\n"
+            for name, (owner, _) in methods.options().items()
+            if owner == fv.method]
   lines += [f"--modality={m}\n" for m in fv.modality]
   if fv.modalities_file:
     lines.append(f"--modalities_file={fv.modalities_file}\n")

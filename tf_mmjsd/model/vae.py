@@ -28,10 +28,11 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
     modalities: sequence of `ModalitySpec` (or their dicts); M = its length.
     latent_dim: size of the content code c.
     style_dim: size of each modality's style code s_m (0: none).
-    method: a name of methods.METHODS ("mmjsd", "mmvae", "mvae", "mopoe").
+    method: a name of the methods registry (methods/).
     beta, beta_style, prior_weight: objective weights (docs/objectives.md).
-    dynamic_prior: mmjsd's dynamic prior, "poe" or "moe"
-      (methods.DYNAMIC_PRIORS).
+    method_options: {option: value} of the method's options (the
+      defaults fill in); also accepted as keyword arguments of their own
+      (get_config writes them so, e.g. dynamic_prior="moe").
     seed: seeds the training noise, drawn statelessly from (seed, step).
 
   Training state (non-trainable variables, in `state_variables`):
@@ -43,17 +44,23 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
 
   def __init__(self, modalities, latent_dim=20, style_dim=0, method="mmjsd",
                beta=2.5, beta_style=3.0, prior_weight=0.25, seed=0,
-               dynamic_prior="poe", **kwargs):
+               method_options=None, **kwargs):
+    self.method_entry = methods.get(method)
+    options = dict(method_options or {})
+    for name in set(kwargs) & set(methods.options()):
+      value = kwargs.pop(name)
+      if name in {o.name for o in self.method_entry.options}:
+        options[name] = value
+      elif value != methods.options()[name][1].default:  # older configs
+        raise ValueError(f"{name} is an option of method "
+                         f"{methods.owner_of(name)}; method {method} has "
+                         "none")
     super().__init__(**kwargs)
     self.specs = tuple(m if isinstance(m, ModalitySpec) else
                        ModalitySpec.from_dict(m) for m in modalities)
     self.names = tuple(s.name for s in self.specs)
     self.spec_of = {s.name: s for s in self.specs}
-    self.method_entry = methods.get(method)
-    if dynamic_prior not in methods.DYNAMIC_PRIORS:
-      raise ValueError(f"dynamic_prior must be one of "
-                       f"{methods.DYNAMIC_PRIORS}, got {dynamic_prior!r}")
-    self.dynamic_prior = dynamic_prior
+    self.method_options = self.method_entry.resolve_options(options)
     self.latent_dim, self.style_dim, self.method = latent_dim, style_dim, method
     self.beta, self.beta_style = beta, beta_style
     self.prior_weight = prior_weight
@@ -62,8 +69,8 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
         names=self.names, rec_weights={s.name: s.weight for s in self.specs},
         style_weights={s.name: s.style_weight for s in self.specs},
         beta=beta, beta_style=beta_style, prior_weight=prior_weight,
-        dynamic_prior=dynamic_prior)
-    self.objective = objectives.of(self.method_entry)
+        options=self.method_options)
+    self.objective = self.method_entry.objective
     self.encoders = {s.name: networks.build_encoder(s, latent_dim, style_dim)
                      for s in self.specs}
     self.decoders = {s.name: networks.build_decoder(s, latent_dim, style_dim)
@@ -93,7 +100,7 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
                style_dim=config.style_dim, method=config.method,
                beta=config.beta, beta_style=config.beta_style,
                prior_weight=config.prior_weight, seed=config.seed,
-               dynamic_prior=config.dynamic_prior, name="multimodal_vae")
+               method_options=config.method_options, name="multimodal_vae")
 
   def get_config(self):
     config = super().get_config()
@@ -101,7 +108,7 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
                   latent_dim=self.latent_dim, style_dim=self.style_dim,
                   method=self.method, beta=self.beta,
                   beta_style=self.beta_style, prior_weight=self.prior_weight,
-                  seed=self.seed, dynamic_prior=self.dynamic_prior)
+                  seed=self.seed, **self.method_options)
     return config
 
   @property
@@ -252,9 +259,9 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
   @property
   def default_fusion(self):
     """The subset posterior whose samples the decoders were trained on
-    (methods.py): "poe" for MVAE and MoPoE, "mixture" for mmJSD and MMVAE
-    (which decode samples of the unimodal posteriors; their PoE includes
-    the N(0, I) factor and pulls samples to the origin)."""
+    (methods.Method.decoding): "poe" for MVAE and MoPoE, "mixture" for
+    mmJSD and MMVAE (which decode samples of the unimodal posteriors; their
+    PoE includes the N(0, I) factor and pulls samples to the origin)."""
     return self.method_entry.decoding
 
   def log_prob(self, name, x, params):

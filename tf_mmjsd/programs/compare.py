@@ -13,7 +13,7 @@ import sys
 
 from absl import flags
 
-from tf_mmjsd import cli, errors, flags as mm_flags, preflight
+from tf_mmjsd import cli, errors, flags as mm_flags, methods, preflight
 
 
 def define_flags(fv):
@@ -21,8 +21,9 @@ def define_flags(fv):
   mm_flags.define_flags(fv)
   flags.DEFINE_string("compare_dir", "", "Where the rows and the report go "
                       "(required).", flag_values=fv)
-  flags.DEFINE_list("methods", ["mvae", "mmvae", "mmjsd", "mopoe"],
-                    "Methods to compare.", flag_values=fv)
+  flags.DEFINE_list("methods", list(methods.names()),
+                    "Methods to compare (default: every registered one).",
+                    flag_values=fv)
   flags.DEFINE_list("styles", ["off", "on"], "Modality-specific style "
                     "subspaces (MS): off, on, or both.", flag_values=fv)
   flags.DEFINE_list("missing_rates", ["0"], "Training missing rates "
