@@ -36,7 +36,9 @@ STYLE_KL = 0.5 * (4.0 + 0.25 - 1.0 - np.log(4.0))
 
 
 def run(method, names=("a", "b"), b_present=(1.0, 1.0), prior="poe",
-        styles=False, present=None):
+        styles=False, present=None, options=None):
+  """The terms of `method` on the Gaussians above (its options at their
+  defaults, updated by `options`; mmjsd's dynamic prior `prior`)."""
   posteriors = {"content": {
       m: (tf.fill([2, 1], LOCS[m]), tf.fill([2, 1], SCALES[m]))
       for m in names}, "style": {}}
@@ -51,7 +53,9 @@ def run(method, names=("a", "b"), b_present=(1.0, 1.0), prior="poe",
   settings = objectives.ObjectiveSettings(
       names=names, rec_weights={m: 2.0 for m in names},
       style_weights={m: 1.0 for m in names}, beta=3.0, beta_style=1.0,
-      prior_weight=1.0 / (len(names) + 1), options={"dynamic_prior": prior})
+      prior_weight=1.0 / (len(names) + 1),
+      options=methods.get(method).resolve_options(
+          options or ({"dynamic_prior": prior} if method == "mmjsd" else {})))
 
   def log_likelihood(content, styles, decode):
     del styles
@@ -64,8 +68,9 @@ def run(method, names=("a", "b"), b_present=(1.0, 1.0), prior="poe",
 
 def test_the_registry_holds_every_module_and_names_every_term():
   import importlib  # pylint: disable=g-import-not-at-top
-  assert {"mmjsd", "mmvae", "mvae", "mopoe"} <= set(methods.names())
-  for name in ("mmjsd", "mmvae", "mvae", "mopoe"):
+  assert {"mmjsd", "mmvae", "mvae", "mopoe", "mvtcae"} <= set(
+      methods.names())
+  for name in methods.names():
     module = importlib.import_module(f"tf_mmjsd.methods.{name}")
     assert methods.get(name) is module.METHOD
     assert module.METHOD.objective is module.objective
@@ -148,15 +153,39 @@ def test_mopoe_with_one_present_modality_is_its_own_posterior():
   assert np.isfinite(terms["loss"]).all()
 
 
-def test_mopoe_gradients_stay_finite_with_absent_subsets():
+def test_mvtcae_by_hand():
+  # Both present: q(c|X) = q_a q_b (no prior): precision 1 + 4, mean 0.2.
+  mean, var = 0.2, 0.2
+  kl_joint = kl(mean, var)
+  kl_views = kl(mean, var, 1.0, 1.0) + kl(mean, var, 0.0, 0.25)
+  alpha = 0.5
+  terms = run("mvtcae", b_present=(1.0, 0.0), options={"tc_ratio": alpha})
+  # Example 1 without b: q(c|X) = q_a, KL to itself 0.
+  np.testing.assert_allclose(terms["kl"], [kl_joint, kl(1.0, 1.0)],
+                             rtol=1e-5)
+  np.testing.assert_allclose(terms["kl_views"], [kl_views, 0.0], atol=1e-6)
+  # Every nll is 1, rec weights 2; beta 3; M = 2 for both examples.
+  rec = np.array([4.0, 2.0])
+  np.testing.assert_allclose(
+      terms["loss"],
+      (2 - alpha) / 2 * rec + 3.0 * (alpha / 2 * terms["kl_views"]
+                                     + (1 - alpha) * terms["kl"]),
+      rtol=1e-5)
+  # The authors' setting 5/6 by default.
+  assert methods.get("mvtcae").resolve_options({}) == {"tc_ratio": 5 / 6}
+
+
+@pytest.mark.parametrize("method", ["mopoe", "mvtcae"])
+def test_gradients_stay_finite_with_absent_modalities(method):
   names = ("a", "b")
   locs = {m: tf.Variable(tf.fill([2, 1], LOCS[m])) for m in names}
   settings = objectives.ObjectiveSettings(
       names=names, rec_weights={m: 1.0 for m in names},
       style_weights={m: 1.0 for m in names}, beta=1.0, beta_style=1.0,
-      prior_weight=1 / 3)
+      prior_weight=1 / 3,
+      options=methods.get(method).resolve_options({}))
   with tf.GradientTape() as tape:
-    terms = methods.get("mopoe").objective(
+    terms = methods.get(method).objective(
         {"content": {m: (locs[m], tf.fill([2, 1], SCALES[m]))
                      for m in names}, "style": {}},
         {"a": tf.constant([1.0, 0.0]), "b": tf.constant([0.0, 1.0])},
