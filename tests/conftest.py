@@ -65,7 +65,7 @@ def tiny_config(cache_dir):
                   batch_size=32, epochs=1, probe_train_examples=200,
                   checkpoint_every_steps=5, num_sample_columns=4)
     values.update(overrides)
-    return ExperimentConfig(**values)
+    return ExperimentConfig.of(**values)
 
   return make
 

@@ -1,6 +1,5 @@
 """Coherence classifiers: training, saving, loading, data checks."""
 
-import dataclasses
 import json
 import os
 
@@ -55,7 +54,7 @@ def test_loaded_classifiers_predict_like_the_saved_ones(trained):
 
 def test_classifiers_of_other_data_are_refused(trained):
   config, _, _, out, _, _ = trained
-  other = dataclasses.replace(config, synthetic_train_size=999)
+  other = config.with_settings(synthetic_train_size=999)
   with pytest.raises(classifiers.ClassifierError, match="other data"):
     classifiers.load(other, out)
   with pytest.raises(classifiers.ClassifierError, match="missing"):

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from tf_mmjsd import compare
-from tf_mmjsd.config import ConfigError
+from tf_mmjsd.config import ConfigError, ExperimentConfig
 from tests.harness import REPO, TINY, run_bin
 
 EVAL = ["--eval_examples=300", "--likelihood_samples=2",
@@ -131,7 +131,7 @@ def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
   del results["schema"]
   with open(old, "w") as f:
     json.dump(results, f)
-  config = compare.ExperimentConfig.from_dict(json.load(open(os.path.join(
+  config = ExperimentConfig.from_dict(json.load(open(os.path.join(
       report["rows"][0]["model_dir"], "config.json"))))
   assert compare._finished(config) is None  # pylint: disable=protected-access
 

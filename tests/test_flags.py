@@ -61,7 +61,7 @@ def test_invalid_settings_are_named(field, value, message):
   values = dict(modalities=mnist_svhn_text_specs(), dataset="mnist_svhn_text")
   values[field] = value
   with pytest.raises(ConfigError, match=message):
-    ExperimentConfig(**values)
+    ExperimentConfig.of(**values)
 
 
 def test_a_style_warmup_must_end_before_training_does():

@@ -49,7 +49,7 @@ TIMEOUT = 5
 def _path_flags(program):
   own = "train" if program == "train_local_cluster" else program
   fv = cli.flag_values(cli.program_module(own))
-  return [f for f in preflight.PATH_FLAGS if f in fv] + ["flagfile"]
+  return [f for f in preflight.path_flags() if f in fv] + ["flagfile"]
 
 
 def _store_case(program, flag, store):

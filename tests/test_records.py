@@ -396,7 +396,7 @@ def test_digit_words_are_made_from_labels_and_redrawn_every_epoch(
   out = str(tmp_path / "r")
   records.write((train, test), config.modalities, out, (4, 2), seed=3,
                 log=lambda *_: None)
-  on_records = dataclasses.replace(config, dataset="records", data_path=out)
+  on_records = config.with_settings(dataset="records", data_path=out)
   r_train, r_test = records.load(on_records)
   specs = config.modalities
   for epoch in range(2):

@@ -13,6 +13,7 @@ import pytest
 from tests.harness import run_bin
 from tf_mmjsd import methods
 from tf_mmjsd.config import MAX_SEED, ConfigError, ExperimentConfig
+from tf_mmjsd.data import registry
 from tf_mmjsd.data.mst import specs as mst_specs
 
 NAN, INF = math.nan, math.inf
@@ -23,6 +24,7 @@ BAD = {
     "dataset": ["mnist", ""],
     "method": ["vae"],
     "method_options": [{"no_such_option": 1}, {"dynamic_prior": "moe"}],
+    "dataset_options": [{"no_such_option": 1}, {"mnist_dir": "x"}],
     "missing_rate": [-0.1, 0.67, NAN, INF],
     "latent_dim": [0, -1],
     "style_dim": [-1],
@@ -46,9 +48,6 @@ BAD = {
     "startup_timeout": [-1.0, NAN, INF],
     "on_nonfinite": ["ignore"],
     "max_consecutive_skips": [0],
-    "data_multiplication": [0],
-    "synthetic_train_size": [0],
-    "synthetic_test_size": [0],
     "checkpoint_every_steps": [0],
     "keep_checkpoints": [0],
     "probe_train_examples": [-1],
@@ -67,8 +66,8 @@ BAD = {
 }
 # Settings any value of whose type is valid here (paths are checked where
 # they are used: a missing file is a usage error then, before any write).
-ANY = ("data_dir", "data_path", "mnist_dir", "svhn_dir", "celeba_dir",
-       "model_dir", "inception_weights", "classifier_dir", "jit_compile")
+ANY = ("data_dir", "data_path", "model_dir", "inception_weights",
+       "classifier_dir", "jit_compile")
 
 
 def test_the_table_covers_every_setting():
@@ -83,35 +82,40 @@ CASES = [(name, value) for name, values in BAD.items() for value in values]
 @pytest.mark.parametrize("name,value", CASES,
                          ids=[f"{n}={v!r}" for n, v in CASES])
 def test_each_bad_value_is_refused_naming_its_setting(name, value):
-  # method_options: mvae has no options (dynamic_prior is mmjsd's).
+  # method_options: mvae has no options (dynamic_prior is mmjsd's);
+  # dataset_options: mnist_dir is mnist_svhn_text's.
   values = {"modalities": mst_specs(), name: value,
             **({"method": "mvae"} if name == "method_options" else {})}
-  expected = {"modalities": "modality",
-              "method_options": "option"}.get(name, name)
+  expected = {"modalities": "modality", "method_options": "option",
+              "dataset_options": "option"}.get(name, name)
   with pytest.raises(ConfigError, match=expected):
     ExperimentConfig(**values)
 
 
-OPTIONS = [(method, option.name, value)
-           for method, option in methods.options().values()
-           for value in option.invalid]
+# (kind, owner, option, refused value) of every registered method's and
+# data set's options.
+OPTIONS = ([("method", method, option.name, value)
+            for method, option in methods.options().values()
+            for value in option.invalid]
+           + [("dataset", owners[0], option.name, value)
+              for owners, option in registry.options().values()
+              for value in option.invalid])
 
 
-def test_every_method_option_declares_values_it_refuses():
-  assert {name for _, name, _ in OPTIONS} == set(methods.options())
+def test_every_option_declares_values_it_refuses_or_takes_any():
+  declared = {name for _, _, name, _ in OPTIONS}
+  takes_any = {name for name, (_, option) in registry.options().items()
+               if option.path}
+  assert declared | takes_any == (set(methods.options())
+                                  | set(registry.options()))
 
 
-@pytest.mark.parametrize("method,name,value", OPTIONS,
-                         ids=[f"{m}:{n}={v!r}" for m, n, v in OPTIONS])
-def test_each_bad_option_is_refused_naming_it(method, name, value):
+@pytest.mark.parametrize("kind,owner,name,value", OPTIONS,
+                         ids=[f"{o}:{n}={v!r}" for _, o, n, v in OPTIONS])
+def test_each_bad_option_is_refused_naming_it(kind, owner, name, value):
+  # The flat form of config.json and of the flags.
   with pytest.raises(ConfigError, match=name):
-    ExperimentConfig(modalities=mst_specs(), method=method,
-                     method_options={name: value})
-  # The flat form of config.json and the flags too.
-  with pytest.raises(ConfigError, match=name):
-    ExperimentConfig.from_dict({"modalities": [m.to_dict()
-                                               for m in mst_specs()],
-                                "method": method, name: value})
+    ExperimentConfig.of(modalities=mst_specs(), **{kind: owner, name: value})
 
 
 def test_the_defaults_and_the_edges_are_accepted():

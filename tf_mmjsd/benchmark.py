@@ -311,7 +311,7 @@ def modality_scaling(config, counts=(2, 3, 4, 6, 8),
   for method in methods:
     table[method] = {}
     for count in counts:
-      cfg = dataclasses.replace(_copies(config, count), method=method)
+      cfg = _copies(config, count).with_settings(method=method)
       result = measure(cfg, "compute", steps, repeats, warmup,
                        with_roofline=False,
                        log=lambda *_: None)

@@ -26,8 +26,9 @@ import time
 
 import numpy as np
 
-from tf_mmjsd import files, interrupts, methods as methods_lib, run_dir
-from tf_mmjsd.config import ConfigError, ExperimentConfig
+from tf_mmjsd import config as config_lib, files, interrupts
+from tf_mmjsd import methods as methods_lib, run_dir
+from tf_mmjsd.config import ConfigError
 from tf_mmjsd.data import registry
 from tf_mmjsd.evaluation.results import RESULTS_SCHEMA, EvaluationResult
 
@@ -91,17 +92,14 @@ def row_config(base, row, compare_dir, style_overrides, shared_overrides,
   row's method, seed and missing rate, the overrides of its styles setting
   ({setting: value}), then those of its method ({method: {setting:
   value}}, e.g. a method's reference learning rate)."""
-  values = base.to_dict()
-  if row.method != base.method:  # the base's method's options
-    for name in base.method_options:
-      values.pop(name)
-  values.update(style_overrides if row.styles else shared_overrides)
-  values.update((method_overrides or {}).get(row.method, {}))
-  values.update(
+  settings = {"method": row.method,
+              **(style_overrides if row.styles else shared_overrides),
+              **(method_overrides or {}).get(row.method, {})}
+  settings.update(
       method=row.method, seed=row.seed, missing_rate=row.missing_rate,
       model_dir=os.path.join(compare_dir, "runs", row.name),
       classifier_dir=os.path.join(compare_dir, f"classifiers_seed{row.seed}"))
-  return ExperimentConfig.from_dict(values)
+  return base.with_settings(**settings)
 
 
 def parse_method_overrides(items, methods, flag="--method_settings"):
@@ -122,11 +120,10 @@ def parse_method_overrides(items, methods, flag="--method_settings"):
 
 def parse_overrides(items, flag):
   """{setting: value} from ["name=value", ...], values typed like the
-  ExperimentConfig field (or the method's option) of that name."""
-  defaults = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
-              if f.name not in ("modalities", "model_dir", "method_options")}
-  defaults.update((n, o.default)
-                  for n, (_, o) in methods_lib.options().items())
+  ExperimentConfig field (or the method's or data set's option) of that
+  name."""
+  defaults = {n: v for n, v in config_lib.defaults().items()
+              if n not in ("modalities", "model_dir")}
   out = {}
   for item in items:
     name, sep, text = item.partition("=")

@@ -10,7 +10,7 @@ import json
 import math
 from typing import Any
 
-from tf_mmjsd import files, methods
+from tf_mmjsd import files, methods, options as options_lib
 from tf_mmjsd.data import registry
 from tf_mmjsd.data.specs import ModalitySpec
 from tf_mmjsd.errors import ConfigError  # raised here; importable from here too
@@ -22,11 +22,11 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 ON_NONFINITE = ("stop", "skip_batch")
 # Seeds go to numpy, Keras and TF's stateless draws: [0, 2**31 - 1].
 MAX_SEED = 2**31 - 1
-# Settings that may change between a run and its resumption or evaluation.
+# Settings that may change between a run and its resumption or evaluation
+# (and the options marked resumable: resumable()).
 RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
              "probe_train_examples", "num_sample_columns", "model_dir",
-             "data_dir", "mnist_dir", "svhn_dir", "celeba_dir",
-             "distribution", "stream_records",
+             "data_dir", "distribution", "stream_records",
              "jit_compile", "steps_per_execution", "collective_timeout",
              "startup_timeout",
              "on_nonfinite", "max_consecutive_skips",
@@ -43,6 +43,10 @@ class ExperimentConfig:
   Attributes:
     modalities: the modality specs, in a fixed order; M = len(modalities).
     dataset: one of `DATASETS`.
+    dataset_options: {option: value} of the data set's own settings
+      (data.registry.Dataset.options: its file locations and sizes, e.g.
+      synthetic_train_size), every one of them once built; flat in
+      config.json and on the command line, like method_options.
     stream_records: --dataset=records in one process reads the training
       batches from the shards as training goes (memory independent of the
       number of examples) instead of holding the split in memory; every
@@ -93,15 +97,10 @@ class ExperimentConfig:
 
   modalities: tuple[ModalitySpec, ...]
   dataset: str = "synthetic_mst"
+  dataset_options: dict = dataclasses.field(default_factory=dict)
   data_dir: str = ""
   data_path: str = ""
   stream_records: bool = False
-  mnist_dir: str = ""
-  svhn_dir: str = ""
-  celeba_dir: str = ""
-  data_multiplication: int = 20
-  synthetic_train_size: int = 60000
-  synthetic_test_size: int = 10000
   method: str = "mmjsd"
   method_options: dict = dataclasses.field(default_factory=dict)
   missing_rate: float = 0.0
@@ -150,6 +149,19 @@ class ExperimentConfig:
   def __post_init__(self):
     self.validate()
 
+  def __getattr__(self, name):
+    """An option reads like a setting (config.dynamic_prior,
+    config.synthetic_train_size): the run's value, or for another method's
+    or data set's option its default."""
+    for kind in ("method_options", "dataset_options"):
+      values = self.__dict__.get(kind) or {}
+      if name in values:
+        return values[name]
+    option = _any_option(name)
+    if option is None:
+      raise AttributeError(f"ExperimentConfig has no setting {name!r}")
+    return option.default
+
   @property
   def modality_names(self) -> tuple[str, ...]:
     return tuple(m.name for m in self.modalities)
@@ -168,7 +180,8 @@ class ExperimentConfig:
     if len({n.lower() for n in names}) != len(names):
       raise ConfigError("modality names must be unique, ignoring case (they "
                         f"name files), got {names}")
-    _choice("dataset", self.dataset, DATASETS)
+    _choice("dataset", self.dataset, registry.names())
+    self._resolve_dataset_options()
     _choice("method", self.method, methods.names())
     self._resolve_method_options()
     limit = (len(self.modalities) - 1) / len(self.modalities)
@@ -183,8 +196,7 @@ class ExperimentConfig:
                         f"bin/make_records), not --dataset={self.dataset}")
     _choice("mixed_precision", self.mixed_precision, PRECISIONS)
     _choice("on_nonfinite", self.on_nonfinite, ON_NONFINITE)
-    for name in ("latent_dim", "batch_size", "epochs", "data_multiplication",
-                 "synthetic_train_size", "synthetic_test_size",
+    for name in ("latent_dim", "batch_size", "epochs",
                  "checkpoint_every_steps", "keep_checkpoints",
                  "num_sample_columns", "eval_batch_size",
                  "likelihood_samples", "prd_angles", "prd_runs",
@@ -232,48 +244,75 @@ class ExperimentConfig:
 
   def _resolve_method_options(self):
     method = methods.get(self.method)
-    clash = sorted({o.name for o in method.options}
-                   & {f.name for f in dataclasses.fields(self)})
-    if clash:
-      raise ConfigError(f"method {method.name}: its options {clash} are "
-                        "named like settings; rename them")
-    if not isinstance(self.method_options, dict):
-      raise ConfigError("method_options must be a dict {option: value}, "
-                        f"got {self.method_options!r}")
+    _check_option_names(f"method {method.name}", method.options)
+    _check_dict("method_options", self.method_options)
     object.__setattr__(self, "method_options",
                        method.resolve_options(self.method_options))
 
+  def _resolve_dataset_options(self):
+    dataset = registry.get(self.dataset)
+    _check_option_names(f"data set {dataset.name}", dataset.options)
+    _check_dict("dataset_options", self.dataset_options)
+    object.__setattr__(self, "dataset_options", options_lib.resolve(
+        dataset.options, self.dataset_options, f"--dataset={dataset.name}",
+        lambda n: _not_an_option(n, "dataset", self.dataset)))
+
   def to_dict(self) -> dict[str, Any]:
-    """Every setting, the method's options among them (flat)."""
+    """Every setting, the method's and the data set's options among them
+    (flat)."""
     out = dataclasses.asdict(self)
     out["modalities"] = [m.to_dict() for m in self.modalities]
     out.update(out.pop("method_options"))
+    out.update(out.pop("dataset_options"))
     return out
 
   @classmethod
   def from_dict(cls, values: dict[str, Any]) -> "ExperimentConfig":
-    """The config of `to_dict`'s flat form (also of older runs, whose
-    config.json holds mmjsd's dynamic_prior whatever their method)."""
+    """The config of `to_dict`'s flat form (ModalitySpecs or their dicts).
+    The options of another method or data set are dropped where they hold
+    their defaults (older runs' config.json has them all) and refused
+    otherwise."""
     values = dict(values)
     values["modalities"] = tuple(
-        ModalitySpec.from_dict(m) for m in values["modalities"])
+        m if isinstance(m, ModalitySpec) else ModalitySpec.from_dict(m)
+        for m in values["modalities"])
     known = {f.name for f in dataclasses.fields(cls)}
-    values["method_options"] = dict(values.get("method_options") or {})
-    method = values.get("method", cls.__dataclass_fields__["method"].default)
-    for name in sorted(set(values) - known):
-      owner = methods.owner_of(name)
-      if owner is None:
-        continue
-      value = values.pop(name)
-      if owner == method:
-        values["method_options"][name] = value
-      elif value != methods.get(owner).option(name).default:
-        raise ConfigError(f"{name} is an option of method {owner}; method "
-                          f"{method} has none")
+    for kind, key, owners in (("method", "method_options", _method_owners),
+                              ("dataset", "dataset_options",
+                               _dataset_owners)):
+      values[key] = dict(values.get(key) or {})
+      chosen = values.get(kind, cls.__dataclass_fields__[kind].default)
+      for name in sorted(set(values) - known):
+        names, option = owners(name)
+        if option is None:
+          continue
+        value = values.pop(name)
+        if chosen in names:
+          values[key][name] = value
+        elif value != option.default:
+          raise ConfigError(_not_an_option(name, kind, chosen))
     unknown = sorted(set(values) - known)
     if unknown:
       raise ConfigError(f"unknown config keys: {unknown}")
     return cls(**values)
+
+  @classmethod
+  def of(cls, **settings) -> "ExperimentConfig":
+    """The config of `settings` in flat form (options as keywords)."""
+    return cls.from_dict(settings)
+
+  def with_settings(self, **settings) -> "ExperimentConfig":
+    """This config with `settings` (flat, options as keywords) replaced;
+    where the method or the data set changes, its options start from
+    their defaults."""
+    values = self.to_dict()
+    for kind, key in (("method", "method_options"),
+                      ("dataset", "dataset_options")):
+      if kind in settings and settings[kind] != getattr(self, kind):
+        for name in getattr(self, key):
+          values.pop(name)
+    values.update(settings)
+    return ExperimentConfig.from_dict(values)
 
   def to_json(self) -> str:
     return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -309,6 +348,61 @@ def read_stored(path) -> dict[str, Any]:
     raise ConfigError(f"{path} is damaged (not a tf_mmjsd config: not an "
                       f"object of settings); {_RESTORE_HINT}")
   return stored
+
+
+def resumable():
+  """The names of the settings and options that may change after
+  training."""
+  return RESUMABLE + tuple(name for name, (_, o) in registry.options().items()
+                           if o.resumable)
+
+
+def defaults():
+  """{name: default} of every setting and option (flat)."""
+  out = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
+         if f.default is not dataclasses.MISSING}
+  out.update((name, option.default) for name, (_, option) in
+             registry.options().items())
+  out.update((name, option.default) for name, (_, option) in
+             methods.options().items())
+  return out
+
+
+def _method_owners(name):
+  owner = methods.owner_of(name)
+  return ((owner,), methods.get(owner).option(name)) if owner else ((), None)
+
+
+def _dataset_owners(name):
+  return registry.options().get(name, ((), None))
+
+
+def _any_option(name):
+  """The Option `name` of any method or data set, or None."""
+  return _method_owners(name)[1] or _dataset_owners(name)[1]
+
+
+def _not_an_option(name, kind, chosen):
+  """The message for option `name` given to --<kind>=<chosen>."""
+  owners, _ = (_method_owners if kind == "method" else _dataset_owners)(name)
+  if owners:
+    return (f"{name} is an option of {kind} {' and '.join(owners)}; {kind} "
+            f"{chosen} has none")
+  return f"{name} is not an option of {kind} {chosen}"
+
+
+def _check_option_names(owner, options):
+  clash = sorted({o.name for o in options}
+                 & {f.name for f in dataclasses.fields(ExperimentConfig)})
+  if clash:
+    raise ConfigError(f"{owner}: its options {clash} are named like "
+                      "settings; rename them")
+
+
+def _check_dict(name, value):
+  if not isinstance(value, dict):
+    raise ConfigError(f"{name} must be a dict {{option: value}}, got "
+                      f"{value!r}")
 
 
 def _choice(name, value, allowed):

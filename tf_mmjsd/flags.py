@@ -18,7 +18,7 @@ from absl import flags
 
 from tf_mmjsd import files, likelihoods, methods
 from tf_mmjsd import config as config_lib
-from tf_mmjsd.config import RESUMABLE, ConfigError, ExperimentConfig
+from tf_mmjsd.config import ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry, specs as specs_lib
 from tf_mmjsd.errors import UsageError
 
@@ -33,17 +33,6 @@ _HELP = {
                       "split in memory; multi_worker always streams.",
     "data_dir": "TFDS data_dir, or the cache of the synthetic set "
                 "(default ~/.cache/tf_mmjsd or $TF_MMJSD_CACHE).",
-    "mnist_dir": "Directory with the raw MNIST *-idx?-ubyte.gz files.",
-    "svhn_dir": "Directory with train_32x32.mat and test_32x32.mat.",
-    "celeba_dir": "Directory with CelebA's img_align_celeba/, "
-                  "list_attr_celeba.txt and list_eval_partition.txt "
-                  "(--dataset=celeba without TFDS).",
-    "data_multiplication": "Times each image is paired with a random "
-                           "partner of the same digit.",
-    "synthetic_train_size": "Training examples of synthetic_mst (images "
-                            "per modality) or synthetic_celeba.",
-    "synthetic_test_size": "Test examples of synthetic_mst or "
-                           "synthetic_celeba.",
     "missing_rate": "Fraction of the training entries (example, "
                     "modality) made absent, for complete data: each present "
                     "modality is dropped with the probability that gives "
@@ -123,7 +112,7 @@ def define_flags(fv):
                      f"{m.name}: {m.summary}" for m in methods.METHODS.values())
                  + ".")
   settings = dict(_DEFAULTS)
-  for name, (_, option) in methods.options().items():
+  for name, (_, option) in _all_options().items():
     settings[name] = option.default
     help_of[name] = option.help
   for name, default in settings.items():
@@ -159,7 +148,8 @@ def define_flags(fv):
 def config_from_flags(fv, require_model_dir=True):
   """The ExperimentConfig of the parsed FlagValues `fv`."""
   values = {name: getattr(fv, name) for name in _DEFAULTS}
-  values["method_options"] = _method_options(fv, values["method"])
+  values["method_options"] = _options_of(fv, "method", values["method"])
+  values["dataset_options"] = _options_of(fv, "dataset", values["dataset"])
   if require_model_dir and not values["model_dir"]:
     raise ConfigError("--model_dir is required")
   described = fv.modality or fv.modalities_file
@@ -198,17 +188,32 @@ def config_from_flags(fv, require_model_dir=True):
   return ExperimentConfig(modalities=modalities, **values)
 
 
-def _method_options(fv, method):
-  """{option: value} of `method`'s options in `fv`; ConfigError where
-  another method's option was given a value other than its default."""
+def _all_options(kind=None):
+  """{option name: (owners, Option)} of every method's (kind "method"),
+  data set's ("dataset") or both's options."""
   out = {}
-  for name, (owner, option) in methods.options().items():
+  if kind in (None, "method"):
+    out.update((n, ((owner,), o)) for n, (owner, o) in
+               methods.options().items())
+  if kind in (None, "dataset"):
+    out.update(registry.options())
+  return out
+
+
+def _options_of(fv, kind, chosen):
+  """{option: value} in `fv` of the options of --<kind>=<chosen>;
+  ConfigError where another's option was given a value other than its
+  default."""
+  out = {}
+  for name, (owners, option) in _all_options(kind).items():
     value = getattr(fv, name)
-    if owner == method:
+    if chosen in owners:
       out[name] = value
     elif fv[name].present and value != option.default:
-      raise ConfigError(f"--{name} is an option of --method={owner}; "
-                        f"--method={method} has none")
+      raise ConfigError(
+          f"--{name} is an option of " + " and ".join(
+              f"--{kind}={o}" for o in owners) + f"; --{kind}={chosen} has "
+          "none")
   return out
 
 
@@ -217,7 +222,7 @@ def config_from_model_dir(fv):
   config.json).
 
   Flags given on the command line replace the stored settings that may
-  change after training (config.RESUMABLE: evaluation settings, data
+  change after training (config.resumable(): evaluation settings, data
   locations); any other flag given must agree with the stored run.
   """
   model_dir = fv.model_dir
@@ -231,13 +236,13 @@ def config_from_model_dir(fv):
   if fv.modality or fv.modalities_file or fv.network_width:
     raise ConfigError("--modality, --modalities_file and --network_width "
                       f"cannot change: the modalities come from {path}")
-  given = {n: getattr(fv, n) for n in (*_DEFAULTS, *methods.options())
+  given = {n: getattr(fv, n) for n in (*_DEFAULTS, *_all_options())
            if fv[n].present}
   # The data may move where the run records their fingerprint: the
   # program compares the data at the new place (run_dir.check_data).
   from tf_mmjsd import run_dir  # pylint: disable=g-import-not-at-top
-  movable = RESUMABLE + (("data_path",) if run_dir.has_data_record(
-      model_dir) else ())
+  movable = config_lib.resumable() + (
+      ("data_path",) if run_dir.has_data_record(model_dir) else ())
   fixed = {n: v for n, v in given.items()
            if n not in movable and stored.get(n, _default(n)) != v}
   if fixed:
@@ -259,15 +264,16 @@ def _default(name):
   """The default of a setting or of a method's option."""
   if name in _DEFAULTS:
     return _DEFAULTS[name]
-  return methods.options()[name][1].default
+  return _all_options()[name][1].default
 
 
 def flags_text(fv):
   """A flagfile that reproduces the parsed training flags of `fv`."""
   lines = [f"--{name}={getattr(fv, name)}\n" for name in _DEFAULTS]
   lines += [f"--{name}={getattr(fv, name)}\n"
-            for name, (owner, _) in methods.options().items()
-            if owner == fv.method]
+            for kind in ("method", "dataset")
+            for name, (owners, _) in _all_options(kind).items()
+            if getattr(fv, kind) in owners]
   lines += [f"--modality={m}\n" for m in fv.modality]
   if fv.modalities_file:
     lines.append(f"--modalities_file={fv.modalities_file}\n")

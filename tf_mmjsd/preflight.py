@@ -12,7 +12,7 @@ fraction of a second and before anything is written.
 Before any of them, `check_flags(fv)` (cli.parse runs it on every
 program's flags, the workers' of train_local_cluster included) checks
 what every flag shares: no control character in any value (a newline in a
-path would break the run's own flags.txt), every path flag (PATH_FLAGS) on
+path would break the run's own flags.txt), every path flag (path_flags()) on
 a file system that can be used here (files.check_remote: a known scheme,
 a store that answers within a bounded time and takes the credentials), and
 every name flag (NAME_FLAGS) a plain file name. Ranges of the programs'
@@ -42,11 +42,17 @@ from tf_mmjsd.errors import UsageError
 
 
 # Flags that name a file or folder, and flags that name a file to write
-# inside a folder given elsewhere, in any program.
-PATH_FLAGS = ("model_dir", "data_path", "data_dir", "mnist_dir", "svhn_dir",
-              "celeba_dir", "inception_weights", "classifier_dir",
-              "modalities_file", "out", "export_dir", "compare_dir",
-              "checkpoint")
+# inside a folder given elsewhere, in any program; and the data sets'
+# options that name one (path_flags()).
+PATH_FLAGS = ("model_dir", "data_path", "data_dir", "inception_weights",
+              "classifier_dir", "modalities_file", "out", "export_dir",
+              "compare_dir", "checkpoint")
+
+
+def path_flags():
+  """The names of every flag that names a file or folder."""
+  return PATH_FLAGS + tuple(name for name, (_, option) in
+                            registry.options().items() if option.path)
 NAME_FLAGS = ("report",)
 
 
@@ -87,7 +93,7 @@ def check_flags(fv):
     for item in value if isinstance(value, list) else [value]:
       if isinstance(item, str):
         check_value(name, item)
-  for name in PATH_FLAGS:
+  for name in path_flags():
     if name in fv and fv[name].value:
       check_path(name, fv[name].value)
   for name in NAME_FLAGS:

@@ -14,12 +14,11 @@ them. Layout of a run:
 
 """
 
-import dataclasses
 import json
 import os
 
 from tf_mmjsd import files, run_lock
-from tf_mmjsd.config import RESUMABLE, read_stored
+from tf_mmjsd import config as config_lib
 from tf_mmjsd.data import registry
 from tf_mmjsd.errors import UsageError
 
@@ -95,7 +94,8 @@ def check_model_dir(config):
   nothing.
 
   A run that has checkpoints may only be resumed with the same settings
-  (but for RESUMABLE ones); one that failed before its first checkpoint
+  (but for config.resumable() ones); one that failed before its first
+  checkpoint
   may be rerun with corrected settings.
   """
   if not config.model_dir:
@@ -104,14 +104,17 @@ def check_model_dir(config):
   path = os.path.join(config.model_dir, "config.json")
   started = files.isdir(checkpoint_dir(config.model_dir))
   if files.exists(path) and started:
-    old = read_stored(path)
+    old = config_lib.read_stored(path)
     new = config.to_dict()
-    # A setting newer than the stored run counts as its default there.
-    defaults = {f.name: f.default for f in dataclasses.fields(config)}
-    movable = RESUMABLE + (("data_path",) if has_data_record(
+    # A setting newer than the stored run counts as its default there, and
+    # an option of another method or data set (older runs stored them all)
+    # as its default here.
+    defaults = config_lib.defaults()
+    movable = config_lib.resumable() + (("data_path",) if has_data_record(
         config.model_dir) else ())  # check_data compares the data
     diff = sorted(k for k in set(old) | set(new) if k not in movable
-                  and old.get(k, defaults.get(k)) != new.get(k))
+                  and old.get(k, defaults.get(k)) != new.get(
+                      k, defaults.get(k)))
     if diff:
       details = "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
                           for k in diff)

@@ -7,12 +7,16 @@ and the kind of labels they carry.
 
 A data module calls `register(Dataset(...))` when imported; the built-in
 modules are imported on first use, so importing this module stays cheap
-(no TensorFlow), as config validation needs.
+(no TensorFlow), as config validation needs. A data set's own settings
+(its file locations, its sizes) are options on its entry (options.py):
+flags, config.json keys and ExperimentConfig.dataset_options.
 """
 
 import dataclasses
 import importlib
 from typing import Callable
+
+from tf_mmjsd.options import Option, at_least
 
 LABEL_KINDS = ("class", "attributes")
 _BUILTIN = ("tf_mmjsd.data.mst", "tf_mmjsd.data.npz",
@@ -47,6 +51,8 @@ class Dataset:
       loads; None: nothing to check); `pipelines`, [(pipeline, number of
       pipelines)], are the input pipelines this process runs (records
       check the shards those stream).
+    options: its `options.Option`s; several data sets may share one (the
+      same object).
   """
 
   name: str
@@ -60,16 +66,50 @@ class Dataset:
   check: Callable | None = None
   resolve: Callable | None = None
   preflight: Callable | None = None
+  options: tuple = ()
 
   def __post_init__(self):
     if self.label_kind not in LABEL_KINDS:
       raise ValueError(f"label_kind must be one of {LABEL_KINDS}")
 
+  def option(self, name):
+    """Its Option `name`, or None."""
+    return next((o for o in self.options if o.name == name), None)
+
+
+# Options several data sets share.
+SYNTHETIC_TRAIN_SIZE = Option(
+    "synthetic_train_size", 60000, "Training examples of synthetic_mst "
+    "(images per modality) or synthetic_celeba.", check=at_least(1),
+    invalid=(0,))
+SYNTHETIC_TEST_SIZE = Option(
+    "synthetic_test_size", 10000, "Test examples of synthetic_mst or "
+    "synthetic_celeba.", check=at_least(1), invalid=(0,))
+
 
 def register(dataset):
-  """Adds a data set (replacing one of the same name); returns it."""
+  """Adds a data set (replacing one of the same name); returns it.
+  ValueError where one of its options has the name of another data set's
+  different option."""
+  for option in dataset.options:
+    for other in _DATASETS.values():
+      same = other.option(option.name)
+      if same is not None and same != option and other.name != dataset.name:
+        raise ValueError(f"data set {dataset.name}: option {option.name!r} "
+                         f"differs from data set {other.name}'s")
   _DATASETS[dataset.name] = dataset
   return dataset
+
+
+def options():
+  """{option name: (names of the data sets that have it, Option)}."""
+  _builtins()
+  out = {}
+  for dataset in _DATASETS.values():
+    for option in dataset.options:
+      owners, _ = out.get(option.name, ((), None))
+      out[option.name] = (owners + (dataset.name,), option)
+  return out
 
 
 def _builtins():

@@ -25,55 +25,16 @@ Built-in methods (one module each):
 import dataclasses
 import importlib
 import pkgutil
-from typing import Any, Callable
+from typing import Callable
 
-from tf_mmjsd.errors import ConfigError
+from tf_mmjsd import options as options_lib
+from tf_mmjsd.options import Option  # pylint: disable=unused-import  # methods.Option: part of this module's API
 
 # The fusion rules a Method may name (fusion.method_product and
 # fusion.method_mixture implement them).
-PRODUCTS = ("weighted", "plain", "subset")
+PRODUCTS = ("weighted", "plain", "subset", "experts")
 MIXTURES = ("unimodal", "subsets")
 DECODINGS = ("mixture", "poe")
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-  """A setting of one method: `--<name>` on the command line, a key of
-  config.json and of ExperimentConfig.method_options.
-
-  Attributes:
-    name: its name; unique among every setting and option.
-    default: its value when not given; its type is the option's type
-      (bool, int, float or str).
-    help: one line for --help.
-    choices: the values allowed (empty: any value of the type that
-      `check` accepts).
-    check: fn(value) -> None or a message saying what is wrong.
-    invalid: values it refuses (the settings test tries each).
-  """
-  name: str
-  default: Any
-  help: str
-  choices: tuple = ()
-  check: Callable[[Any], Any] = None
-  invalid: tuple = ()
-
-  def validate(self, value, method):
-    """`value`, checked; ConfigError naming the option otherwise."""
-    kind = type(self.default)
-    if kind is float and isinstance(value, int) and not isinstance(value,
-                                                                   bool):
-      value = float(value)
-    if type(value) is not kind:  # pylint: disable=unidiomatic-typecheck
-      raise ConfigError(f"{self.name} (an option of method {method}) must "
-                        f"be a {kind.__name__}, got {value!r}")
-    if self.choices and value not in self.choices:
-      raise ConfigError(f"{self.name} must be one of {self.choices}, got "
-                        f"{value!r}")
-    problem = self.check(value) if self.check else None
-    if problem:
-      raise ConfigError(f"{self.name} {problem}, got {value!r}")
-    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,15 +52,16 @@ class Method:
     product: the PoE subset posterior of inference: "weighted" (mmJSD's
       pi-weighted geometric mean of N(0, I) and the present q_m),
       "plain" (the unweighted product of N(0, I) and the present q_m, the
-      posterior MVAE trains) or "subset" (MoPoE's: the unweighted product
-      of the present q_m, with N(0, I) only when all M are present).
+      posterior MVAE trains), "subset" (MoPoE's: the unweighted product
+      of the present q_m, with N(0, I) only when all M are present) or
+      "experts" (MVTCAE's: the unweighted product of the present q_m).
     decoding: the subset posterior whose samples the decoders are trained
       on, used for generation by default: "mixture" or "poe".
     mixture: the "mixture" posterior of inference: "unimodal" (the uniform
       mixture of the present q_m) or "subsets" (MoPoE's joint posterior:
       the uniform mixture of the "subset" PoEs of every non-empty subset of
       the present modalities).
-    options: its `Option`s.
+    options: its `options.Option`s.
   """
 
   name: str
@@ -127,11 +89,8 @@ class Method:
     """{name: value} of every option: `given` ({name: value}), checked,
     and the defaults of the rest; ConfigError for a name that is not one
     of its options."""
-    for name in given:
-      if self.option(name) is None:
-        raise ConfigError(_not_an_option(name, self.name))
-    return {o.name: o.validate(given[o.name], self.name)
-            if o.name in given else o.default for o in self.options}
+    return options_lib.resolve(self.options, given, f"method {self.name}",
+                               lambda n: _not_an_option(n, self.name))
 
 
 METHODS = {}

@@ -27,6 +27,7 @@ from tf_mmjsd.data import registry, text as text_lib
 from tf_mmjsd.data.celeba.attributes import ATTRIBUTES
 from tf_mmjsd.data.split import (DataError, DataUnavailableError, Split,
                                  validated)
+from tf_mmjsd.options import Option
 
 IMAGE = "image"
 TEXT = "text"
@@ -317,13 +318,20 @@ def _load_synthetic(config, log=print):
   return validated(splits_from_pools(pools, config.seed), config.modalities)
 
 
+CELEBA_DIR = Option(
+    "celeba_dir", "", "Directory with CelebA's img_align_celeba/, "
+    "list_attr_celeba.txt and list_eval_partition.txt (--dataset=celeba "
+    "without TFDS).", resumable=True, path=True)
+
 registry.register(registry.Dataset(
     "celeba", _load, specs, label_kind="attributes",
     attribute_names=ATTRIBUTES,
     preflight=lambda c, _: check_lists(c.celeba_dir) if c.celeba_dir else None,
-    description="CelebA faces + attribute text (TFDS, or --celeba_dir)"))
+    description="CelebA faces + attribute text (TFDS, or --celeba_dir)",
+    options=(CELEBA_DIR,)))
 registry.register(registry.Dataset(
     "synthetic_celeba", _load_synthetic, specs, label_kind="attributes",
     synthetic=True, attribute_names=ATTRIBUTES,
     description="offline synthetic stand-in faces with CelebA's attributes "
-                "(not CelebA)"))
+                "(not CelebA)",
+    options=(registry.SYNTHETIC_TRAIN_SIZE, registry.SYNTHETIC_TEST_SIZE)))

@@ -19,6 +19,7 @@ from tf_mmjsd.data import registry
 from tf_mmjsd.data.mst import digit_text, pairing
 from tf_mmjsd.data.split import (DataError, DataUnavailableError, Split,
                                  validated)
+from tf_mmjsd.options import Option, at_least
 
 TEXT = "text"
 MNIST_FILES = {
@@ -193,10 +194,23 @@ def specs():
   )
 
 
+# The data sets' own settings (registry.Dataset.options).
+DATA_MULTIPLICATION = Option(
+    "data_multiplication", 20, "Times each image is paired with a random "
+    "partner of the same digit.", check=at_least(1), invalid=(0,))
+MNIST_DIR = Option(
+    "mnist_dir", "", "Directory with the raw MNIST *-idx?-ubyte.gz files.",
+    resumable=True, path=True)
+SVHN_DIR = Option(
+    "svhn_dir", "", "Directory with train_32x32.mat and test_32x32.mat.",
+    resumable=True, path=True)
+
 registry.register(registry.Dataset(
     "synthetic_mst", _load_synthetic_splits, specs, synthetic=True,
     seed_changes_data=True,
-    description="offline synthetic stand-in of MNIST-SVHN-Text"))
+    description="offline synthetic stand-in of MNIST-SVHN-Text",
+    options=(registry.SYNTHETIC_TRAIN_SIZE, registry.SYNTHETIC_TEST_SIZE,
+             DATA_MULTIPLICATION)))
 def _check(config):
   if bool(config.mnist_dir) != bool(config.svhn_dir):
     raise errors.ConfigError("give both --mnist_dir and --svhn_dir (raw files), or "
@@ -208,5 +222,6 @@ registry.register(registry.Dataset(
     preflight=lambda c, _: check_raw(c.mnist_dir, c.svhn_dir) if c.mnist_dir
     else None,
     description="MNIST-SVHN-Text (TFDS, or raw files with "
-                "--mnist_dir/--svhn_dir)"))
+                "--mnist_dir/--svhn_dir)",
+    options=(MNIST_DIR, SVHN_DIR, DATA_MULTIPLICATION)))
 registry.register_derived(digit_text.DigitText.kind, digit_text.DigitText)
