@@ -1,7 +1,7 @@
-"""The method seam: a method defined only here (a toy objective with an
-option of its own) is registered, then trains, evaluates and exports
-through the programs, with no file of tf_mmjsd changed
-(docs/extending.md)."""
+"""The seams: a method and a data set defined only here (a toy objective
+and toy data, each with an option of its own) are registered, then train,
+evaluate and export through the programs, with no file of tf_mmjsd
+changed (docs/extending.md)."""
 
 import json
 import os
@@ -13,7 +13,10 @@ import pytest
 from tests.harness import TINY, error_line, run_bin
 from tf_mmjsd import methods
 from tf_mmjsd.config import ConfigError, ExperimentConfig
+from tf_mmjsd.data import registry
 from tf_mmjsd.data.mst import specs as mst_specs
+from tf_mmjsd.data.specs import ModalitySpec
+from tf_mmjsd.options import Option, at_least
 
 
 def toy_objective(posteriors, present, log_likelihood, settings, noise):
@@ -140,3 +143,72 @@ def test_a_method_of_a_test_module_trains_evaluates_and_exports(
   out = served.signatures["encode"](**inputs)
   assert out["poe_loc"].shape == (2, 20)
   assert all(np.isfinite(v.numpy()).all() for v in out.values())
+
+
+# A toy data set: two modalities that both show the class, `toy_size`
+# training examples (its option), 200 test examples.
+TOY_SPECS = (ModalitySpec("left", (6,), "normal", "mlp", hidden=(16,)),
+             ModalitySpec("right", (4,), "normal", "mlp", hidden=(16,)))
+
+
+def _toy_split(size, seed):
+  from tf_mmjsd.data.split import Split  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(seed)
+  labels = rng.integers(0, 3, size)
+  pools = {s.name: (np.eye(3)[labels] @ rng.normal(size=(3, s.shape[0]))
+                    + 0.1 * rng.normal(size=(size,) + s.shape)
+                    ).astype(np.float32) for s in TOY_SPECS}
+  return Split(pools, {s.name: np.arange(size) for s in TOY_SPECS}, labels)
+
+
+def _toy_load(config, log=print):
+  del log
+  from tf_mmjsd.data.split import validated  # pylint: disable=g-import-not-at-top
+  return validated((_toy_split(config.toy_size, 0), _toy_split(200, 1)),
+                   config.modalities)
+
+
+TOY_DATA = registry.Dataset(
+    "toy", _toy_load, lambda: TOY_SPECS, description="a test's data",
+    options=(Option("toy_size", 500, "Training examples of the toy data.",
+                    check=at_least(100), invalid=(10,)),))
+
+
+@pytest.fixture(name="toy_data")
+def _toy_data():
+  registry.register(TOY_DATA)
+  yield TOY_DATA
+  registry.unregister(TOY_DATA.name)
+
+
+@pytest.mark.slow
+def test_a_data_set_of_a_test_module_trains_evaluates_and_exports(
+    toy_data, tmp_path, cache_dir):
+  del toy_data
+  run = f"--model_dir={tmp_path}/run"
+  got = run_bin("train", [run, "--dataset=toy", "--toy_size=300",
+                          "--batch_size=50", "--epochs=1",
+                          "--probe_train_examples=300"], cache_dir)
+  assert got.returncode == 0, got.stderr[-3000:]
+  stored = json.load(open(tmp_path / "run" / "config.json"))
+  assert (stored["dataset"], stored["toy_size"]) == ("toy", 300)
+  assert "synthetic_train_size" not in stored
+  assert "step 6/6" in got.stdout  # 300 examples in batches of 50
+  got = run_bin("evaluate", [run] + EVAL, cache_dir)
+  assert got.returncode == 0, got.stderr[-3000:]
+  results = json.load(open(tmp_path / "run" / "results.json"))
+  assert results["dataset"] == "toy" and results["test_examples"] == 100
+  assert set(results["latent_probe"]["poe"]) == {"left", "right",
+                                                 "left+right"}
+  got = run_bin("export", [run, f"--export_dir={tmp_path}/export"],
+                cache_dir)
+  assert got.returncode == 0, got.stderr[-3000:]
+  # Its option is refused for another data set, and out of its range.
+  for args, pattern in ((["--toy_size=300"], r"--toy_size is an option of "
+                         r"--dataset=toy; --dataset=synthetic_mst has none"),
+                        (["--dataset=toy", "--toy_size=10"],
+                         r"toy_size must be >= 100")):
+    got = run_bin("train", [f"--model_dir={tmp_path}/other"] + args,
+                  cache_dir)
+    assert got.returncode == 2 and re.search(pattern,
+                                             error_line(got.stderr))

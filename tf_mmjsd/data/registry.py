@@ -101,6 +101,11 @@ def register(dataset):
   return dataset
 
 
+def unregister(name):
+  """Removes the data set `name` (tests that register one of their own)."""
+  _DATASETS.pop(name, None)
+
+
 def options():
   """{option name: (names of the data sets that have it, Option)}."""
   _builtins()
