@@ -15,7 +15,6 @@ from tf_mmjsd.data import registry
 from tf_mmjsd.data.specs import ModalitySpec
 from tf_mmjsd.errors import ConfigError  # raised here; importable from here too
 
-DATASETS = registry.names()
 DISTRIBUTIONS = ("auto", "default", "one_device", "mirrored",
                  "multi_worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -42,7 +41,7 @@ class ExperimentConfig:
 
   Attributes:
     modalities: the modality specs, in a fixed order; M = len(modalities).
-    dataset: one of `DATASETS`.
+    dataset: a name of the data registry (data/registry.py).
     dataset_options: {option: value} of the data set's own settings
       (data.registry.Dataset.options: its file locations and sizes, e.g.
       synthetic_train_size), every one of them once built; flat in
@@ -269,19 +268,20 @@ class ExperimentConfig:
   @classmethod
   def from_dict(cls, values: dict[str, Any]) -> "ExperimentConfig":
     """The config of `to_dict`'s flat form (ModalitySpecs or their dicts).
-    The options of another method or data set are dropped where they hold
-    their defaults (older runs' config.json has them all) and refused
-    otherwise."""
+    Another data set's options are dropped (older runs' config.json holds
+    every setting; a shared flagfile may set them), and so are another
+    method's that hold their defaults; one set otherwise is refused."""
     values = dict(values)
     values["modalities"] = tuple(
         m if isinstance(m, ModalitySpec) else ModalitySpec.from_dict(m)
         for m in values["modalities"])
     known = {f.name for f in dataclasses.fields(cls)}
-    for kind, key, owners in (("method", "method_options", _method_owners),
-                              ("dataset", "dataset_options",
-                               _dataset_owners)):
+    for kind, key, owners, registered in (
+        ("method", "method_options", _method_owners, methods.names()),
+        ("dataset", "dataset_options", _dataset_owners, registry.names())):
       values[key] = dict(values.get(key) or {})
       chosen = values.get(kind, cls.__dataclass_fields__[kind].default)
+      _choice(kind, chosen, registered)
       for name in sorted(set(values) - known):
         names, option = owners(name)
         if option is None:
@@ -289,7 +289,7 @@ class ExperimentConfig:
         value = values.pop(name)
         if chosen in names:
           values[key][name] = value
-        elif value != option.default:
+        elif kind == "method" and value != option.default:
           raise ConfigError(_not_an_option(name, kind, chosen))
     unknown = sorted(set(values) - known)
     if unknown:
@@ -391,12 +391,23 @@ def _not_an_option(name, kind, chosen):
   return f"{name} is not an option of {kind} {chosen}"
 
 
+# Names an option may not take besides the settings': the keyword
+# arguments of a Keras model (MultimodalVAE.get_config holds the method's
+# options flat).
+_RESERVED = ("name", "trainable", "dtype")
+
+
 def _check_option_names(owner, options):
-  clash = sorted({o.name for o in options}
-                 & {f.name for f in dataclasses.fields(ExperimentConfig)})
+  taken = {f.name for f in dataclasses.fields(ExperimentConfig)}
+  taken |= set(_RESERVED)
+  if owner.startswith("method"):
+    taken |= set(registry.options())
+  else:
+    taken |= set(methods.options())
+  clash = sorted({o.name for o in options} & taken)
   if clash:
     raise ConfigError(f"{owner}: its options {clash} are named like "
-                      "settings; rename them")
+                      "settings or the other kind's options; rename them")
 
 
 def _check_dict(name, value):

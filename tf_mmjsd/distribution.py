@@ -73,7 +73,9 @@ def make_strategy(name, collective_timeout=None, startup_timeout=None,
   # runtime, after which collectives (multi_worker) cannot be configured.
   gpus = tf.config.list_physical_devices("GPU")
   for note in device_notes(name, mixed_precision, len(gpus), cpu_flags()):
-    log(f"note: {note}")
+    if note not in _NOTED:  # once per process (bin/compare: many runs)
+      _NOTED.add(note)
+      log(f"note: {note}")
   if name == "auto":
     name = "mirrored" if len(gpus) > 1 else "default"
   if name == "default":
@@ -100,6 +102,9 @@ def make_strategy(name, collective_timeout=None, startup_timeout=None,
     for sig, handler in handlers.items():
       signal.signal(sig, handler)
 
+
+# The device notes this process printed.
+_NOTED = set()
 
 # CPU instructions that run bfloat16 arithmetic (Linux's /proc/cpuinfo
 # names).

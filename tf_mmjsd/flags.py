@@ -201,15 +201,20 @@ def _all_options(kind=None):
 
 
 def _options_of(fv, kind, chosen):
-  """{option: value} in `fv` of the options of --<kind>=<chosen>;
-  ConfigError where another's option was given a value other than its
-  default."""
+  """{option: value} in `fv` of the options of --<kind>=<chosen>. Another
+  data set's options are left out (a shared flagfile may hold them: the
+  quickstart's sizes under --dataset=records); another method's, given a
+  value other than its default, are a ConfigError."""
+  names = methods.names() if kind == "method" else registry.names()
+  if chosen not in names:  # ExperimentConfig names the choices
+    return {}
   out = {}
   for name, (owners, option) in _all_options(kind).items():
     value = getattr(fv, name)
     if chosen in owners:
       out[name] = value
-    elif fv[name].present and value != option.default:
+    elif (kind == "method" and fv[name].present
+          and value != option.default):
       raise ConfigError(
           f"--{name} is an option of " + " and ".join(
               f"--{kind}={o}" for o in owners) + f"; --{kind}={chosen} has "
@@ -261,7 +266,7 @@ def config_from_model_dir(fv):
 
 
 def _default(name):
-  """The default of a setting or of a method's option."""
+  """The default of a setting or of a method's or data set's option."""
   if name in _DEFAULTS:
     return _DEFAULTS[name]
   return _all_options()[name][1].default

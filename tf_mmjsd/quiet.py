@@ -27,6 +27,7 @@ imports nothing of tf_mmjsd.
 import atexit
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -113,8 +114,8 @@ _LINES = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)")
 
 def copy(source, target, patterns):
   """Copies file descriptor `source` to `target` until its end through a
-  LineFilter. Where `target` fails, the rest is read and dropped (so the
-  writer never blocks)."""
+  LineFilter. Where `target` fails (closed, not only full), the rest is
+  read and dropped, so the writer never blocks."""
   lines, failed = LineFilter(patterns), False
   while not failed:
     data = os.read(source, 1 << 16)
@@ -130,9 +131,13 @@ def copy(source, target, patterns):
 
 
 def _write_all(fd, data):
+  """Writes all of `data`, waiting where `fd` is non-blocking and full."""
   view = memoryview(data)
   while view:
-    view = view[os.write(fd, view):]
+    try:
+      view = view[os.write(fd, view):]
+    except BlockingIOError:
+      select.select([], [fd], [], 1.0)
 
 
 def defaults(environ=os.environ):
@@ -182,7 +187,9 @@ def _give_back(saved, proc):
   os.close(saved)
   try:
     proc.wait(timeout=5)
-  except subprocess.TimeoutExpired:  # a child process still holds it
+  # A child process still holding it, or a signal at exit: the filter
+  # passes the rest on by itself.
+  except BaseException:  # pylint: disable=broad-except
     pass
 
 
