@@ -175,6 +175,20 @@ def test_mvtcae_by_hand():
   assert methods.get("mvtcae").resolve_options({}) == {"tc_ratio": 5 / 6}
 
 
+def test_mvtcae_infers_with_the_product_of_the_present_posteriors():
+  from tf_mmjsd import fusion  # pylint: disable=g-import-not-at-top
+  locs = tf.constant([[[1.0]], [[0.0]]])  # q_a, q_b: [K=2, B=1, D=1]
+  scales = tf.constant([[[1.0]], [[0.5]]])
+  loc, scale = fusion.method_product(methods.get("mvtcae"), locs, scales,
+                                     tf.ones([2, 1]), ("a", "b"), 2, 1 / 3)
+  np.testing.assert_allclose(loc.numpy(), [[0.2]], rtol=1e-5)  # no prior
+  np.testing.assert_allclose(scale.numpy() ** 2, [[0.2]], rtol=1e-5)
+  loc, _ = fusion.method_product(methods.get("mvtcae"), locs, scales,
+                                 tf.constant([[1.0], [0.0]]), ("a", "b"), 2,
+                                 1 / 3)
+  np.testing.assert_allclose(loc.numpy(), [[1.0]], rtol=1e-5)  # q_a alone
+
+
 @pytest.mark.parametrize("method", ["mopoe", "mvtcae"])
 def test_gradients_stay_finite_with_absent_modalities(method):
   names = ("a", "b")

@@ -188,16 +188,17 @@ def method_product(method, locs, scales, mask, names, num_modalities,
     "plain"     the unweighted product of N(0, I) and the present q_m (MVAE)
     "subset"    the unweighted product of the present q_m, with N(0, I)
                 only where all M modalities are present (MoPoE)
-    "experts"   the unweighted product of the present q_m, never with
-                N(0, I) (MVTCAE)
+    a function  the method's own: product(locs, scales, mask, names,
+                num_modalities, prior_weight) -> (loc, scale) [B, D]
 
   Args:
     method: a methods.Method.
     locs, scales: [K, B, D] experts; mask: float [K, B], 1 where present.
     names: the K experts' modality names; num_modalities: M of the model.
   """
-  if method.product == "experts":
-    return product_of_experts(locs, scales, mask)
+  if callable(method.product):
+    return method.product(locs, scales, mask, names, num_modalities,
+                          prior_weight)
   if method.product == "subset":
     joins = prior_in_full_product(len(names), num_modalities)
     prior = tf.cast(tf.reduce_all(mask > 0, axis=0), mask.dtype)[None]

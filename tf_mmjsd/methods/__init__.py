@@ -32,7 +32,7 @@ from tf_mmjsd.options import Option  # pylint: disable=unused-import  # methods.
 
 # The fusion rules a Method may name (fusion.method_product and
 # fusion.method_mixture implement them).
-PRODUCTS = ("weighted", "plain", "subset", "experts")
+PRODUCTS = ("weighted", "plain", "subset")
 MIXTURES = ("unimodal", "subsets")
 DECODINGS = ("mixture", "poe")
 
@@ -53,8 +53,9 @@ class Method:
       pi-weighted geometric mean of N(0, I) and the present q_m),
       "plain" (the unweighted product of N(0, I) and the present q_m, the
       posterior MVAE trains), "subset" (MoPoE's: the unweighted product
-      of the present q_m, with N(0, I) only when all M are present) or
-      "experts" (MVTCAE's: the unweighted product of the present q_m).
+      of the present q_m, with N(0, I) only when all M are present), or a
+      function of the method's own (fusion.method_product states its
+      signature; it imports TensorFlow inside, as objectives do).
     decoding: the subset posterior whose samples the decoders are trained
       on, used for generation by default: "mixture" or "poe".
     mixture: the "mixture" posterior of inference: "unimodal" (the uniform
@@ -68,7 +69,7 @@ class Method:
   summary: str
   objective: Callable[..., dict]
   terms: tuple
-  product: str
+  product: str | Callable
   decoding: str
   mixture: str = "unimodal"
   options: tuple = ()
@@ -77,7 +78,8 @@ class Method:
     for field, value, allowed in (("product", self.product, PRODUCTS),
                                   ("decoding", self.decoding, DECODINGS),
                                   ("mixture", self.mixture, MIXTURES)):
-      if value not in allowed:
+      if value not in allowed and not (field == "product"
+                                       and callable(value)):
         raise ValueError(f"method {self.name}: {field} must be one of "
                          f"{allowed}, got {value!r}")
 

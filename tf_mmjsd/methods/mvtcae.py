@@ -51,11 +51,19 @@ def objective(posteriors, present, log_likelihood, settings, noise):
   return terms
 
 
+def product(locs, scales, mask, names, num_modalities, prior_weight):
+  """The "poe" posterior of inference (fusion.method_product): the
+  unweighted product of the present q_m, never with N(0, I)."""
+  del names, num_modalities, prior_weight
+  from tf_mmjsd import fusion  # pylint: disable=g-import-not-at-top
+  return fusion.product_of_experts(locs, scales, mask)
+
+
 METHOD = Method(
     name="mvtcae",
     summary="total correlation: PoE reconstruction, KLs of the PoE to each "
             "posterior and to the prior",
-    objective=objective, terms=("kl", "kl_views"), product="experts",
+    objective=objective, terms=("kl", "kl_views"), product=product,
     decoding="poe",
     options=(Option(
         "tc_ratio", 5.0 / 6.0,
