@@ -243,14 +243,16 @@ class ExperimentConfig:
 
   def _resolve_method_options(self):
     method = methods.get(self.method)
-    _check_option_names(f"method {method.name}", method.options)
+    _check_option_names(f"method {method.name}", method.options,
+                        registry.options())
     _check_dict("method_options", self.method_options)
     object.__setattr__(self, "method_options",
                        method.resolve_options(self.method_options))
 
   def _resolve_dataset_options(self):
     dataset = registry.get(self.dataset)
-    _check_option_names(f"data set {dataset.name}", dataset.options)
+    _check_option_names(f"data set {dataset.name}", dataset.options,
+                        methods.options())
     _check_dict("dataset_options", self.dataset_options)
     object.__setattr__(self, "dataset_options", options_lib.resolve(
         dataset.options, self.dataset_options, f"--dataset={dataset.name}",
@@ -397,13 +399,11 @@ def _not_an_option(name, kind, chosen):
 _RESERVED = ("name", "trainable", "dtype")
 
 
-def _check_option_names(owner, options):
+def _check_option_names(owner, options, others):
+  """ConfigError where an option of `owner` is named like a setting, a
+  Keras keyword or one of `others` (the other kind's option names)."""
   taken = {f.name for f in dataclasses.fields(ExperimentConfig)}
-  taken |= set(_RESERVED)
-  if owner.startswith("method"):
-    taken |= set(registry.options())
-  else:
-    taken |= set(methods.options())
+  taken |= set(_RESERVED) | set(others)
   clash = sorted({o.name for o in options} & taken)
   if clash:
     raise ConfigError(f"{owner}: its options {clash} are named like "
