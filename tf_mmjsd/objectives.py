@@ -56,6 +56,12 @@ def stack_content(posteriors, names):
   return locs, scales
 
 
+def mean_over_present(values, mask):
+  """[B]: the mean over the present k of values [K, B] (mask [K, B] of 0/1;
+  every example has one present)."""
+  return tf.reduce_sum(values * mask, 0) / tf.reduce_sum(mask, 0)
+
+
 def style_terms(posteriors, present, settings, terms):
   """Adds kl_style_<m> [B] terms; returns their weighted sum [B] (or 0)."""
   total = 0.0

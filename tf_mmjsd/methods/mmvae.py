@@ -22,7 +22,7 @@ def objective(posteriors, present, log_likelihood, settings, noise):
   kls = tf.stack([divergences.kl_to_standard_normal(*posteriors["content"][m])
                   for m in settings.names])
   mask = objectives.presence(present, settings.names)
-  kl = tf.reduce_sum(kls * mask, 0) / tf.reduce_sum(mask, 0)
+  kl = objectives.mean_over_present(kls, mask)
   terms["kl"] = kl
   style = objectives.style_terms(posteriors, present, settings, terms)
   terms["loss"] = rec + settings.beta * (kl + settings.beta_style * style)

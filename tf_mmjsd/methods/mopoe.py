@@ -31,7 +31,7 @@ def objective(posteriors, present, log_likelihood, settings, noise):
       settings, noise, terms)
   weights = tf.cast(available, locs.dtype)
   kls = divergences.kl_to_standard_normal(locs_s, scales_s)  # [2^M - 1, B]
-  kl = tf.reduce_sum(kls * weights, 0) / tf.reduce_sum(weights, 0)
+  kl = objectives.mean_over_present(kls, weights)
   terms["kl"] = kl
   style = objectives.style_terms(posteriors, present, settings, terms)
   terms["loss"] = rec + settings.beta * (kl + settings.beta_style * style)
