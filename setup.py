@@ -28,6 +28,9 @@ setuptools.setup(
         # them; scipy also reads the raw SVHN .mat files of --svhn_dir.
         "importlib_resources>=6",
         "scipy>=1.11",
+        # k-means, NMI and ARI of the latent clustering metric, as the
+        # reference implementations compute them.
+        "scikit-learn>=1.5,<2",
         "numpy>=1.26",
         "absl-py>=2.1",
         "pillow>=10.1",

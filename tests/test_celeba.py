@@ -273,7 +273,7 @@ def test_celeba_quick_trains_and_evaluates(tmp_path, cache_dir):
   assert 0 < own["image"]["text"] <= 1 and 0 < own["text"]["image"] <= 1
   assert set(results["classifiers"]["test_mean_ap"]) == {"image", "text"}
   md = open(os.path.join(model_dir, "results.md")).read()
-  assert "linear-probe mean average precision" in md
+  assert "Mean average precision of a linear probe" in md
   assert "Average precision per attribute" in md and "eyeglasses" in md
   assert "synthetic_celeba" in md
   for name in ("figures/from_text.png", "figures/from_image.png"):

@@ -7,7 +7,7 @@ import os
 import pytest
 from PIL import Image
 
-from tf_mmjsd import compare
+from tf_mmjsd import compare, metrics
 from tf_mmjsd.config import ConfigError, ExperimentConfig
 from tests.harness import REPO, TINY, run_bin
 
@@ -111,8 +111,8 @@ def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
       "classifiers_seed0"]
   text = (out_dir / "comparison.md").read_text()
   assert "**Synthetic data**" in text
-  for title, _ in compare.METRICS:
-    assert f"## {title}" in text, title
+  for table in metrics.tables():
+    assert f"## {table.title}" in text, table.title
   assert "| mopoe, missing 0.3 |" in text
   assert report["plots"] == ["comparison_coherence.png",
                              "comparison_latent_accuracy.png"]

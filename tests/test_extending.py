@@ -1,7 +1,7 @@
-"""The seams: a method and a data set defined only here (a toy objective
-and toy data, each with an option of its own) are registered, then train,
-evaluate and export through the programs, with no file of tf_mmjsd
-changed (docs/extending.md)."""
+"""The seams: a method, a data set and a metric defined only here (a toy
+objective, toy data and a toy score, each with an option of its own) are
+registered, then train, evaluate and export through the programs, with no
+file of tf_mmjsd changed (docs/extending.md)."""
 
 import json
 import os
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.harness import TINY, error_line, run_bin
-from tf_mmjsd import cli, flags, methods
+from tf_mmjsd import cli, flags, methods, metrics
 from tf_mmjsd.config import ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry
 from tf_mmjsd.data.mst import specs as mst_specs
@@ -181,10 +181,40 @@ def _toy_data():
   registry.unregister(TOY_DATA.name)
 
 
+def _toy_score(evaluation):
+  """toy_scale x the mean squared norm of the joint PoE means of the
+  labelled test examples, and their number."""
+  encoded = evaluation.encodings()
+  means, labels = evaluation.subset_means(encoded["test"],
+                                          evaluation.names, "poe")
+  return {"examples": int(len(labels)),
+          "value": evaluation.config.toy_scale * float(
+              np.mean(np.sum(means ** 2, -1)))}
+
+
+TOY_METRIC = metrics.Metric(
+    name="toy_score", title="A toy score", compute=_toy_score,
+    markdown=lambda part, results: [f"Toy value {part['value']:.4f}.", ""],
+    scalars=lambda part: {"eval/toy_score": part["value"]},
+    tables=(metrics.Table("Toy score", lambda part: {
+        "joint": part["value"]}),),
+    needs=("labels",),
+    options=(Option("toy_scale", 1.0, "Scale of the toy score.",
+                    check=lambda v: None if v > 0 else "must be > 0",
+                    invalid=(0.0,), resumable=True),))
+
+
+@pytest.fixture(name="toy_metric")
+def _toy_metric():
+  metrics.register(TOY_METRIC)
+  yield TOY_METRIC
+  metrics.unregister(TOY_METRIC.name)
+
+
 @pytest.mark.slow
-def test_a_data_set_of_a_test_module_trains_evaluates_and_exports(
-    toy_data, tmp_path, cache_dir):
-  del toy_data
+def test_a_data_set_and_a_metric_of_a_test_module_run_through_the_programs(
+    toy_data, toy_metric, tmp_path, cache_dir):
+  del toy_data, toy_metric
   run = f"--model_dir={tmp_path}/run"
   got = run_bin("train", [run, "--dataset=toy", "--toy_size=300",
                           "--batch_size=50", "--epochs=1",
@@ -194,12 +224,28 @@ def test_a_data_set_of_a_test_module_trains_evaluates_and_exports(
   assert (stored["dataset"], stored["toy_size"]) == ("toy", 300)
   assert "synthetic_train_size" not in stored
   assert "step 6/6" in got.stdout  # 300 examples in batches of 50
-  got = run_bin("evaluate", [run] + EVAL, cache_dir)
+  assert json.load(open(tmp_path / "run" / "config.json"))[
+      "toy_scale"] == 1.0  # the metric's option, at its default
+  # Its option changes after training, like every evaluation setting.
+  got = run_bin("evaluate", [run, "--toy_scale=2"] + EVAL, cache_dir)
   assert got.returncode == 0, got.stderr[-3000:]
   results = json.load(open(tmp_path / "run" / "results.json"))
   assert results["dataset"] == "toy" and results["test_examples"] == 100
   assert set(results["latent_probe"]["poe"]) == {"left", "right",
                                                  "left+right"}
+  # The toy metric: its part, computed from the run's own encodings (the
+  # labelled test examples among the 100 evaluated), its section of
+  # results.md, its scalar and its compare table.
+  toy = results["toy_score"]
+  assert toy["examples"] == 100 and toy["value"] > 0
+  from tf_mmjsd.evaluation.results import EvaluationResult  # pylint: disable=g-import-not-at-top
+  result = EvaluationResult.load(tmp_path / "run" / "results.json")
+  assert result.scalars()["eval/toy_score"] == toy["value"]
+  assert result.table("Toy score") == {"joint": toy["value"]}
+  text = open(tmp_path / "run" / "results.md").read()
+  assert f"## A toy score\n\nToy value {toy['value']:.4f}." in text
+  # The data set's three classes give the clustering metric 3 clusters.
+  assert results["clustering"]["clusters"] == 3
   got = run_bin("export", [run, f"--export_dir={tmp_path}/export"],
                 cache_dir)
   assert got.returncode == 0, got.stderr[-3000:]

@@ -119,7 +119,7 @@ def test_train_resume_evaluate_and_export_on_ram(tmp_path, monkeypatch):
   assert ".lock" not in names
   result = evaluate.run(dataclasses.replace(config, epochs=2),
                         log=log.append)
-  assert result.step == 16 and result.coherence["examples"] == 64
+  assert result.step == 16 and result.part("coherence")["examples"] == 64
   assert {"results.json", "results.md", "figures", "classifiers"} <= set(
       files.listdir(run))
   version = export.export_run(run, "ram://test_files/exports", log=log.append)

@@ -22,7 +22,7 @@ LAYERS = (
                     "tf_mmjsd.noise")),
     ("settings and maths", ("tf_mmjsd.config", "tf_mmjsd.divergences",
                             "tf_mmjsd.objectives", "tf_mmjsd.methods",
-                            "tf_mmjsd.guard")),
+                            "tf_mmjsd.metrics", "tf_mmjsd.guard")),
     ("data and networks", ("tf_mmjsd.data", "tf_mmjsd.networks")),
     ("model", ("tf_mmjsd.model", "tf_mmjsd.serving")),
     ("runs", ("tf_mmjsd.run_dir", "tf_mmjsd.run_checkpoints",

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from tests.harness import run_bin
-from tf_mmjsd import methods
+from tf_mmjsd import methods, metrics
 from tf_mmjsd.config import MAX_SEED, ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry
 from tf_mmjsd.data.mst import specs as mst_specs
@@ -25,6 +25,7 @@ BAD = {
     "method": ["vae"],
     "method_options": [{"no_such_option": 1}, {"dynamic_prior": "moe"}],
     "dataset_options": [{"no_such_option": 1}, {"mnist_dir": "x"}],
+    "metric_options": [{"no_such_option": 1}, {"clustering_runs": 0}],
     "missing_rate": [-0.1, 0.67, NAN, INF],
     "latent_dim": [0, -1],
     "style_dim": [-1],
@@ -87,35 +88,42 @@ def test_each_bad_value_is_refused_naming_its_setting(name, value):
   values = {"modalities": mst_specs(), name: value,
             **({"method": "mvae"} if name == "method_options" else {})}
   expected = {"modalities": "modality", "method_options": "option",
-              "dataset_options": "option"}.get(name, name)
+              "dataset_options": "option",
+              "metric_options": "option|clustering_runs"}.get(name, name)
   with pytest.raises(ConfigError, match=expected):
     ExperimentConfig(**values)
 
 
-# (kind, owner, option, refused value) of every registered method's and
-# data set's options.
+# (kind, owner, option, refused value) of every registered method's, data
+# set's and metric's options (a metric's apply to every run: kind None).
 OPTIONS = ([("method", method, option.name, value)
             for method, option in methods.options().values()
             for value in option.invalid]
            + [("dataset", owners[0], option.name, value)
               for owners, option in registry.options().values()
+              for value in option.invalid]
+           + [(None, metric, option.name, value)
+              for metric, option in metrics.options().values()
               for value in option.invalid])
 
 
 def test_every_option_declares_values_it_refuses_or_takes_any():
   declared = {name for _, _, name, _ in OPTIONS}
-  takes_any = {name for name, (_, option) in registry.options().items()
+  takes_any = {name for name, (_, option) in {**registry.options(),
+                                               **metrics.options()}.items()
                if option.path}
   assert declared | takes_any == (set(methods.options())
-                                  | set(registry.options()))
+                                  | set(registry.options())
+                                  | set(metrics.options()))
 
 
 @pytest.mark.parametrize("kind,owner,name,value", OPTIONS,
                          ids=[f"{o}:{n}={v!r}" for _, o, n, v in OPTIONS])
 def test_each_bad_option_is_refused_naming_it(kind, owner, name, value):
   # The flat form of config.json and of the flags.
+  chosen = {kind: owner} if kind else {}
   with pytest.raises(ConfigError, match=name):
-    ExperimentConfig.of(modalities=mst_specs(), **{kind: owner, name: value})
+    ExperimentConfig.of(modalities=mst_specs(), **chosen, **{name: value})
 
 
 def test_the_defaults_and_the_edges_are_accepted():

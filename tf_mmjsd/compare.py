@@ -27,37 +27,10 @@ import time
 import numpy as np
 
 from tf_mmjsd import config as config_lib, files, interrupts
-from tf_mmjsd import methods as methods_lib, run_dir
+from tf_mmjsd import methods as methods_lib, metrics, run_dir
 from tf_mmjsd.config import ConfigError
 from tf_mmjsd.data import registry
 from tf_mmjsd.evaluation.results import RESULTS_SCHEMA, EvaluationResult
-
-# What a table's rows mean where the methods differ.
-NOTES = {
-    "Coherence, PoE posterior": (
-        "The PoE is each method's own product, except for mmJSD and MMVAE: "
-        "for them, as the mmJSD authors' evaluation defines it, the "
-        "product of the subset's posteriors without N(0, I) "
-        "(evaluation.suite; their π-weighted product with N(0, I) is "
-        "coherence.conditional.poe_weighted in each row's results.json)."),
-}
-# (table title, fn(EvaluationResult) -> {column: value}), in the order of
-# the report.
-METRICS = (
-    ("Latent probe, PoE posterior", lambda r: r.probe("poe")),
-    ("Latent probe, mixture posterior", lambda r: r.probe("mixture")),
-    ("Coherence, PoE posterior", lambda r: r.conditional_coherence("poe")),
-    ("Coherence, mixture posterior",
-     lambda r: r.conditional_coherence("mixture")),
-    ("Random coherence", lambda r: r.random_coherence()),
-    ("Test log-likelihood, PoE proposal", lambda r: r.log_likelihoods("poe")),
-    ("Test log-likelihood, mixture proposal",
-     lambda r: r.log_likelihoods("mixture")),
-    ("Sample quality: PRD precision", lambda r: r.quality("precision")),
-    ("Sample quality: PRD recall", lambda r: r.quality("recall")),
-    ("Sample quality: FID", lambda r: r.quality("fid")),
-)
-
 
 @dataclasses.dataclass(frozen=True)
 class Row:
@@ -149,7 +122,7 @@ def _finished(config):
   summary = json.loads(files.read_text(summary_path))
   if (results.step != summary.get("steps")
       or summary.get("epochs") != config.epochs
-      or results.schema != RESULTS_SCHEMA):
+      or results.schema != RESULTS_SCHEMA or results.missing()):
     return None  # unfinished, or evaluated by an older version
   return results, summary
 
@@ -188,10 +161,11 @@ def summarise(records):
   for group, members in groups.items():
     entry = {"rows": [r["name"] for r in members],
              "train_minutes": _mean_sd([r["train_minutes"] for r in members])}
-    for title, _ in METRICS:
-      columns = sorted({c for r in members for c in r["metrics"][title]},
+    for title in (t.title for t in metrics.tables()):
+      columns = sorted({c for r in members
+                        for c in r["metrics"].get(title, {})},
                        key=lambda c: (c.count("+"), c))
-      entry[title] = {c: _mean_sd([r["metrics"][title].get(c)
+      entry[title] = {c: _mean_sd([r["metrics"].get(title, {}).get(c)
                                    for r in members]) for c in columns}
     out[group] = entry
   return out
@@ -231,22 +205,22 @@ def markdown(summary, settings):
   lines += ["## Training time (minutes)", "", "| run | minutes |", "|---|---|"]
   lines += [f"| {g} | {_cell(summary[g]['train_minutes'], 1)} |"
             for g in groups]
-  for title, _ in METRICS:
+  for table in metrics.tables():
+    title = table.title
     columns = []
     for g in groups:
-      columns += [c for c in summary[g][title] if c not in columns]
+      columns += [c for c in summary[g].get(title, {}) if c not in columns]
     if not columns:
       continue
-    digits = 3 if "probe" in title or "oherence" in title or (
-        "PRD" in title) else 1
     lines += ["", f"## {title}", ""]
-    if title in NOTES:
-      lines += [NOTES[title], ""]
+    if table.note:
+      lines += [table.note, ""]
     lines += ["| run | " + " | ".join(columns) + " |",
               "|---" * (len(columns) + 1) + "|"]
     for g in groups:
       lines.append(f"| {g} | " + " | ".join(
-          _cell(summary[g][title].get(c), digits) for c in columns) + " |")
+          _cell(summary[g].get(title, {}).get(c), table.digits)
+          for c in columns) + " |")
   return "\n".join(lines) + "\n"
 
 
@@ -352,8 +326,9 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
         "seed": row.seed, "model_dir": config.model_dir,
         "train_minutes": minutes,
         "default_fusion": results.default_fusion,
-        "metrics": {title: {k: float(v) for k, v in fn(results).items()}
-                    for title, fn in METRICS}})
+        "metrics": {t.title: {k: float(v) for k, v in
+                              results.table(t.title).items()}
+                    for t in metrics.tables()}})
   dataset = registry.of(base.dataset, base.data_path)
   settings = {"dataset": base.dataset,
               "synthetic": dataset.synthetic,

@@ -10,7 +10,7 @@ import json
 import math
 from typing import Any
 
-from tf_mmjsd import files, methods, options as options_lib
+from tf_mmjsd import files, methods, metrics, options as options_lib
 from tf_mmjsd.data import registry
 from tf_mmjsd.data.specs import ModalitySpec
 from tf_mmjsd.errors import ConfigError  # raised here; importable from here too
@@ -56,6 +56,10 @@ class ExperimentConfig:
       (methods.Method.options; e.g. mmjsd's dynamic_prior), every one of
       them once built (the defaults fill in). config.json and the flags
       hold them as settings of their own (`--dynamic_prior=moe`).
+    metric_options: {option: value} of the evaluation metrics' options
+      (metrics.Metric.options, e.g. clustering_runs): every registered
+      metric's, once built; flat in config.json and on the command line,
+      and all may change after training.
     missing_rate: the fraction of the training split's (example,
       modality) entries made absent, for complete data: each present entry
       is dropped with the probability that yields it once examples left
@@ -102,6 +106,7 @@ class ExperimentConfig:
   stream_records: bool = False
   method: str = "mmjsd"
   method_options: dict = dataclasses.field(default_factory=dict)
+  metric_options: dict = dataclasses.field(default_factory=dict)
   missing_rate: float = 0.0
   latent_dim: int = 20
   style_dim: int = 0
@@ -152,7 +157,7 @@ class ExperimentConfig:
     """An option reads like a setting (config.dynamic_prior,
     config.synthetic_train_size): the run's value, or for another method's
     or data set's option its default."""
-    for kind in ("method_options", "dataset_options"):
+    for kind in ("method_options", "dataset_options", "metric_options"):
       values = self.__dict__.get(kind) or {}
       if name in values:
         return values[name]
@@ -183,6 +188,7 @@ class ExperimentConfig:
     self._resolve_dataset_options()
     _choice("method", self.method, methods.names())
     self._resolve_method_options()
+    self._resolve_metric_options()
     limit = (len(self.modalities) - 1) / len(self.modalities)
     if not (self.missing_rate == 0.0 or 0.0 < self.missing_rate < limit):
       raise ConfigError(
@@ -244,7 +250,7 @@ class ExperimentConfig:
   def _resolve_method_options(self):
     method = methods.get(self.method)
     _check_option_names(f"method {method.name}", method.options,
-                        registry.options())
+                        {**registry.options(), **metrics.options()})
     _check_dict("method_options", self.method_options)
     object.__setattr__(self, "method_options",
                        method.resolve_options(self.method_options))
@@ -252,19 +258,28 @@ class ExperimentConfig:
   def _resolve_dataset_options(self):
     dataset = registry.get(self.dataset)
     _check_option_names(f"data set {dataset.name}", dataset.options,
-                        methods.options())
+                        {**methods.options(), **metrics.options()})
     _check_dict("dataset_options", self.dataset_options)
     object.__setattr__(self, "dataset_options", options_lib.resolve(
         dataset.options, self.dataset_options, f"--dataset={dataset.name}",
         lambda n: _not_an_option(n, "dataset", self.dataset)))
 
+  def _resolve_metric_options(self):
+    every = [option for _, option in metrics.options().values()]
+    _check_option_names("the metrics", every, {**methods.options(),
+                                               **registry.options()})
+    _check_dict("metric_options", self.metric_options)
+    object.__setattr__(self, "metric_options", options_lib.resolve(
+        every, self.metric_options, "the evaluation metrics",
+        lambda n: f"{n} is not an option of any evaluation metric"))
+
   def to_dict(self) -> dict[str, Any]:
-    """Every setting, the method's and the data set's options among them
-    (flat)."""
+    """Every setting, the method's, the data set's and the metrics'
+    options among them (flat)."""
     out = dataclasses.asdict(self)
     out["modalities"] = [m.to_dict() for m in self.modalities]
-    out.update(out.pop("method_options"))
-    out.update(out.pop("dataset_options"))
+    for key in ("method_options", "dataset_options", "metric_options"):
+      out.update(out.pop(key))
     return out
 
   @classmethod
@@ -293,6 +308,9 @@ class ExperimentConfig:
           values[key][name] = value
         elif kind == "method" and value != option.default:
           raise ConfigError(_not_an_option(name, kind, chosen))
+    values["metric_options"] = dict(values.get("metric_options") or {})
+    for name in sorted(set(values) & set(metrics.options())):
+      values["metric_options"][name] = values.pop(name)
     unknown = sorted(set(values) - known)
     if unknown:
       raise ConfigError(f"unknown config keys: {unknown}")
@@ -355,8 +373,9 @@ def read_stored(path) -> dict[str, Any]:
 def resumable():
   """The names of the settings and options that may change after
   training."""
-  return RESUMABLE + tuple(name for name, (_, o) in registry.options().items()
-                           if o.resumable)
+  return (RESUMABLE + tuple(name for name, (_, o) in
+                            registry.options().items() if o.resumable)
+          + tuple(metrics.options()))
 
 
 def defaults():
@@ -367,6 +386,8 @@ def defaults():
              registry.options().items())
   out.update((name, option.default) for name, (_, option) in
              methods.options().items())
+  out.update((name, option.default) for name, (_, option) in
+             metrics.options().items())
   return out
 
 
@@ -380,8 +401,9 @@ def _dataset_owners(name):
 
 
 def _any_option(name):
-  """The Option `name` of any method or data set, or None."""
-  return _method_owners(name)[1] or _dataset_owners(name)[1]
+  """The Option `name` of any method, data set or metric, or None."""
+  return (_method_owners(name)[1] or _dataset_owners(name)[1]
+          or metrics.options().get(name, (None, None))[1])
 
 
 def _not_an_option(name, kind, chosen):

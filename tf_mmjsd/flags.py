@@ -16,7 +16,7 @@ import os
 
 from absl import flags
 
-from tf_mmjsd import files, likelihoods, methods
+from tf_mmjsd import files, likelihoods, methods, metrics
 from tf_mmjsd import config as config_lib
 from tf_mmjsd.config import ConfigError, ExperimentConfig
 from tf_mmjsd.data import registry, specs as specs_lib
@@ -150,6 +150,7 @@ def config_from_flags(fv, require_model_dir=True):
   values = {name: getattr(fv, name) for name in _DEFAULTS}
   values["method_options"] = _options_of(fv, "method", values["method"])
   values["dataset_options"] = _options_of(fv, "dataset", values["dataset"])
+  values["metric_options"] = {n: getattr(fv, n) for n in metrics.options()}
   if require_model_dir and not values["model_dir"]:
     raise ConfigError("--model_dir is required")
   described = fv.modality or fv.modalities_file
@@ -190,13 +191,16 @@ def config_from_flags(fv, require_model_dir=True):
 
 def _all_options(kind=None):
   """{option name: (owners, Option)} of every method's (kind "method"),
-  data set's ("dataset") or both's options."""
+  data set's ("dataset"), metric's ("metric") or all their options."""
   out = {}
   if kind in (None, "method"):
     out.update((n, ((owner,), o)) for n, (owner, o) in
                methods.options().items())
   if kind in (None, "dataset"):
     out.update(registry.options())
+  if kind in (None, "metric"):
+    out.update((n, ((owner,), o)) for n, (owner, o) in
+               metrics.options().items())
   return out
 
 
@@ -279,6 +283,7 @@ def flags_text(fv):
             for kind in ("method", "dataset")
             for name, (owners, _) in _all_options(kind).items()
             if getattr(fv, kind) in owners]
+  lines += [f"--{name}={getattr(fv, name)}\n" for name in metrics.options()]
   lines += [f"--modality={m}\n" for m in fv.modality]
   if fv.modalities_file:
     lines.append(f"--modalities_file={fv.modalities_file}\n")

@@ -35,7 +35,7 @@ process and check that TensorFlow was never imported.
 import os
 import unicodedata
 
-from tf_mmjsd import files, run_dir, run_lock, tf_config
+from tf_mmjsd import files, metrics, run_dir, run_lock, tf_config
 from tf_mmjsd.config import ExperimentConfig
 from tf_mmjsd.data import registry
 from tf_mmjsd.errors import UsageError
@@ -51,8 +51,10 @@ PATH_FLAGS = ("model_dir", "data_path", "data_dir", "inception_weights",
 
 def path_flags():
   """The names of every flag that names a file or folder."""
-  return PATH_FLAGS + tuple(name for name, (_, option) in
-                            registry.options().items() if option.path)
+  return PATH_FLAGS + tuple(
+      name for name, (_, option) in {**registry.options(),
+                                     **metrics.options()}.items()
+      if option.path)
 NAME_FLAGS = ("report",)
 
 

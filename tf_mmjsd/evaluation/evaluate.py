@@ -3,6 +3,8 @@ newest (or a given) checkpoint, runs the suite (suite.py) and writes
 
   results.json   the EvaluationResult (results.py)
   results.md     its tables (report.py)
+  latent_mixture.npz  the Gaussian mixture fitted to the joint posterior
+                 means (model/latent_mixture.py; bin/export serves it)
   figures/       a grid per conditioning subset and random samples
   tensorboard/   every number of the tables, and the figures
 
@@ -18,9 +20,10 @@ from tf_mmjsd import data as data_lib, files, run_checkpoints, run_dir, run_lock
 from tf_mmjsd.errors import UsageError
 from tf_mmjsd.evaluation import (classifiers as classifiers_lib,
                                  features as features_lib, figures)
-from tf_mmjsd.evaluation.results import EvaluationResult
+from tf_mmjsd.evaluation.results import RESULTS_SCHEMA, EvaluationResult
 from tf_mmjsd.evaluation.suite import Evaluator
 from tf_mmjsd.model import MultimodalVAE
+from tf_mmjsd.model.latent_mixture import FILE_NAME as MIXTURE_FILE
 
 
 class EvaluationError(UsageError):
@@ -63,14 +66,18 @@ def evaluate_and_write(model, config, train_split, test_split, out_dir, step,
         "unless --inception_weights is given; likelihoods and figures need "
         "no labels.")
     clfs, meta = {}, {"skipped": str(e)}
-  parts, images = Evaluator(model, config, train_split, test_split, clfs,
-                            meta, log=log).evaluate()
-  result = EvaluationResult(model_dir=config.model_dir,
-                            checkpoint=checkpoint, step=step,
-                            **run_dir.header(config), **parts)
+  evaluator = Evaluator(model, config, train_split, test_split, clfs, meta,
+                        log=log)
+  parts, images = evaluator.evaluate()
+  result = EvaluationResult.from_dict(
+      {"schema": RESULTS_SCHEMA, "model_dir": config.model_dir,
+       "checkpoint": checkpoint, "step": step, **run_dir.header(config),
+       **parts})
   if clfs:
     result.classifiers["dir"] = run_dir.classifier_dir(config)
   text = write_outputs(result, images, out_dir, model.names, writer, step)
+  if evaluator.fitted_mixture is not None:
+    evaluator.fitted_mixture.save(os.path.join(out_dir, MIXTURE_FILE))
   return result, text
 
 

@@ -53,7 +53,7 @@ def probe_subsets(model, train, test, fusions=fusion.KINDS):
   for kind in fusions:
     out[kind] = {}
     for subset in fusion.subsets(model.names):
-      train_part, test_part = _rows_with_any(train, subset), _rows_with_any(
+      train_part, test_part = rows_with_any(train, subset), rows_with_any(
           test, subset)
       if not len(train_part[2]) or not len(test_part[2]):
         continue  # no example observes any modality of the subset
@@ -68,15 +68,15 @@ def probe_subsets(model, train, test, fusions=fusion.KINDS):
   return out
 
 
-def run_probe(model, train_pipe, test_pipe, num_train, seed, test_rows=None,
-          batch_size=1000):
-  """Probe accuracies of every subset (see `probe_subsets`), trained on
-  `num_train` random labelled training examples and tested on the labelled
-  `test_rows` (default: the whole test split).
+def encode_probe_rows(model, train_pipe, test_pipe, num_train, seed,
+                      test_rows=None, batch_size=1000):
+  """The posteriors the probe and clustering read: of `num_train` random
+  labelled training examples and of the labelled `test_rows` (default:
+  the whole test split).
 
   Returns:
-    {"train_examples": n, "test_examples": n', "poe": {...},
-     "mixture": {...}}, or {"skipped": reason} without labels.
+    {"train": encoded, "test": encoded}, each (content, present, labels)
+    of `encode_split`, or {"skipped": reason} without labels.
   """
   train_labels = train_pipe.split.labels
   rng = np.random.default_rng([seed, 3])
@@ -91,14 +91,32 @@ def run_probe(model, train_pipe, test_pipe, num_train, seed, test_rows=None,
                        "probe has a label"}
   if not len(test_rows):
     return {"skipped": "no test example has a label"}
-  train = encode_split(model, train_pipe, batch_size, rows)
-  test = encode_split(model, test_pipe, batch_size, test_rows)
-  metric = "accuracy" if train_labels.ndim == 1 else "mean_ap"
-  return {"train_examples": len(rows), "test_examples": len(test_rows),
-          "metric": metric, **probe_subsets(model, train, test)}
+  return {"train": encode_split(model, train_pipe, batch_size, rows),
+          "test": encode_split(model, test_pipe, batch_size, test_rows)}
 
 
-def _rows_with_any(encoded, subset):
+def probe_part(model, encoded):
+  """The latent probe's results of `encode_probe_rows`'s value:
+  {"train_examples": n, "test_examples": n', "metric", "poe": {...},
+  "mixture": {...}} (see `probe_subsets`), or its {"skipped": reason}."""
+  if "skipped" in encoded:
+    return encoded
+  train, test = encoded["train"], encoded["test"]
+  return {"train_examples": int(len(train[2])),
+          "test_examples": int(len(test[2])),
+          "metric": "accuracy" if train[2].ndim == 1 else "mean_ap",
+          **probe_subsets(model, train, test)}
+
+
+def run_probe(model, train_pipe, test_pipe, num_train, seed, test_rows=None,
+              batch_size=1000):
+  """Probe accuracies of every subset (`probe_part` of
+  `encode_probe_rows`)."""
+  return probe_part(model, encode_probe_rows(
+      model, train_pipe, test_pipe, num_train, seed, test_rows, batch_size))
+
+
+def rows_with_any(encoded, subset):
   """The rows of (content, present, labels) observing a modality of subset."""
   content, present, labels = encoded
   keep = sum(present[m] for m in subset) > 0

@@ -2,26 +2,19 @@
 checkpoint, the layout of results.json, and what is read from them.
 
 Every reader (the report, bin/compare, TensorBoard, the tests) goes
-through this class, so the layout has one owner. Parts, as written to
-results.json (subsets are "a+b" keys, fusions fusion.KINDS):
-
-  latent_probe    {"train_examples", "test_examples", "metric",
-                   <fusion>: {subset: value}, ...} or {"skipped": why}
-  coherence       {"examples", "fusion", "metric", "random",
-                   "conditional": {<fusion>: {target: {subset: value}}}}
-                   or {"skipped": why}; fusions also "poe_weighted" for
-                   mmJSD and MMVAE (evaluation.suite.WEIGHTED_POE)
-  likelihood      {"samples", "examples", <fusion>: {subset: log p(X)}}
-  sample_quality  {"features", "examples", "prd", "fusion", "clipped_to",
-                   "modalities": {m: {source: {"precision", "recall",
-                   "fid"}}}} or {"skipped": why}
+through this class, so the layout has one owner. results.json holds the
+fields below and, at the top level beside them, one part per registered
+metric under its name (tf_mmjsd/metrics/; each module's docstring gives
+its part's layout): latent_probe, clustering, coherence, likelihood,
+sample_quality. Subsets are "a+b" keys, fusions fusion.KINDS. A file
+written before a metric existed lacks its part; it reads as {}.
 """
 
 import dataclasses
 import json
 from typing import Any
 
-from tf_mmjsd import files
+from tf_mmjsd import files, metrics
 from tf_mmjsd.evaluation import report
 
 # The layout version: 2 keys coherence by fusion,
@@ -48,6 +41,8 @@ class EvaluationResult:
     seconds: {part: seconds it took}.
     figures: the PNG paths written, relative to the output folder.
     schema: RESULTS_SCHEMA of the code that wrote it.
+    parts: {metric name: its part} (flat in results.json); `part(name)`
+      reads one.
   """
 
   schema: int = RESULTS_SCHEMA
@@ -60,17 +55,17 @@ class EvaluationResult:
   test_examples: int = 0
   classifiers: dict = dataclasses.field(default_factory=dict)
   attribute_names: list = dataclasses.field(default_factory=list)
-  latent_probe: dict = dataclasses.field(default_factory=dict)
-  coherence: dict = dataclasses.field(default_factory=dict)
-  sample_quality: dict = dataclasses.field(default_factory=dict)
-  likelihood: dict = dataclasses.field(default_factory=dict)
   seconds: dict = dataclasses.field(default_factory=dict)
   figures: list = dataclasses.field(default_factory=list)
+  parts: dict = dataclasses.field(default_factory=dict)
 
   # --- (de)serialisation ---------------------------------------------------
 
   def to_dict(self) -> dict[str, Any]:
-    return dataclasses.asdict(self)
+    """results.json's dict: the fields, and every part at the top level."""
+    out = dataclasses.asdict(self)
+    out.update(out.pop("parts"))
+    return out
 
   def to_json(self) -> str:
     """results.json's text."""
@@ -78,13 +73,16 @@ class EvaluationResult:
 
   @classmethod
   def from_dict(cls, values):
-    """From results.json's dict; keys this version does not know are left
-    out, and those an older one lacks take their defaults (a missing
-    schema is None: an older layout)."""
-    known = {f.name for f in dataclasses.fields(cls)}
+    """From results.json's dict (or the suite's: fields and parts flat);
+    keys this version does not know are left out (a metric no longer
+    registered among them), and those an older one lacks take their
+    defaults (a missing schema is None: an older layout)."""
+    known = {f.name for f in dataclasses.fields(cls)} - {"parts"}
+    parts = dict(values.get("parts") or {})
+    parts.update((k, v) for k, v in values.items() if k in metrics.METRICS)
     values = {k: v for k, v in values.items() if k in known}
     values.setdefault("schema", None)  # written before schemas had numbers
-    return cls(**values)
+    return cls(**values, parts=parts)
 
   @classmethod
   def load(cls, path):
@@ -93,37 +91,29 @@ class EvaluationResult:
 
   # --- what readers ask ----------------------------------------------------
 
-  def probe(self, fusion_kind):
-    """{subset: probe accuracy (or mean AP)} of one fusion's posterior."""
-    return dict(self.latent_probe.get(fusion_kind, {}))
+  def part(self, name):
+    """The part of metric `name` ({} where it was not measured)."""
+    return self.parts.get(name, {})
 
-  def conditional_coherence(self, fusion_kind):
-    """{"subset→target": coherence} of one fusion's generations."""
-    per_target = self.coherence.get("conditional", {}).get(fusion_kind, {})
-    return {f"{source}→{target}": v for target, row in per_target.items()
-            for source, v in row.items()}
+  def missing(self):
+    """The registered metrics this result has no part of (written before
+    they existed): bin/compare evaluates such a row again."""
+    return [name for name in metrics.names() if name not in self.parts]
 
-  def random_coherence(self):
-    """{"random": value} where measured, else {}."""
-    if "random" in self.coherence:
-      return {"random": self.coherence["random"]}
-    return {}
+  def table(self, title):
+    """{column: value} of bin/compare's table `title` (metrics.tables)."""
+    for metric in metrics.ordered():
+      for table in metric.tables:
+        if table.title == title:
+          part = self.part(metric.name)
+          return {} if "skipped" in part else dict(table.values(part))
+    raise KeyError(f"no metric has a table titled {title!r}")
 
   @property
   def default_fusion(self):
     """The fusion whose samples coherence and quality judged by default."""
-    return self.coherence.get("fusion", self.sample_quality.get("fusion"))
-
-  def log_likelihoods(self, fusion_kind):
-    """{subset: mean log p(X)} with one fusion's posterior as proposal."""
-    return dict(self.likelihood.get(fusion_kind, {}))
-
-  def quality(self, key):
-    """{"m from source": value} of "precision", "recall" or "fid"."""
-    return {f"{m} from {source}": values[key]
-            for m, sources in self.sample_quality.get("modalities",
-                                                      {}).items()
-            for source, values in sources.items()}
+    return self.part("coherence").get(
+        "fusion", self.part("sample_quality").get("fusion"))
 
   def scalars(self):
     """{TensorBoard tag: value} of every number in the report's tables."""

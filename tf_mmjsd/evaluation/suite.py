@@ -1,16 +1,16 @@
 """The evaluation suite of a trained model on one data set's test split.
 
-`Evaluator(...).evaluate()` computes (evaluate.py writes them):
+`Evaluator(...).evaluate()` computes the part of every registered metric
+(tf_mmjsd/metrics/: latent probe, clustering, coherence, likelihood,
+sample quality) and the figures (a grid per conditioning subset and a
+random-sample grid); evaluate.py writes them.
 
-  latent_probe    linear-probe accuracy of every subset's posterior mean,
-                  PoE and mixture (latents.py)
-  coherence       subset -> each modality not in it, and random (all
-                  modalities agree), judged by the classifiers
-  likelihood      importance-weighted log p(X) with each subset's content
-                  posterior as proposal, K samples (likelihood.py)
-  sample_quality  PRD precision/recall and FID of every image modality,
-                  generated from each subset and at random (quality.py)
-  figures         a grid per conditioning subset and a random-sample grid
+The Evaluator is what a metric's `compute` receives: the model, the
+config, the splits, the evaluated rows, the classifiers, and the passes
+metrics share, each run once: `encodings()` (posterior parameters of the
+probe's training rows and the labelled test rows: latent probe,
+clustering), `generation()` (conditional and random samples, judged and
+featurised: coherence, sample quality) and `likelihoods()`.
 
 Every pass streams batches through one `tf.function`; only predictions and
 (at most `quality_examples`) features are kept, so the 200,000 test triples
@@ -22,14 +22,18 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tf_mmjsd import fusion, interrupts
+from tf_mmjsd import fusion, interrupts, metrics
 from tf_mmjsd.data import registry, text as text_lib
 from tf_mmjsd.data.pipeline import Pipeline
+from tf_mmjsd.model.latent_mixture import LatentMixture
 from tf_mmjsd.evaluation import (average_precision, coherence,
                                  features as features_lib, figures, latents,
                                  likelihood, quality)
 
 
+# The key of random generation from the fitted LatentMixture (coherence,
+# sample quality), beside "random" (N(0, I)).
+RANDOM_MIXTURE = "random_gmm"
 # The coherence key of the pi-weighted PoE with N(0, I) of mmJSD and MMVAE
 # (their inference's "poe"), where "poe" holds the reference's definition.
 WEIGHTED_POE = "poe_weighted"
@@ -89,14 +93,66 @@ class Evaluator:
     self.labelled_rows = self.complete_rows[
         test_split.labelled()[self.complete_rows]]
     self.attributes = np.ndim(test_split.labels) == 2
+    self._shared = {}
 
-  # --- latent probe -----------------------------------------------------
+  def _once(self, name, fn):
+    """fn()'s value, computed on the first call of a shared pass."""
+    if name not in self._shared:
+      self._shared[name] = fn()
+    return self._shared[name]
+
+  # --- posterior parameters (latent probe, clustering) ------------------
+
+  def encodings(self):
+    """{"train": encoded, "test": encoded} of the probe's training rows
+    (`probe_train_examples` random labelled ones) and the labelled test
+    rows, each (content, present, labels) of latents.encode_split; or
+    {"skipped": why} where either has no label. Computed once."""
+    return self._once("encodings", lambda: latents.encode_probe_rows(
+        self.model, self.train_pipe, self.test_pipe,
+        self.config.probe_train_examples, self.config.seed,
+        test_rows=self.rows, batch_size=self.config.eval_batch_size))
+
+  def subset_means(self, encoded, subset, fusion_kind):
+    """(means [N, D], labels [N]) of the posterior of `subset` under one
+    fusion, for the N rows of `encoded` (an entry of `encodings()`) that
+    observe a modality of `subset`."""
+    content, present, labels = latents.rows_with_any(encoded, subset)
+    if not len(labels):
+      return np.zeros([0, self.model.latent_dim], np.float32), labels
+    return latents.subset_means(self.model, content, present, subset,
+                                fusion_kind), labels
+
+  def latent_mixture(self):
+    """The LatentMixture of `gmm_components` Gaussians fitted to the joint
+    posterior means (every present modality, the method's own fusion) of
+    up to `probe_train_examples` random training examples; None where
+    gmm_components is 0. Fitted once."""
+    def fit():
+      cfg = self.config
+      if not cfg.gmm_components:
+        return None
+      size = len(self.train_pipe.split)
+      rng = np.random.default_rng([cfg.seed, 7])
+      rows = np.sort(rng.choice(size, min(cfg.probe_train_examples or size,
+                                          size), replace=False))
+      content, present, _ = latents.encode_split(
+          self.model, self.train_pipe, cfg.eval_batch_size, rows)
+      means = latents.subset_means(self.model, content, present, self.names,
+                                   self.model.default_fusion)
+      return LatentMixture.fit(means, cfg.gmm_components, cfg.seed)
+    return self._once("latent_mixture", fit)
+
+  @property
+  def fitted_mixture(self):
+    """The LatentMixture `latent_mixture` fitted, or None (not asked for,
+    or gmm_components 0)."""
+    return self._shared.get("latent_mixture")
 
   def latent_probe(self):
-    return latents.run_probe(self.model, self.train_pipe, self.test_pipe,
-                         self.config.probe_train_examples, self.config.seed,
-                         test_rows=self.rows,
-                         batch_size=self.config.eval_batch_size)
+    """The latent probe's part (latents.probe_part of `encodings()`; the
+    training summary computes it too)."""
+    return latents.probe_part(self.model, self.encodings())
 
   # --- coherence and sample quality (one generation pass) ---------------
 
@@ -116,14 +172,28 @@ class Evaluator:
       out[WEIGHTED_POE] = [s for s in proper if len(s) > 1]
     return {kind: subsets for kind, subsets in out.items() if subsets}
 
-  def generation(self, feature_name, feature_fn):
-    """(coherence, sample_quality) dicts from one pass over the test rows.
+  def features(self):
+    """(name, fn(m, images) -> features) of sample quality
+    (features.feature_function), or (name, None). Made once."""
+    return self._once("features", lambda: features_lib.feature_function(
+        self.config, self.classifiers))
+
+  def generation(self, feature_name=None, feature_fn=None):
+    """(coherence, sample_quality) dicts from one pass over the test rows,
+    with the features of `features()` (computed once) or of the
+    (feature_name, feature_fn) given.
 
     Coherence is reported for both fusions (`coherence_conditions`);
     sample quality for the default fusion's samples, clipped to the data's
     range before the feature network (`clip_ranges`). Without labels (or
     classifiers) coherence is skipped and sample quality, which needs only
     a feature network, uses every complete test example."""
+    if feature_fn is None and feature_name is None:
+      return self._once("generation",
+                        lambda: self._generation(*self.features()))
+    return self._generation(feature_name, feature_fn)
+
+  def _generation(self, feature_name, feature_fn):
     model, names, cfg = self.model, self.names, self.config
     images = _image_names(model)
     if len(names) < 2:
@@ -178,12 +248,22 @@ class Evaluator:
         feats[f"{m}|real"] = feature_fn(m, inputs[m])
       return preds, feats
 
+    mixture = self.latent_mixture()
+    priors = {"random": lambda: model.sample(cfg.eval_batch_size)}
+    if mixture is not None:
+      priors[RANDOM_MIXTURE] = lambda: model.sample(cfg.eval_batch_size,
+                                                    prior=mixture)
+
     @tf.function
     def random_step():
-      samples = model.sample(cfg.eval_batch_size)
-      preds = ({m: judge(clf[m], x) for m, x in samples.items()} if judged
-               else {})
-      feats = {f"{m}|random": features(m, samples[m]) for m in images}
+      preds, feats = {}, {}
+      for source, draw in priors.items():
+        samples = draw()
+        if judged:
+          preds.update({f"{source}|{m}": judge(clf[m], x)
+                        for m, x in samples.items()})
+        feats.update({f"{m}|{source}": features(m, samples[m])
+                      for m in images})
       return preds, feats
 
     preds, feats = _Collector(), _Collector(cap=cfg.quality_examples)
@@ -213,10 +293,14 @@ class Evaluator:
     # Random coherence (all modalities predict one class) has no meaning
     # for many attributes; the original's CelebA version was a bug.
     coh = {"examples": int(len(rows)), "fusion": default,
-           "metric": "mean_ap" if attributes else "accuracy",
-           "random": (float("nan") if attributes else
-                      coherence.random(random_preds)),
-           "conditional": conditional}
+           "metric": "mean_ap" if attributes else "accuracy"}
+    for source in priors:
+      coh[source] = (float("nan") if attributes else coherence.random(
+          {k.split("|")[1]: v for k, v in random_preds.items()
+           if k.startswith(source + "|")}))
+    if mixture is not None:
+      coh["mixture_components"] = mixture.components
+    coh["conditional"] = conditional
     return coh, qual
 
   def _quality(self, feature_name, feats, images, rows, ranges):
@@ -250,7 +334,11 @@ class Evaluator:
   # --- likelihood -------------------------------------------------------
 
   def likelihoods(self):
-    """Mean importance-weighted log p(X) under every proposal."""
+    """Mean importance-weighted log p(X) under every proposal (the
+    likelihood metric's part)."""
+    return self._once("likelihoods", self._likelihoods)
+
+  def _likelihoods(self):
     model, cfg = self.model, self.config
     rows = self.complete_rows
     if cfg.likelihood_examples:
@@ -290,20 +378,37 @@ class Evaluator:
         self.model, cfg.num_sample_columns, groups=cfg.figure_rows)
     return images
 
+  def unmet(self, metric):
+    """Why the run or the data cannot give `metric` what it needs
+    (metrics.NEEDS), or None."""
+    labels = self.test_split.labels
+    for need in metric.needs:
+      if need in ("labels", "class_labels") and not (
+          self.test_split.labelled()[self.rows].any()):
+        return "no test example has a label"
+      if need == "class_labels" and np.ndim(labels) == 2:
+        return "the labels are attributes, not one class per example"
+      if need == "classifiers" and not self.classifiers:
+        return (f"no classifiers ({self.classifier_meta['skipped']})"
+                if "skipped" in self.classifier_meta else "no classifiers")
+      if need == "two_modalities" and len(self.names) < 2:
+        return f"{metric.name} needs two modalities"
+    return None
+
   def evaluate(self):
-    """(results dict, figures {name: PIL image}), with seconds per part."""
+    """(results dict, figures {name: PIL image}), with seconds per part:
+    {metric name: its part} for every registered metric, in their order,
+    and "seconds" (a metric that reads a shared pass first pays for it)."""
     seconds = {}
 
-    def timed(name, fn, *args):
+    def timed(key, title, fn, *args):
       start = time.time()
-      self.log(f"Evaluating: {name} ...")
+      self.log(f"Evaluating: {title} ...")
       out = fn(*args)
       interrupts.check()  # a signal dropped in a destructor stops here
-      seconds[name] = round(time.time() - start, 2)
+      seconds[key] = round(time.time() - start, 2)
       return out
 
-    feature_name, feature_fn = features_lib.feature_function(
-        self.config, self.classifiers)
     meta = self.classifier_meta
     results = {
         "test_examples": int(len(self.rows)),
@@ -312,17 +417,16 @@ class Evaluator:
                             m: v["test_accuracy"]
                             for m, v in meta["modalities"].items()}}),
         "attribute_names": list(registry.of(
-            self.config.dataset, self.config.data_path).attribute_names),
-        "latent_probe": timed("latent probe", self.latent_probe)}
+            self.config.dataset, self.config.data_path).attribute_names)}
     mean_ap = {m: v["test_mean_ap"] for m, v in
                meta.get("modalities", {}).items() if "test_mean_ap" in v}
     if mean_ap:
       results["classifiers"]["test_mean_ap"] = mean_ap
-    results["coherence"], results["sample_quality"] = timed(
-        "coherence and sample quality", self.generation, feature_name,
-        feature_fn)
-    results["likelihood"] = timed("log-likelihoods", self.likelihoods)
-    images = timed("figures", self.figures)
+    for metric in metrics.ordered():
+      unmet = self.unmet(metric)
+      results[metric.name] = ({"skipped": unmet} if unmet else timed(
+          metric.name, metric.title.lower(), metric.compute, self))
+    images = timed("figures", "figures", self.figures)
     results["seconds"] = seconds
     return results, images
 

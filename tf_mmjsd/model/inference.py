@@ -148,22 +148,27 @@ class InferenceAPI:
     styles drawn from N(0, I)."""
     return self._means(self.decode(content, None, names))
 
-  def sample(self, num=None, seed=None):
-    """Unconditional generation: c and all s_m from N(0, I).
+  def sample(self, num=None, seed=None, prior=None):
+    """Unconditional generation: c from N(0, I) (or `prior`), all s_m from
+    N(0, I).
 
     Args:
       num: number of samples (stateful random draws), or
       seed: int [N] (one stateless sample per seed; `num` then unused).
+      prior: a LatentMixture (model/latent_mixture.py) to draw c from.
 
     Returns:
       {m: [N, *shape_m]} likelihood means.
     """
     if seed is None:
-      content = noise_lib.stateful_normal([num, self.latent_dim])
+      content = (noise_lib.stateful_normal([num, self.latent_dim])
+                 if prior is None else prior.sample(num))
       return self.decode_means(content)
     seeds = tf.cast(seed, tf.int64)
     if seeds.shape.rank != 1:
       raise ValueError(f"seed must be int [N], one per sample, got shape "
                        f"{seeds.shape}")
-    content, styles, _ = self._noise(seeds)
+    content, styles, uniform = self._noise(seeds)
+    if prior is not None:
+      content = prior.draw(content, uniform)
     return self._means(self.decode(content, styles))
