@@ -14,7 +14,7 @@ from tests.harness import REPO, TINY, run_bin
 EVAL = ["--classifier_epochs=2", "--likelihood_samples=3",
         "--likelihood_examples=100", "--quality_examples=200",
         "--prd_runs=2", "--prd_angles=101", "--figure_rows=2",
-        "--eval_batch_size=128"]
+        "--eval_batch_size=128", "--clustering_runs=2"]
 SUBSETS = ["mnist", "svhn", "text", "mnist+svhn", "mnist+text", "svhn+text",
            "mnist+svhn+text"]
 
@@ -44,8 +44,17 @@ def _check_results(res, test_examples):
   for kind in ("poe", "mixture"):
     assert sorted(probe[kind]) == sorted(SUBSETS)
     assert all(0.0 <= v <= 1.0 for v in probe[kind].values())
+  clusters = res["clustering"]
+  assert (clusters["clusters"], clusters["runs"]) == (10, 2)
+  assert clusters["train_examples"] == 500
+  for score, low in (("nmi", 0.0), ("ari", -1.0), ("accuracy", 0.0)):
+    for kind in ("poe", "mixture"):
+      assert sorted(clusters[score][kind]) == sorted(SUBSETS)
+      assert all(low <= v <= 1.0 for v in clusters[score][kind].values())
   coh = res["coherence"]
   assert coh["fusion"] == "mixture" and 0.0 <= coh["random"] <= 1.0
+  # Random coherence also with c from the fitted mixture (10 components).
+  assert 0.0 <= coh["random_gmm"] <= 1.0 and coh["mixture_components"] == 10
   # Both posteriors, keyed by fusion: the mixture (mmJSD's own) for every
   # proper subset, the PoE for the pairs.
   assert {m: sorted(v) for m, v in coh["conditional"]["mixture"].items()} == {
@@ -71,7 +80,8 @@ def _check_results(res, test_examples):
   assert quality["clipped_to"] == {"mnist": [0.0, 1.0], "svhn": [0.0, 1.0]}
   assert sorted(quality["modalities"]) == ["mnist", "svhn"]  # images only
   for per in quality["modalities"].values():
-    assert len(per) == 4  # 3 conditioning subsets and random
+    # 3 conditioning subsets, N(0, I) and the fitted mixture
+    assert {"random", "random_gmm"} <= set(per) and len(per) == 5
     for v in per.values():
       assert 0.0 <= v["precision"] <= 1.0 and 0.0 <= v["recall"] <= 1.0
       assert v["fid"] >= 0.0
@@ -100,7 +110,8 @@ def test_periodic_evaluation_during_training(model_dir):
 
 @pytest.mark.slow
 def test_bin_evaluate_writes_every_table_figure_and_summary(model_dir,
-                                                            cache_dir):
+                                                            cache_dir,
+                                                            tmp_path):
   out = run_bin("evaluate", [f"--model_dir={model_dir}",
                              "--likelihood_samples=2", "--eval_examples=300"],
                 cache_dir)
@@ -114,8 +125,8 @@ def test_bin_evaluate_writes_every_table_figure_and_summary(model_dir,
   _check_figures(model_dir, res)
   with open(os.path.join(model_dir, "results.md")) as f:
     md = f.read()
-  for heading in ("linear-probe accuracy", "Coherence", "log-likelihood",
-                  "Sample quality"):
+  for heading in ("Latent representation: linear probe", "Latent clustering",
+                  "Coherence", "log-likelihood", "Sample quality"):
     assert heading in md
   assert "synthetic stand-in" in md and "| PoE | " in md
   assert "mnist ← svhn,text" in md and "| mixture | " in md
@@ -129,7 +140,25 @@ def test_bin_evaluate_writes_every_table_figure_and_summary(model_dir,
           "eval/coherence_poe/text_from_mnist+svhn",
           "eval/coherence_mixture/text_from_mnist",
           "eval/log_likelihood_mixture/svhn", "eval/fid/svhn_from_random",
-          "eval/from_text"} <= tags
+          "eval/fid/svhn_from_random_gmm", "eval/coherence/random_gmm",
+          "eval/clustering_nmi_poe/mnist", "eval/from_text"} <= tags
+  # The fitted mixture, over the 20-dimensional content code, and the
+  # export that serves it: one fixed sample per seed.
+  from tf_mmjsd.model.latent_mixture import LatentMixture  # pylint: disable=g-import-not-at-top
+  mixture = LatentMixture.load(os.path.join(model_dir, "latent_mixture.npz"))
+  assert (mixture.components, mixture.dim) == (10, 20)
+  out = run_bin("export", [f"--model_dir={model_dir}",
+                           f"--export_dir={tmp_path}/export"], cache_dir)
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert "Serving sample_mixture" in out.stdout
+  served = tf.saved_model.load(str(tmp_path / "export" / "1"))
+  seeds = tf.constant([1, 2, 1], tf.int64)
+  drawn = served.signatures["sample_mixture"](seed=seeds)["mnist"].numpy()
+  plain = served.signatures["sample"](seed=seeds)["mnist"].numpy()
+  assert drawn.shape == (3, 28, 28, 1)
+  np.testing.assert_array_equal(drawn[0], drawn[2])  # same seed, same sample
+  assert np.abs(drawn[0] - drawn[1]).max() > 1e-3
+  assert np.abs(drawn - plain).max() > 1e-3  # not N(0, I)'s
 
 
 @pytest.mark.slow
@@ -177,6 +206,7 @@ def test_data_without_labels_get_every_metric_that_needs_none(tmp_path,
   res = _results(run)
   assert res["classifiers"] == {"skipped": "the training split has no labels"}
   assert "has a label" in res["latent_probe"]["skipped"]
+  assert res["clustering"] == {"skipped": "no test example has a label"}
   assert res["coherence"]["skipped"].startswith("no classifiers (the "
                                                 "training split has no")
   assert "--inception_weights" in res["sample_quality"]["skipped"]
@@ -187,4 +217,4 @@ def test_data_without_labels_get_every_metric_that_needs_none(tmp_path,
   assert len(res["figures"]) == 4
   assert not os.path.exists(os.path.join(run, "classifiers"))
   text = open(os.path.join(run, "results.md")).read()
-  assert text.count("Skipped:") == 3 and "| PoE |" in text
+  assert text.count("Skipped:") == 4 and "| PoE |" in text

@@ -8,6 +8,9 @@
     keras/decoder_<m>.keras          for Keras composition (needs tf_mmjsd)
     tf_mmjsd_export.json             the model, its source and signatures
 
+With the run's latent_mixture.npz (written by bin/evaluate) the export
+also serves `sample_mixture`.
+
 It writes into a hidden temporary folder beside the target and renames it
 at the end, so a server polling <export_dir> never sees half a version, and
 it never touches an existing version.
@@ -28,6 +31,7 @@ from tf_mmjsd.data import registry
 from tf_mmjsd.data.split import DataError
 from tf_mmjsd.errors import UsageError
 from tf_mmjsd.model import MultimodalVAE
+from tf_mmjsd.model.latent_mixture import FILE_NAME as MIXTURE_FILE, LatentMixture
 from tf_mmjsd.serving import write_saved_model
 
 METADATA = "tf_mmjsd_export.json"
@@ -117,7 +121,13 @@ def export_run(model_dir, export_dir=None, checkpoint=None, log=print):
   tmp = files.make_temp_dir(export_dir, ".tmp-export-")
   try:
     log(f"Exporting {ckpt} (step {run_dir.checkpoint_step(ckpt)}) ...")
-    signatures = write_saved_model(model, tmp)
+    mixture_path = os.path.join(model_dir, MIXTURE_FILE)
+    mixture = None
+    if files.isfile(mixture_path):
+      mixture = LatentMixture.load(mixture_path)
+      log(f"Serving sample_mixture from {mixture_path} ({mixture.components}"
+          " components).")
+    signatures = write_saved_model(model, tmp, mixture)
     keras_dir = os.path.join(tmp, "keras")
     files.makedirs(keras_dir)
     for m in model.names:

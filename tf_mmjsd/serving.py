@@ -1,6 +1,6 @@
 """The SavedModel signatures of a MultimodalVAE, for TF Serving.
 
-Every signature but `sample` takes each modality m as its own input
+Every signature but `sample` and `sample_mixture` takes each modality m as its own input
 (float32 [B, *shape_m], zeros where absent) plus `<m>_present` (bool [B]),
 so one signature serves any subset of modalities, different per example:
 
@@ -17,6 +17,9 @@ so one signature serves any subset of modalities, different per example:
   reconstruct      -> <m> (and <m>_string) decoded from the posterior means
   sample    (seed int64 [N] only) -> <m>, <m>_string: one unconditional
                       sample per seed
+  sample_mixture   (exported where the run holds latent_mixture.npz) as
+                      `sample`, with c from the Gaussian mixture fitted to
+                      the training examples' posterior means
 
 Seeds are per example (TF Serving's row format has no scalars): example i's
 noise depends on (seed_i, the example) alone. The graph holds only
@@ -86,11 +89,12 @@ def _checked(model, request):
   return out
 
 
-def serving_functions(model):
+def serving_functions(model, mixture=None):
   """{signature name: (function of one dict of tensors, its input spec)}.
 
   The functions call the model's tensor-in/tensor-out methods, which the
-  Python API shares.
+  Python API shares. With `mixture` (a LatentMixture) also
+  "sample_mixture": `sample` with c from the fitted mixture.
   """
 
   def split(request):
@@ -116,18 +120,26 @@ def serving_functions(model):
   def sample(request):
     return _with_strings(model, model.sample(seed=request["seed"]))
 
+  def sample_mixture(request):
+    return _with_strings(model, model.sample(seed=request["seed"],
+                                             prior=mixture))
+
   data = _data_spec(model)
-  return {
+  out = {
       "serving_default": (serving_default, data),
       "encode": (encode, data),
       "generate": (generate, {**data, "seed": _seed_spec()}),
       "reconstruct": (reconstruct, data),
       "sample": (sample, {"seed": _seed_spec()}),
   }
+  if mixture is not None:
+    out["sample_mixture"] = (sample_mixture, {"seed": _seed_spec()})
+  return out
 
 
-def write_saved_model(model, path):
-  """Writes `model` as a SavedModel with the signatures of this module.
+def write_saved_model(model, path, mixture=None):
+  """Writes `model` as a SavedModel with the signatures of this module
+  (`sample_mixture` too with a LatentMixture `mixture`).
 
   Returns:
     {signature: {"inputs": {key: [dtype, shape]}, "outputs": {...}}}.
@@ -135,7 +147,7 @@ def write_saved_model(model, path):
   archive = keras.export.ExportArchive()
   archive.track(model)
   described = {}
-  for name, (fn, spec) in serving_functions(model).items():
+  for name, (fn, spec) in serving_functions(model, mixture).items():
     traced = archive.add_endpoint(name, fn, input_signature=[spec])
     outputs = traced.get_concrete_function(spec).structured_outputs
     described[name] = {"inputs": _describe(spec), "outputs": _describe(outputs)}
