@@ -326,3 +326,66 @@ def test_training_decoders_batch_statistics_skip_absent_rows():
   np.testing.assert_allclose(rec_b[:4], rec_a[:4], rtol=1e-4)
   for x, y in zip(mean_a, mean_b):
     np.testing.assert_allclose(y, x, rtol=1e-4, atol=1e-6)
+
+
+def test_jmvae_inference_takes_the_joint_encoder_only_given_every_modality():
+  from tf_mmjsd import fusion  # pylint: disable=g-import-not-at-top
+  model = MultimodalVAE(SPECS, method="jmvae")
+  inputs = _batch(3)["inputs"]
+  encoded = model.encode(inputs)["content"]
+  joint_loc, joint_scale = encoded[fusion.JOINT]
+  # Example 1 lacks text: the product of its mnist and svhn posteriors,
+  # without N(0, I) (MultiVae's subset rule); the others: q(c | X).
+  masks = {"mnist": np.ones(3, bool), "svhn": np.ones(3, bool),
+           "text": np.array([True, False, True])}
+  got = model.subset_posterior(inputs, masks)
+  precision = sum(1.0 / (encoded[m][1] ** 2 + 1e-8) for m in ("mnist",
+                                                              "svhn"))
+  pair = sum(encoded[m][0] / (encoded[m][1] ** 2 + 1e-8)
+             for m in ("mnist", "svhn")) / precision
+  np.testing.assert_allclose(got.mean().numpy()[[0, 2]],
+                             joint_loc.numpy()[[0, 2]], rtol=1e-5)
+  np.testing.assert_allclose(got.stddev().numpy()[[0, 2]],
+                             joint_scale.numpy()[[0, 2]], rtol=1e-5)
+  np.testing.assert_allclose(got.mean().numpy()[1], pair.numpy()[1],
+                             rtol=1e-4, atol=1e-6)
+  # A pair given alone: no joint posterior, the product again.
+  alone = model.subset_posterior({m: inputs[m] for m in ("mnist", "svhn")})
+  np.testing.assert_allclose(alone.mean().numpy(), pair.numpy(), rtol=1e-4,
+                             atol=1e-6)
+  # Gradients reach the joint encoder, every unimodal encoder and decoder.
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_mean(model.compute_terms(_batch(4), training=True)[
+        "loss"])
+  grads = tape.gradient(loss, model.trainable_variables)
+  for var, g in zip(model.trainable_variables, grads):
+    assert g is not None and float(tf.reduce_sum(tf.abs(g))) > 0, var.path
+  assert any(v.path.startswith("joint_encoder/") for v in
+             model.trainable_variables)
+
+
+@pytest.mark.slow
+def test_jmvae_round_trips_its_config_checkpoint_and_saved_model(tmp_path):
+  from tf_mmjsd import run_checkpoints  # pylint: disable=g-import-not-at-top
+  tf.random.set_seed(3)
+  m = MultimodalVAE(SPECS, method="jmvae", jmvae_alpha=0.5)
+  clone = MultimodalVAE.from_config(m.get_config())
+  assert clone.get_config() == m.get_config()
+  assert clone.get_config()["jmvae_alpha"] == 0.5
+  path = run_checkpoints.checkpoint_of(m).save(str(tmp_path / "ckpt"))
+  run_checkpoints.restore(clone, path)
+  inputs = _batch(4)["inputs"]
+  np.testing.assert_allclose(clone(inputs).numpy(), m(inputs).numpy(),
+                             rtol=1e-6)
+  m.export(str(tmp_path / "export"))
+  served = tf.saved_model.load(str(tmp_path / "export"))
+  request = dict(inputs)
+  request.update({f"{k}_present": tf.constant([True, True, False, True])
+                  if k == "text" else tf.ones([4], tf.bool) for k in inputs})
+  got = served.signatures["encode"](**request)
+  want = m.posterior_parameters(inputs, {
+      k: request[f"{k}_present"] for k in inputs})
+  np.testing.assert_allclose(got["poe_loc"].numpy(), want["poe_loc"].numpy(),
+                             rtol=1e-5, atol=1e-6)
+  assert not np.allclose(got["poe_loc"].numpy()[2],
+                         m(inputs).numpy()[2], atol=1e-4)  # text absent

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -109,6 +110,13 @@ def test_bin_train_npz_errors(tmp_path, cache_dir):
   assert fixed.returncode == 0, fixed.stderr
   assert json.loads((tmp_path / "b" / "summary.json").read_text())[
       "steps"] == 2
+  # A method that trains on complete examples only refuses absent entries.
+  jmvae = train(["--dataset=npz", f"--data_path={good}", *MODALITY_FLAGS,
+                 "--method=jmvae", f"--model_dir={tmp_path}/c"], cache_dir)
+  assert jmvae.returncode == 2
+  assert re.search(r"method jmvae trains on examples with every modality; "
+                   r"\d+ of the 64 training examples lack one", jmvae.stderr)
+  assert not os.path.exists(tmp_path / "c" / "checkpoints")
 
 
 def test_nan_marks_absent_entries_and_is_refused_where_present(tmp_path):

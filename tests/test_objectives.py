@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_mmjsd import divergences, methods, noise, objectives, run_checkpoints
+from tf_mmjsd import (divergences, fusion, methods, noise, objectives,
+                      run_checkpoints)
+from tf_mmjsd.config import ConfigError
 from tf_mmjsd.methods import mmjsd
 
 # q_a = N(1, 1) and q_b = N(0, 0.5^2) in one latent dimension, for two
@@ -35,13 +37,22 @@ def poe(members, prior=True):
 STYLE_KL = 0.5 * (4.0 + 0.25 - 1.0 - np.log(4.0))
 
 
+# The joint encoder's posterior q(c | X) = N(0.5, 0.8^2) of a method that
+# trains one (JMVAE).
+JOINT_LOC, JOINT_SCALE = 0.5, 0.8
+
+
 def run(method, names=("a", "b"), b_present=(1.0, 1.0), prior="poe",
-        styles=False, present=None, options=None):
+        styles=False, present=None, options=None, epoch=0):
   """The terms of `method` on the Gaussians above (its options at their
-  defaults, updated by `options`; mmjsd's dynamic prior `prior`)."""
+  defaults, updated by `options`; mmjsd's dynamic prior `prior`) in
+  training epoch `epoch`."""
   posteriors = {"content": {
       m: (tf.fill([2, 1], LOCS[m]), tf.fill([2, 1], SCALES[m]))
       for m in names}, "style": {}}
+  if methods.get(method).joint_encoder:
+    posteriors["content"][fusion.JOINT] = (tf.fill([2, 1], JOINT_LOC),
+                                           tf.fill([2, 1], JOINT_SCALE))
   if styles:
     posteriors["style"] = {m: (tf.fill([2, 1], 0.5), tf.fill([2, 1], 2.0))
                            for m in names}
@@ -55,7 +66,8 @@ def run(method, names=("a", "b"), b_present=(1.0, 1.0), prior="poe",
       style_weights={m: 1.0 for m in names}, beta=3.0, beta_style=1.0,
       prior_weight=1.0 / (len(names) + 1),
       options=methods.get(method).resolve_options(
-          options or ({"dynamic_prior": prior} if method == "mmjsd" else {})))
+          options or ({"dynamic_prior": prior} if method == "mmjsd" else {})),
+      epoch=tf.constant(epoch, tf.int64))
 
   def log_likelihood(content, styles, decode):
     del styles
@@ -68,7 +80,7 @@ def run(method, names=("a", "b"), b_present=(1.0, 1.0), prior="poe",
 
 def test_the_registry_holds_every_module_and_names_every_term():
   import importlib  # pylint: disable=g-import-not-at-top
-  assert {"mmjsd", "mmvae", "mvae", "mopoe", "mvtcae"} <= set(
+  assert {"mmjsd", "mmvae", "mvae", "mopoe", "mvtcae", "jmvae"} <= set(
       methods.names())
   for name in methods.names():
     module = importlib.import_module(f"tf_mmjsd.methods.{name}")
@@ -78,6 +90,35 @@ def test_the_registry_holds_every_module_and_names_every_term():
     assert sorted(terms) == sorted(methods.term_names(name, ("a", "b"), 0))
   with pytest.raises(ValueError, match="method must be one of"):
     methods.get("vae")
+
+
+def test_jmvae_is_the_joint_elbo_and_the_kls_to_each_unimodal_posterior():
+  var = JOINT_SCALE ** 2
+  kl_prior = kl(JOINT_LOC, var)
+  kl_a = kl(JOINT_LOC, var, LOCS["a"], SCALES["a"] ** 2)
+  kl_b = kl(JOINT_LOC, var, LOCS["b"], SCALES["b"] ** 2)
+  # Epochs 0 and 4 of a 10-epoch warm-up: weights 0.1 and 0.5; alpha 0.1.
+  for epoch, weight in ((0, 0.1), (4, 0.5), (12, 1.0)):
+    terms = run("jmvae", epoch=epoch)
+    np.testing.assert_allclose(terms["kl"], [kl_prior] * 2, rtol=1e-5)
+    np.testing.assert_allclose(terms["kl_unimodal"], [kl_a + kl_b] * 2,
+                               rtol=1e-5)
+    np.testing.assert_allclose(terms["rec_a"], [1.0, 1.0])
+    # Reconstruction (weight 2 each) + weight * beta 3 * (KL + 0.1 KLs).
+    np.testing.assert_allclose(
+        terms["loss"], [4 + weight * 3 * (kl_prior + 0.1 * (kl_a + kl_b))] * 2,
+        rtol=1e-5)
+  terms = run("jmvae", options={"jmvae_warmup_epochs": 0,
+                                "jmvae_alpha": 1.0}, styles=True)
+  np.testing.assert_allclose(
+      terms["loss"], [4 + 3 * (kl_prior + kl_a + kl_b + 2 * STYLE_KL)] * 2,
+      rtol=1e-5)
+
+
+def test_jmvae_refuses_a_batch_with_an_absent_modality():
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="jmvae trains on examples with every modality"):
+    run("jmvae", b_present=(1.0, 0.0))
 
 
 def test_mmvae_is_the_mean_kl_of_the_present_posteriors():
@@ -243,9 +284,14 @@ def test_every_method_refuses_an_example_with_no_present_modality(method):
 def test_every_method_trains_with_and_without_styles_and_missing_data(
     method, styles, missing, tiny_config, tmp_path):
   from tf_mmjsd import training  # pylint: disable=g-import-not-at-top
-  config = tiny_config(small=True, method=method, latent_dim=4,
-                       style_dim=2 if styles else 0, missing_rate=missing,
-                       steps_per_epoch=3, model_dir=str(tmp_path))
+  settings = dict(small=True, method=method, latent_dim=4,
+                  style_dim=2 if styles else 0, missing_rate=missing,
+                  steps_per_epoch=3, model_dir=str(tmp_path))
+  if missing and methods.get(method).complete_data:  # JMVAE
+    with pytest.raises(ConfigError, match="every modality; missing_rate"):
+      tiny_config(**settings)
+    return
+  config = tiny_config(**settings)
   trainer = training.Trainer(config, log=lambda *_: None)
   if missing:
     masks = trainer.data.train_pipe.split.masks

@@ -189,6 +189,10 @@ class ExperimentConfig:
     _choice("method", self.method, methods.names())
     self._resolve_method_options()
     self._resolve_metric_options()
+    if self.missing_rate and methods.get(self.method).complete_data:
+      raise ConfigError(
+          f"method {self.method} trains on examples with every modality; "
+          f"missing_rate must be 0, got {self.missing_rate}")
     limit = (len(self.modalities) - 1) / len(self.modalities)
     if not (self.missing_rate == 0.0 or 0.0 < self.missing_rate < limit):
       raise ConfigError(

@@ -14,6 +14,11 @@ import tensorflow as tf
 from tf_mmjsd.subsets import KINDS, subsets  # pylint: disable=unused-import  # part of this module's API
 
 VARIANCE_EPSILON = 1e-8
+# The key, among the content posteriors {m: (loc, scale)} of
+# MultimodalVAE.encode, of the joint encoder's posterior q(c | x_1..x_M)
+# for a method that trains one (methods.Method.joint_encoder); no modality
+# may be named so.
+JOINT = "*joint"
 
 
 def check_kind(fusion_kind):
@@ -211,6 +216,17 @@ def method_product(method, locs, scales, mask, names, num_modalities,
   if method.product == "plain":
     experts = experts[:2] + (tf.concat([tf.ones_like(mask[:1]), mask], 0),)
   return product_of_experts(*experts)
+
+
+def joint_where_complete(loc, scale, joint, mask, num_modalities):
+  """(loc, scale) [B, D]: the joint encoder's posterior `joint` (loc,
+  scale) for the examples with all M modalities present (mask [K, B] over
+  K = M experts), the product (loc, scale) elsewhere."""
+  if mask.shape[0] != num_modalities:
+    return loc, scale
+  complete = tf.reduce_all(mask > 0, axis=0)[:, None]
+  return (tf.where(complete, joint[0], loc),
+          tf.where(complete, joint[1], scale))
 
 
 def method_mixture(method, locs, scales, mask, names, num_modalities):

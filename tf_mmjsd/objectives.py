@@ -7,7 +7,9 @@ has the signature
       -> {term: [B]}
 
   posteriors:     {"content": {m: (loc [B, D], scale [B, D])},
-                   "style":   {m: (loc [B, S], scale [B, S])}}  (may be empty)
+                   "style":   {m: (loc [B, S], scale [B, S])}}  (may be empty);
+                  content also holds fusion.JOINT, the joint encoder's
+                  posterior, for a method that trains one
   present:        {m: float32 [B]}, 1 where modality m is observed
   log_likelihood: fn(content [B, D], styles {m: [B, S]}, names) -> {m: [B]},
                   decodes one latent sample and scores the named modalities
@@ -22,6 +24,7 @@ an error in every method (`presence`).
 """
 
 import dataclasses
+from typing import Any
 
 import tensorflow as tf
 
@@ -31,7 +34,8 @@ from tf_mmjsd import divergences, fusion
 @dataclasses.dataclass(frozen=True)
 class ObjectiveSettings:
   """Weights of the objective terms and the method's options (built by
-  MultimodalVAE)."""
+  MultimodalVAE); `epoch` is the training epoch (0 first: the model's
+  state variable, for a method's annealing)."""
   names: tuple
   rec_weights: dict
   style_weights: dict
@@ -39,6 +43,7 @@ class ObjectiveSettings:
   beta_style: float
   prior_weight: float
   options: dict = dataclasses.field(default_factory=dict)
+  epoch: Any = 0
 
 
 def presence(present, names):

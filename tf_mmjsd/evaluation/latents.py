@@ -24,7 +24,7 @@ def encode_split(model, pipeline, batch_size, rows=None):
     labels.append(batch["labels"].numpy())
   content = {m: (np.concatenate([p[m][0] for p in parts]),
                  np.concatenate([p[m][1] for p in parts]))
-             for m in model.names}
+             for m in parts[0]}  # the joint encoder's too, if any
   present = {m: np.concatenate([k[m] for k in masks]).astype(np.float32)
              for m in model.names}
   return content, present, np.concatenate(labels)
@@ -32,7 +32,7 @@ def encode_split(model, pipeline, batch_size, rows=None):
 
 def subset_means(model, content, present, subset, fusion_kind):
   """Posterior means [N, D] of c given `subset` under one fusion."""
-  dist = model.fuse({m: content[m] for m in subset},
+  dist = model.fuse(model.restrict(content, subset),
                     {m: present[m] for m in subset}, fusion_kind)
   return dist.mean().numpy()
 

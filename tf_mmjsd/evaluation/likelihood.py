@@ -57,7 +57,7 @@ def log_likelihood(model, inputs, subset, fusion_kind, num_samples):
   encoded = model.encode(inputs)
   batch = tf.shape(next(iter(inputs.values())))[0]
   ones = tf.ones([batch])
-  proposals = [model.fuse({m: encoded["content"][m] for m in subset},
+  proposals = [model.fuse(model.restrict(encoded["content"], subset),
                           {m: ones for m in subset}, fusion_kind)]
   style_names = list(encoded["style"])
   proposals += [post.approx_posterior(*encoded["style"][m])

@@ -63,6 +63,14 @@ class Method:
       the uniform mixture of the "subset" PoEs of every non-empty subset of
       the present modalities).
     options: its `options.Option`s.
+    joint_encoder: it trains a joint encoder q(c | x_1..x_M) besides the
+      unimodal ones (networks.JointEncoder; JMVAE): the objective finds
+      its (loc, scale) under posteriors["content"][fusion.JOINT], and
+      inference's "poe" posterior of an example with every modality
+      present is it.
+    complete_data: it trains on examples with every modality only
+      (JMVAE): --missing_rate and training data with absent entries are
+      refused.
   """
 
   name: str
@@ -73,6 +81,8 @@ class Method:
   decoding: str
   mixture: str = "unimodal"
   options: tuple = ()
+  joint_encoder: bool = False
+  complete_data: bool = False
 
   def __post_init__(self):
     for field, value, allowed in (("product", self.product, PRODUCTS),

@@ -49,7 +49,8 @@ class InferenceAPI:
     locs, scales, mask, names = self._experts(content, present)
     normal, _, uniform = noise
     if fusion_kind == "poe":
-      loc, scale = self._product(locs, scales, mask, names)
+      loc, scale = self._product(locs, scales, mask, names,
+                                 content.get(fusion.JOINT))
       return loc + scale * normal
     locs, scales, weights = self._mixture_components(locs, scales, mask,
                                                      names)
@@ -95,8 +96,10 @@ class InferenceAPI:
     encoded = self.encode(inputs)
     out = {}
     for kind in ("content", "style"):
-      for m, (loc, scale) in encoded[kind].items():
-        out[f"{kind}_loc_{m}"], out[f"{kind}_scale_{m}"] = loc, scale
+      for m in self.names:
+        if m in encoded[kind]:
+          loc, scale = encoded[kind][m]
+          out[f"{kind}_loc_{m}"], out[f"{kind}_scale_{m}"] = loc, scale
     poe = self.fuse(encoded["content"], present, "poe")
     out["poe_loc"], out["poe_scale"] = poe.mean(), poe.stddev()
     mixture = self.fuse(encoded["content"], present, "mixture")

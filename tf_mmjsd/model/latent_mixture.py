@@ -84,7 +84,7 @@ class LatentMixture:
   def save(self, path):
     """Writes the mixture to `path` (.npz), atomically."""
     buffer = io.BytesIO()
-    np.savez(buffer, weights=self.weights, locs=self.locs,
+    np.savez(buffer, weights=self.weights, locs=self.locs,  # local: memory
              scale_trils=self.scale_trils)
     files.write_atomic(path, buffer.getvalue())
 

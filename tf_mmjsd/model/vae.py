@@ -6,6 +6,8 @@ Batches are dicts (data/pipeline.py):
    "labels": int32 [B] (ignored by training)}
 """
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -40,6 +42,11 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
       loss scale skipped); with `seed` it keys the step's noise.
     styles_from_prior: bool; while true, training decodes style samples
       from N(0, I) instead of q(s_m | x_m) (the style warm-up).
+    epoch: int64, the training epoch (0 first), which an objective may
+      anneal by (settings.epoch; JMVAE's warm-up).
+
+  A method that trains a joint encoder (methods.Method.joint_encoder)
+  gets `joint_encoder` (networks.JointEncoder) besides the unimodal ones.
   """
 
   def __init__(self, modalities, latent_dim=20, style_dim=0, method="mmjsd",
@@ -75,10 +82,15 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
                      for s in self.specs}
     self.decoders = {s.name: networks.build_decoder(s, latent_dim, style_dim)
                      for s in self.specs}
+    self.joint_encoder = (networks.build_joint_encoder(self.specs, latent_dim)
+                          if self.method_entry.joint_encoder else None)
     # Build every sub-model now: the optimizer must see all variables.
     for s in self.specs:
       self.encoders[s.name](tf.zeros((1,) + s.shape))
       self.decoders[s.name](tf.zeros((1, latent_dim + style_dim)))
+    if self.joint_encoder is not None:
+      self.joint_encoder({s.name: tf.zeros((1,) + s.shape)
+                          for s in self.specs})
     self.trackers = {
         name: keras.metrics.Mean(name=name)
         for name in methods.term_names(method, self.names, style_dim)}
@@ -89,6 +101,10 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
         shape=(), dtype="bool", initializer="zeros", trainable=False,
         autocast=False, aggregation="only_first_replica",
         name="styles_from_prior")
+    self.epoch = self.add_weight(
+        shape=(), dtype="int64", initializer="zeros", trainable=False,
+        autocast=False, aggregation="only_first_replica", name="epoch")
+    self.settings = dataclasses.replace(self.settings, epoch=self.epoch)
     # A guard.NonFiniteGuard (set by training.build) gates each update.
     self.guard = None
     self.built = True
@@ -119,7 +135,8 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
   def state_variables(self):
     """{name: variable} of the training state (see the class docstring),
     with the guard's count of skipped batches where there is a guard."""
-    state = {"step": self.step, "styles_from_prior": self.styles_from_prior}
+    state = {"step": self.step, "styles_from_prior": self.styles_from_prior,
+             "epoch": self.epoch}
     if self.guard is not None:
       state["skipped_batches"] = self.guard.skipped
     return state
@@ -150,7 +167,9 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
 
     Returns:
       {"content": {m: (loc, scale) [B, latent_dim]},
-       "style": {m: (loc, scale) [B, style_dim]}} (style empty if none).
+       "style": {m: (loc, scale) [B, style_dim]}} (style empty if none);
+      for a method with a joint encoder, given every modality, content
+      also holds the joint posterior under fusion.JOINT.
     """
     self._check_inputs(inputs)
     out = {"content": {}, "style": {}}
@@ -163,6 +182,17 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
       out["content"][m] = params["content"]
       if self.style_dim:
         out["style"][m] = params["style"]
+    if self.joint_encoder is not None and len(inputs) == len(self.names):
+      out["content"][fusion.JOINT] = self.joint_encoder.posterior_parameters(
+          inputs, training=training, present=masks)
+    return out
+
+  def restrict(self, content, subset):
+    """The content posteriors of the modalities of `subset`, and the joint
+    encoder's where `subset` has every modality."""
+    out = {m: content[m] for m in subset}
+    if fusion.JOINT in content and len(set(subset)) == len(self.names):
+      out[fusion.JOINT] = content[fusion.JOINT]
     return out
 
   def _present(self, inputs, masks, dtype=tf.float32):
@@ -203,10 +233,17 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
       mask = tf.identity(mask)
     return locs, scales, mask, names
 
-  def _product(self, locs, scales, mask, names):
-    """(loc, scale) [B, D] of the method's PoE of the experts of `names`."""
-    return fusion.method_product(self.method_entry, locs, scales, mask,
-                                 names, len(self.names), self.prior_weight)
+  def _product(self, locs, scales, mask, names, joint=None):
+    """(loc, scale) [B, D] of the method's PoE of the experts of `names`;
+    with the joint encoder's (loc, scale) `joint`, that one for the
+    examples with every modality present."""
+    loc, scale = fusion.method_product(self.method_entry, locs, scales, mask,
+                                       names, len(self.names),
+                                       self.prior_weight)
+    if joint is None:
+      return loc, scale
+    return fusion.joint_where_complete(loc, scale, joint, mask,
+                                       len(self.names))
 
   def _mixture_components(self, locs, scales, mask, names):
     """(locs, scales [K', B, D], weights [K', B]) of the method's mixture."""
@@ -217,13 +254,15 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
     """Subset posterior from unimodal parameters (see `subset_posterior`).
 
     Args:
-      content: {m: (loc, scale) [B, latent_dim]} for the subset.
+      content: {m: (loc, scale) [B, latent_dim]} for the subset (and
+        fusion.JOINT's, see `encode`).
       present: {m: float [B]} presence of each of those modalities.
     """
     fusion.check_kind(fusion_kind)
     locs, scales, mask, names = self._experts(content, present)
     if fusion_kind == "poe":
-      return post.approx_posterior(*self._product(locs, scales, mask, names))
+      return post.approx_posterior(*self._product(
+          locs, scales, mask, names, content.get(fusion.JOINT)))
     locs, scales, weights = self._mixture_components(locs, scales, mask,
                                                      names)
     return tfd.MixtureSameFamily(

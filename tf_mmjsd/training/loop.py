@@ -268,6 +268,7 @@ class Trainer:
         tracker.reset_state()
       warmup = epoch < cfg.style_warmup_epochs
       self.model.styles_from_prior.assign(warmup)
+      self.model.epoch.assign(epoch)
       self.log(f"Epoch {epoch + 1}/{cfg.epochs}" + (
           " (style warm-up: styles from N(0, I))" if warmup else ""))
       bar = Progress(per_epoch, names, self.log, start=done)

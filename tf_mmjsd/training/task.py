@@ -9,8 +9,9 @@ evaluate outside that scope.
 import dataclasses
 
 import keras
+import numpy as np
 
-from tf_mmjsd import data as data_lib, guard, run_checkpoints
+from tf_mmjsd import data as data_lib, guard, methods, run_checkpoints
 from tf_mmjsd.data.pipeline import Pipeline
 from tf_mmjsd.model import MultimodalVAE
 
@@ -44,6 +45,13 @@ class TrainingData:
 def load_data(config, log=print):
   """The run's TrainingData; DataError where the data cannot be used."""
   train_split, test_split = data_lib.load_splits(config, log=log)
+  if methods.get(config.method).complete_data and train_split.masks:
+    incomplete = int(np.sum(~train_split.complete()))
+    if incomplete:
+      raise data_lib.DataError(
+          f"method {config.method} trains on examples with every modality; "
+          f"{incomplete} of the {len(train_split)} training examples lack "
+          "one (choose another method, or leave them out)")
   train_pipe = Pipeline(train_split.with_missing(
       config.missing_rate, config.seed, config.modality_names),
                         config.modalities)
