@@ -18,7 +18,7 @@ LAYERS = (
                     "tf_mmjsd.data.text", "tf_mmjsd.data.registry",
                     "tf_mmjsd.data.specs", "tf_mmjsd.likelihoods",
                     "tf_mmjsd.fusion", "tf_mmjsd.subsets",
-                    "tf_mmjsd.posteriors",
+                    "tf_mmjsd.posteriors", "tf_mmjsd.priors",
                     "tf_mmjsd.noise")),
     ("settings and maths", ("tf_mmjsd.config", "tf_mmjsd.divergences",
                             "tf_mmjsd.objectives", "tf_mmjsd.methods",

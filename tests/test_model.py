@@ -389,3 +389,26 @@ def test_jmvae_round_trips_its_config_checkpoint_and_saved_model(tmp_path):
                              rtol=1e-5, atol=1e-6)
   assert not np.allclose(got["poe_loc"].numpy()[2],
                          m(inputs).numpy()[2], atol=1e-4)  # text absent
+
+
+def test_mmvaeplus_trains_its_auxiliary_prior_and_checkpoints_it(tmp_path):
+  from tf_mmjsd import run_checkpoints  # pylint: disable=g-import-not-at-top
+  m = MultimodalVAE(SPECS, method="mmvaeplus", style_dim=2)
+  weights = run_checkpoints.variables_by_path(m)
+  assert "aux_style_prior/raw_scale_svhn" in weights
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_mean(m.compute_terms(_batch(4), training=True)["loss"])
+  grads = dict(zip([v.path for v in m.trainable_variables],
+                   tape.gradient(loss, m.trainable_variables)))
+  for name in ("mnist", "svhn", "text"):
+    assert float(tf.reduce_sum(tf.abs(
+        grads[f"aux_style_prior/raw_scale_{name}"]))) > 0
+  m.method_variables.raw_scales["text"].assign([0.5, -0.5])
+  path = run_checkpoints.checkpoint_of(m).save(str(tmp_path / "ckpt"))
+  fresh = MultimodalVAE.from_config(m.get_config())
+  run_checkpoints.restore(fresh, path)
+  np.testing.assert_allclose(fresh.method_variables.scale("text").numpy(),
+                             np.log1p(np.exp([0.5, -0.5])) + 1e-6,
+                             rtol=1e-6)
+  # Without private codes there is no auxiliary prior.
+  assert MultimodalVAE(SPECS, method="mmvaeplus").method_variables is None

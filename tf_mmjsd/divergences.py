@@ -55,7 +55,7 @@ def poe_prior_kls(locs, scales, weights, noise=None):
   return gaussian_kl(locs, scales, prior_loc[None], prior_scale[None])
 
 
-def _log_normal(z, loc, scale):
+def log_normal(z, loc, scale):
   """log N(z; loc, diag scale^2), summed over the last axis."""
   return -0.5 * tf.reduce_sum(
       tf.square((z - loc) / scale) + 2.0 * tf.math.log(scale)
@@ -76,9 +76,9 @@ def moe_prior_kls(locs, scales, weights, noise, samples=None):
   eps = noise.normal(tf.zeros(tf.stack([batch, samples, k, dim]),
                               locs.dtype))  # [B, L, K, D]
   z = locs + scales * tf.transpose(eps, [1, 2, 0, 3])  # [L, K, B, D]
-  log_own = _log_normal(z, locs, scales)  # [L, K, B]
+  log_own = log_normal(z, locs, scales)  # [L, K, B]
   # log q_j(z) of every sample of q_k under every expert j: [L, K, J, B]
-  log_each = _log_normal(z[:, :, None], locs[None, None], scales[None, None])
+  log_each = log_normal(z[:, :, None], locs[None, None], scales[None, None])
   safe = tf.where(weights > 0, weights, tf.ones_like(weights))
   log_w = tf.where(weights > 0, tf.math.log(safe),
                    tf.fill(tf.shape(weights), tf.constant(-math.inf,

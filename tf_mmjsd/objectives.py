@@ -35,7 +35,8 @@ from tf_mmjsd import divergences, fusion
 class ObjectiveSettings:
   """Weights of the objective terms and the method's options (built by
   MultimodalVAE); `epoch` is the training epoch (0 first: the model's
-  state variable, for a method's annealing)."""
+  state variable, for a method's annealing); `variables` the layer of the
+  method's own variables (methods.Method.variables), or None."""
   names: tuple
   rec_weights: dict
   style_weights: dict
@@ -44,6 +45,7 @@ class ObjectiveSettings:
   prior_weight: float
   options: dict = dataclasses.field(default_factory=dict)
   epoch: Any = 0
+  variables: Any = None
 
 
 def presence(present, names):

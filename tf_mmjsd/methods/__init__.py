@@ -71,6 +71,11 @@ class Method:
     complete_data: it trains on examples with every modality only
       (JMVAE): --missing_rate and training data with absent entries are
       refused.
+    variables: fn(names, latent_dim, style_dim) -> a Keras layer (or None)
+      holding trainable variables of the method's own (MMVAE+'s auxiliary
+      style prior); the model tracks it (optimizer, checkpoints) and the
+      objective finds it as settings.variables. It imports TensorFlow
+      inside, as objectives do.
   """
 
   name: str
@@ -83,6 +88,7 @@ class Method:
   options: tuple = ()
   joint_encoder: bool = False
   complete_data: bool = False
+  variables: Callable = None
 
   def __post_init__(self):
     for field, value, allowed in (("product", self.product, PRODUCTS),

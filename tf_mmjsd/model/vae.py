@@ -46,7 +46,9 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
       anneal by (settings.epoch; JMVAE's warm-up).
 
   A method that trains a joint encoder (methods.Method.joint_encoder)
-  gets `joint_encoder` (networks.JointEncoder) besides the unimodal ones.
+  gets `joint_encoder` (networks.JointEncoder) besides the unimodal ones;
+  one with variables of its own (methods.Method.variables) gets them as
+  `method_variables` (MMVAE+'s priors.AuxiliaryStylePrior).
   """
 
   def __init__(self, modalities, latent_dim=20, style_dim=0, method="mmjsd",
@@ -84,6 +86,9 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
                      for s in self.specs}
     self.joint_encoder = (networks.build_joint_encoder(self.specs, latent_dim)
                           if self.method_entry.joint_encoder else None)
+    self.method_variables = (
+        self.method_entry.variables(self.names, latent_dim, style_dim)
+        if self.method_entry.variables else None)
     # Build every sub-model now: the optimizer must see all variables.
     for s in self.specs:
       self.encoders[s.name](tf.zeros((1,) + s.shape))
@@ -104,7 +109,8 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
     self.epoch = self.add_weight(
         shape=(), dtype="int64", initializer="zeros", trainable=False,
         autocast=False, aggregation="only_first_replica", name="epoch")
-    self.settings = dataclasses.replace(self.settings, epoch=self.epoch)
+    self.settings = dataclasses.replace(self.settings, epoch=self.epoch,
+                                        variables=self.method_variables)
     # A guard.NonFiniteGuard (set by training.build) gates each update.
     self.guard = None
     self.built = True
