@@ -99,7 +99,7 @@ def test_train_resume_evaluate_and_export_on_ram(tmp_path, monkeypatch):
   local.unlink()
   monkeypatch.chdir(tmp_path)  # the local disk that must stay empty
   run = "ram://test_files/runs/r"
-  config = ExperimentConfig(
+  config = ExperimentConfig.of(
       modalities=(parse_modality("a:6:laplace:mlp"),
                   parse_modality("b:8x8x1:laplace:conv")),
       dataset="npz", data_path=data, model_dir=run, batch_size=32, epochs=1,

@@ -25,7 +25,8 @@ BAD = {
     "method": ["vae"],
     "method_options": [{"no_such_option": 1}, {"dynamic_prior": "moe"}],
     "dataset_options": [{"no_such_option": 1}, {"mnist_dir": "x"}],
-    "metric_options": [{"no_such_option": 1}, {"clustering_runs": 0}],
+    "metric_options": [{"no_such_option": 1}, {"clustering_runs": 0},
+                       {"quality_examples": 5}],  # fewer than prd_clusters
     "missing_rate": [-0.1, 0.67, NAN, INF],
     "latent_dim": [0, -1],
     "style_dim": [-1],
@@ -56,19 +57,13 @@ BAD = {
     "eval_every_epochs": [-1],
     "eval_batch_size": [0],
     "eval_examples": [-1],
-    "likelihood_samples": [0],
-    "likelihood_examples": [-1],
-    "quality_examples": [1],
-    "prd_clusters": [1],
-    "prd_angles": [0],
-    "prd_runs": [0],
     "classifier_epochs": [0],
     "figure_rows": [0],
 }
 # Settings any value of whose type is valid here (paths are checked where
 # they are used: a missing file is a usage error then, before any write).
-ANY = ("data_dir", "data_path", "model_dir", "inception_weights",
-       "classifier_dir", "jit_compile")
+ANY = ("data_dir", "data_path", "model_dir", "classifier_dir",
+       "jit_compile")
 
 
 def test_the_table_covers_every_setting():
@@ -89,7 +84,8 @@ def test_each_bad_value_is_refused_naming_its_setting(name, value):
             **({"method": "mvae"} if name == "method_options" else {})}
   expected = {"modalities": "modality", "method_options": "option",
               "dataset_options": "option",
-              "metric_options": "option|clustering_runs"}.get(name, name)
+              "metric_options": "option|clustering_runs|quality_examples"
+              }.get(name, name)
   with pytest.raises(ConfigError, match=expected):
     ExperimentConfig(**values)
 

@@ -30,8 +30,6 @@ RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
              "startup_timeout",
              "on_nonfinite", "max_consecutive_skips",
              "eval_every_epochs", "eval_batch_size", "eval_examples",
-             "likelihood_samples", "likelihood_examples", "quality_examples",
-             "prd_clusters", "prd_angles", "prd_runs", "inception_weights",
              "classifier_dir", "classifier_epochs", "figure_rows")
 
 
@@ -90,10 +88,9 @@ class ExperimentConfig:
       gradient does (guard.py): "stop" the run, or "skip_batch" (no update;
       the run stops after `max_consecutive_skips` such steps in a row).
     eval_every_epochs: run the evaluation suite every N epochs (0: never).
-    eval_examples, likelihood_examples: test examples evaluated (0: all).
-    quality_examples: cap on the examples PRD and FID compare.
-    inception_weights: a local Keras InceptionV3 (no top) weights file for
-      PRD/FID features; empty: the project's classifier features.
+    eval_examples: test examples evaluated (0: all). The settings of one
+      metric (likelihood_samples, prd_clusters, ...) are its options:
+      metric_options.
     classifier_dir: where the coherence classifiers live; empty:
       <model_dir>/classifiers.
   """
@@ -139,13 +136,6 @@ class ExperimentConfig:
   eval_every_epochs: int = 0
   eval_batch_size: int = 500
   eval_examples: int = 0
-  likelihood_samples: int = 12
-  likelihood_examples: int = 0
-  quality_examples: int = 10000
-  prd_clusters: int = 20
-  prd_angles: int = 1001
-  prd_runs: int = 10
-  inception_weights: str = ""
   classifier_dir: str = ""
   classifier_epochs: int = 2
   figure_rows: int = 4
@@ -208,14 +198,13 @@ class ExperimentConfig:
     for name in ("latent_dim", "batch_size", "epochs",
                  "checkpoint_every_steps", "keep_checkpoints",
                  "num_sample_columns", "eval_batch_size",
-                 "likelihood_samples", "prd_angles", "prd_runs",
                  "classifier_epochs", "figure_rows", "steps_per_execution",
                  "max_consecutive_skips"):
       if getattr(self, name) < 1:
         raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
     for name in ("style_dim", "steps_per_epoch", "probe_train_examples",
                  "beta", "beta_style", "style_warmup_epochs",
-                 "eval_every_epochs", "eval_examples", "likelihood_examples"):
+                 "eval_every_epochs", "eval_examples"):
       if getattr(self, name) < 0:
         raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
     if self.style_warmup_epochs and not self.style_dim:
@@ -228,10 +217,6 @@ class ExperimentConfig:
     if not 0.0 < self.prior_weight < 1.0:
       raise ConfigError(
           f"prior_weight must lie in (0, 1), got {self.prior_weight}")
-    if self.prd_clusters < 2 or self.quality_examples < self.prd_clusters:
-      raise ConfigError(
-          f"prd_clusters must be >= 2 and quality_examples >= prd_clusters, "
-          f"got {self.prd_clusters} and {self.quality_examples}")
     for name in ("collective_timeout", "startup_timeout"):
       if getattr(self, name) <= 0:
         raise ConfigError(f"{name} must be > 0 seconds, got "
@@ -276,6 +261,10 @@ class ExperimentConfig:
     object.__setattr__(self, "metric_options", options_lib.resolve(
         every, self.metric_options, "the evaluation metrics",
         lambda n: f"{n} is not an option of any evaluation metric"))
+    for metric in metrics.ordered():
+      problem = metric.check(self.metric_options) if metric.check else None
+      if problem:
+        raise ConfigError(problem)
 
   def to_dict(self) -> dict[str, Any]:
     """Every setting, the method's, the data set's and the metrics'

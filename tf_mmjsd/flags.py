@@ -86,15 +86,6 @@ _HELP = {
     "eval_batch_size": "Batch size of the evaluation passes.",
     "eval_examples": "Test examples for probes, coherence and sample "
                      "quality (0: the whole test split).",
-    "likelihood_samples": "K, importance samples per example of log p(X).",
-    "likelihood_examples": "Test examples of the log-likelihood estimates "
-                           "(0: as many as --eval_examples).",
-    "quality_examples": "Examples compared by PRD and FID (at most).",
-    "prd_clusters": "k-means clusters of PRD.",
-    "prd_angles": "Angles of the PRD curve.",
-    "prd_runs": "Clusterings PRD averages over.",
-    "inception_weights": "Local Keras InceptionV3 no-top weights (.h5) for "
-                         "PRD/FID features; empty: classifier features.",
     "classifier_dir": "Coherence classifiers (default <model_dir>/"
                       "classifiers); share one across methods.",
     "classifier_epochs": "Epochs of each coherence classifier.",

@@ -70,6 +70,8 @@ class Metric:
     tables: its `Table`s in bin/compare's report.
     needs: what it needs, from NEEDS.
     options: its `options.Option`s.
+    check: fn({option: value} of every metric) -> None or a message, for
+      what one option cannot check alone.
     order: its place in the suite and the report (smaller first).
   """
   name: str
@@ -80,6 +82,7 @@ class Metric:
   tables: tuple = ()
   needs: tuple = ()
   options: tuple = ()
+  check: Callable = None
   order: int = 100
 
   def __post_init__(self):

@@ -3,9 +3,10 @@ K samples of each subset's content posterior as proposal (styles from
 their own posteriors; evaluation/likelihood.py).
 
 Part: {"samples", "examples", <fusion>: {subset: mean log p(X)}}.
+Options: likelihood_samples (K), likelihood_examples.
 """
 
-from tf_mmjsd import metrics, subsets
+from tf_mmjsd import metrics, options, subsets
 
 
 def compute(evaluation):
@@ -36,4 +37,12 @@ METRIC = metrics.Metric(
             metrics.Table("Test log-likelihood, mixture proposal",
                           lambda part: dict(part.get("mixture", {})),
                           digits=1)),
+    options=(
+        options.Option("likelihood_samples", 12, "K, importance samples "
+                       "per example of log p(X).", check=options.at_least(1),
+                       invalid=(0,), resumable=True),
+        options.Option("likelihood_examples", 0, "Test examples of the "
+                       "log-likelihood estimates (0: as many as "
+                       "--eval_examples).", check=options.at_least(0),
+                       invalid=(-1,), resumable=True)),
     order=40)

@@ -6,10 +6,12 @@ the generation pass coherence also reads
 
 Part: {"features", "examples", "prd", "fusion", "clipped_to",
 "modalities": {m: {source: {"precision", "recall", "fid"}}}} or
-{"skipped": why}; a source is a subset key or "random".
+{"skipped": why}; a source is a subset key, "random" or "random_gmm".
+Options: quality_examples, prd_clusters, prd_angles, prd_runs,
+inception_weights.
 """
 
-from tf_mmjsd import metrics
+from tf_mmjsd import metrics, options
 from tf_mmjsd.metrics import formatting
 
 
@@ -43,6 +45,13 @@ def scalars(part):
           for source, values in per.items() for name, v in values.items()}
 
 
+def _check(values):
+  if values["quality_examples"] < values["prd_clusters"]:
+    return (f"quality_examples must be >= prd_clusters, got "
+            f"{values['quality_examples']} and {values['prd_clusters']}")
+  return None
+
+
 def _values(key):
   return lambda part: {f"{m} from {source}": values[key]
                        for m, sources in part.get("modalities", {}).items()
@@ -57,4 +66,22 @@ METRIC = metrics.Metric(
                           _values("precision")),
             metrics.Table("Sample quality: PRD recall", _values("recall")),
             metrics.Table("Sample quality: FID", _values("fid"), digits=1)),
-    needs=("two_modalities",), order=50)
+    needs=("two_modalities",),
+    options=(
+        options.Option("quality_examples", 10000, "Examples compared by PRD "
+                       "and FID (at most).", check=options.at_least(1),
+                       invalid=(0,), resumable=True),
+        options.Option("prd_clusters", 20, "k-means clusters of PRD.",
+                       check=options.at_least(2), invalid=(1,),
+                       resumable=True),
+        options.Option("prd_angles", 1001, "Angles of the PRD curve.",
+                       check=options.at_least(1), invalid=(0,),
+                       resumable=True),
+        options.Option("prd_runs", 10, "Clusterings PRD averages over.",
+                       check=options.at_least(1), invalid=(0,),
+                       resumable=True),
+        options.Option("inception_weights", "", "Local Keras InceptionV3 "
+                       "no-top weights (.h5) for PRD/FID features; empty: "
+                       "classifier features.", resumable=True, path=True)),
+    check=_check,
+    order=50)
