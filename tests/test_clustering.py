@@ -26,6 +26,12 @@ def test_clusters_that_are_the_classes_score_one():
   assert scores == pytest.approx({"nmi": 1.0, "ari": 1.0, "accuracy": 1.0})
 
 
+def test_every_seed_of_the_config_range_is_a_valid_kmeans_seed():
+  x, y = _blobs(40, np.array([[0.0], [5.0]]), 0)
+  scores = clustering.score(x, y, x, y, 2, runs=2, seed=2**31 - 1)
+  assert scores["nmi"] == pytest.approx(1.0)
+
+
 def test_labels_unrelated_to_the_points_score_about_zero():
   rng = np.random.default_rng(2)
   train_x, test_x = rng.normal(size=(600, 2)), rng.normal(size=(600, 2))

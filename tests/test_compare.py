@@ -149,3 +149,13 @@ def test_bad_comparisons_fail_before_training(tmp_path, cache_dir):
     assert out.returncode == 2, out.stderr
     assert message in out.stderr
     assert not os.path.exists(tmp_path / "c")
+  # A method that trains on complete data only leaves out its rows with a
+  # missing rate, saying so; with no row left the comparison is refused.
+  out = run_bin("compare", [f"--compare_dir={tmp_path}/c", "--methods=jmvae",
+                            "--missing_rates=0.3", "--styles=off"],
+                cache_dir)
+  assert out.returncode == 2, out.stderr
+  assert ("Leaving out 1 row(s) of jmvae with a missing rate: the method "
+          "trains on complete data only") in out.stdout
+  assert "the comparison has no rows" in out.stderr
+  assert not os.path.exists(tmp_path / "c")

@@ -61,11 +61,24 @@ def test_samples_follow_the_density():
 def test_save_and_load_round_trip(tmp_path):
   mixture = LatentMixture.fit(np.random.default_rng(1).normal(size=(50, 3)),
                               components=2)
+  mixture.step = 31
   mixture.save(str(tmp_path / "m.npz"))
   again = LatentMixture.load(str(tmp_path / "m.npz"))
   for name in ("weights", "locs", "scale_trils"):
     np.testing.assert_array_equal(getattr(again, name),
                                   getattr(mixture, name))
+  assert again.step == 31
+
+
+def test_the_export_serves_only_a_mixture_of_its_own_checkpoint(tmp_path):
+  from tf_mmjsd import export  # pylint: disable=g-import-not-at-top
+  mixture = LatentMixture([1.0], [[0.0]], [[[1.0]]], step=31)
+  mixture.save(str(tmp_path / "latent_mixture.npz"))
+  log = []
+  assert export.served_mixture(str(tmp_path), 31, log.append).step == 31
+  assert export.served_mixture(str(tmp_path), 40, log.append) is None
+  assert "fitted at step 31, this export is of step 40" in log[-1]
+  assert export.served_mixture(str(tmp_path / "none"), 31, log.append) is None
 
 
 def test_inconsistent_shapes_are_refused():

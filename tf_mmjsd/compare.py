@@ -300,6 +300,13 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
     the report dict (also in <compare_dir>/<report>.json).
   """
   rows = grid(methods, styles, missing_rates, seeds)
+  complete_only = [r for r in rows if r.missing_rate
+                   and methods_lib.get(r.method).complete_data]
+  if complete_only:
+    log(f"Leaving out {len(complete_only)} row(s) of "
+        + ", ".join(sorted({r.method for r in complete_only}))
+        + " with a missing rate: the method trains on complete data only")
+    rows = [r for r in rows if r not in complete_only]
   if not rows:
     raise ConfigError("the comparison has no rows: give at least one "
                       "method, styles setting, missing rate and seed")

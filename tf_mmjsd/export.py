@@ -101,6 +101,23 @@ def load_run(model_dir, checkpoint=None, log=print):
   return model, config, ckpt
 
 
+def served_mixture(model_dir, step, log=print):
+  """The LatentMixture of <model_dir>/latent_mixture.npz where bin/evaluate
+  fitted it to the checkpoint of `step`, else None (saying why)."""
+  path = os.path.join(model_dir, MIXTURE_FILE)
+  if not files.isfile(path):
+    return None
+  mixture = LatentMixture.load(path)
+  if mixture.step != step:
+    log(f"Not serving sample_mixture: {path} was fitted at step "
+        f"{mixture.step}, this export is of step {step}; run bin/evaluate on "
+        "that checkpoint first.")
+    return None
+  log(f"Serving sample_mixture from {path} ({mixture.components} "
+      "components).")
+  return mixture
+
+
 def export_run(model_dir, export_dir=None, checkpoint=None, log=print):
   """Exports a trained run to <export_dir>/<next version>/.
 
@@ -121,13 +138,9 @@ def export_run(model_dir, export_dir=None, checkpoint=None, log=print):
   tmp = files.make_temp_dir(export_dir, ".tmp-export-")
   try:
     log(f"Exporting {ckpt} (step {run_dir.checkpoint_step(ckpt)}) ...")
-    mixture_path = os.path.join(model_dir, MIXTURE_FILE)
-    mixture = None
-    if files.isfile(mixture_path):
-      mixture = LatentMixture.load(mixture_path)
-      log(f"Serving sample_mixture from {mixture_path} ({mixture.components}"
-          " components).")
-    signatures = write_saved_model(model, tmp, mixture)
+    signatures = write_saved_model(
+        model, tmp, served_mixture(model_dir, run_dir.checkpoint_step(ckpt),
+                                   log))
     keras_dir = os.path.join(tmp, "keras")
     files.makedirs(keras_dir)
     for m in model.names:

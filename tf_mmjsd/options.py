@@ -1,13 +1,15 @@
-"""Options: the settings a method or a data set declares on its registry
-entry (methods.Method.options, data.registry.Dataset.options), rather than
-on ExperimentConfig.
+"""Options: the settings a method, a data set or an evaluation metric
+declares on its registry entry (methods.Method.options,
+data.registry.Dataset.options, metrics.Metric.options), rather than on
+ExperimentConfig.
 
 An option is a setting like any other where a user meets it: a
 `--<name>` flag, a key of config.json (flat, beside the settings), a
 row of --help, values refused before anything is written. In the config
 it lives in `method_options` or `dataset_options`, holding only the
-options of the run's own method and data set; another's, given a value
-other than its default, is refused. No TensorFlow here.
+options of the run's own method and data set (another method's, given a
+value other than its default, is refused), or in `metric_options`,
+holding every registered metric's. No TensorFlow here.
 """
 
 import dataclasses

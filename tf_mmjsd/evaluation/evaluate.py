@@ -76,8 +76,12 @@ def evaluate_and_write(model, config, train_split, test_split, out_dir, step,
   if clfs:
     result.classifiers["dir"] = run_dir.classifier_dir(config)
   text = write_outputs(result, images, out_dir, model.names, writer, step)
+  mixture_path = os.path.join(out_dir, MIXTURE_FILE)
   if evaluator.fitted_mixture is not None:
-    evaluator.fitted_mixture.save(os.path.join(out_dir, MIXTURE_FILE))
+    evaluator.fitted_mixture.step = step
+    evaluator.fitted_mixture.save(mixture_path)
+  elif files.exists(mixture_path):  # --gmm_components=0: none of this step
+    files.remove(mixture_path)
   return result, text
 
 

@@ -18,7 +18,8 @@ from tf_mmjsd import files, metrics
 from tf_mmjsd.evaluation import report
 
 # The layout version: 2 keys coherence by fusion,
-# coherence.conditional.<fusion>.<target>.<subset>; 3: for mmJSD and MMVAE
+# coherence.conditional.<fusion>.<target>.<subset>; 3: for mmJSD, MMVAE
+# and MMVAE+ (the methods whose PoE is the pi-weighted product)
 # coherence "poe" is the product of the subset's posteriors without
 # N(0, I) (the reference's) and "poe_weighted" their pi-weighted product
 # (evaluation.suite). bin/compare re-evaluates a row whose results.json

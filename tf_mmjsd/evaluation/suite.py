@@ -34,7 +34,8 @@ from tf_mmjsd.evaluation import (average_precision, coherence,
 # The key of random generation from the fitted LatentMixture (coherence,
 # sample quality), beside "random" (N(0, I)).
 RANDOM_MIXTURE = "random_gmm"
-# The coherence key of the pi-weighted PoE with N(0, I) of mmJSD and MMVAE
+# The coherence key of the pi-weighted PoE with N(0, I) of mmJSD, MMVAE and
+# MMVAE+ (methods.Method.product "weighted")
 # (their inference's "poe"), where "poe" holds the reference's definition.
 WEIGHTED_POE = "poe_weighted"
 
@@ -426,6 +427,8 @@ class Evaluator:
       unmet = self.unmet(metric)
       results[metric.name] = ({"skipped": unmet} if unmet else timed(
           metric.name, metric.title.lower(), metric.compute, self))
+    if self.config.gmm_components and self.fitted_mixture is None:
+      timed("latent_mixture", "latent mixture", self.latent_mixture)
     images = timed("figures", "figures", self.figures)
     results["seconds"] = seconds
     return results, images

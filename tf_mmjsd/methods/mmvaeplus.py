@@ -16,7 +16,8 @@ For every present modality r (a mixture component) and k = 1..K:
                      - log (1/|P| sum_{m in P} q_m(c_rk | x_m))
                      - log q_r(s_rk | x_r)]
 
-with P the present modalities. The "elbo" estimator (option
+with P the present modalities (beta weighs the private codes' terms too:
+--beta_style and the modalities' style weights do not apply). The "elbo" estimator (option
 `mmvaeplus_estimator`) minimises -mean_r log mean_k w_rk (IWAE for K > 1,
 the ELBO for K = 1); "dreg" has the same value and the doubly
 reparameterised gradient (Tucker et al., 2019): the importance weights
@@ -154,6 +155,8 @@ METHOD = Method(
     objective=objective, terms=("kl",), product="weighted",
     decoding="mixture", variables=auxiliary_prior,
     options=(
+        # --beta weighs every divergence in the log weights; --beta_style
+        # and the modalities' style weights do not apply.
         Option("mmvaeplus_samples", 1,
                "mmvaeplus: importance samples K per posterior (the "
                "authors' PolyMNIST setting 1, CUB 10).",

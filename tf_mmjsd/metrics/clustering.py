@@ -33,8 +33,9 @@ def score(train_x, train_y, test_x, test_y, num_clusters, runs, seed):
   from sklearn import cluster, metrics as sk_metrics  # pylint: disable=g-import-not-at-top
   out = {k: [] for k in SCORES}
   for run in range(runs):
+    state = int(np.random.SeedSequence([seed, run]).generate_state(1)[0])
     kmeans = cluster.KMeans(num_clusters, n_init=1,
-                            random_state=seed * 1000 + run).fit(train_x)
+                            random_state=state).fit(train_x)
     assigned = kmeans.predict(test_x)
     out["nmi"].append(sk_metrics.normalized_mutual_info_score(test_y,
                                                               assigned))

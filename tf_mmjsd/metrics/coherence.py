@@ -115,8 +115,9 @@ METRIC = metrics.Metric(
         metrics.Table(
             "Coherence, PoE posterior",
             lambda part: conditional(part, "poe"),
-            note=("The PoE is each method's own product, except for mmJSD "
-                  "and MMVAE: for them, as the mmJSD authors' evaluation "
+            note=("The PoE is each method's own product, except for mmJSD, "
+                  "MMVAE and MMVAE+ (the π-weighted product with N(0, I)): "
+                  "for them, as the mmJSD authors' evaluation "
                   "defines it, the product of the subset's posteriors "
                   "without N(0, I) (evaluation.suite; their π-weighted "
                   "product with N(0, I) is coherence.conditional."

@@ -25,9 +25,11 @@ FILE_NAME = "latent_mixture.npz"
 
 class LatentMixture:
   """A fitted mixture: weights pi [K], locs mu [K, D], scale_trils L
-  [K, D, D] (lower triangular, L L^T the covariance)."""
+  [K, D, D] (lower triangular, L L^T the covariance); `step`, the training
+  step of the checkpoint whose posteriors it was fitted to (-1: unknown)."""
 
-  def __init__(self, weights, locs, scale_trils):
+  def __init__(self, weights, locs, scale_trils, step=-1):
+    self.step = int(step)
     self.weights = np.asarray(weights, np.float32)
     self.locs = np.asarray(locs, np.float32)
     self.scale_trils = np.asarray(scale_trils, np.float32)
@@ -85,11 +87,12 @@ class LatentMixture:
     """Writes the mixture to `path` (.npz), atomically."""
     buffer = io.BytesIO()
     np.savez(buffer, weights=self.weights, locs=self.locs,  # local: memory
-             scale_trils=self.scale_trils)
+             scale_trils=self.scale_trils, step=np.int64(self.step))
     files.write_atomic(path, buffer.getvalue())
 
   @classmethod
   def load(cls, path):
     """The mixture `save` wrote to `path`."""
     with files.load_npz(path) as stored:
-      return cls(stored["weights"], stored["locs"], stored["scale_trils"])
+      return cls(stored["weights"], stored["locs"], stored["scale_trils"],
+                 int(stored["step"]) if "step" in stored else -1)

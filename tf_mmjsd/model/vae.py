@@ -305,7 +305,7 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
   def default_fusion(self):
     """The subset posterior whose samples the decoders were trained on
     (methods.Method.decoding): "poe" for MVAE and MoPoE, "mixture" for
-    mmJSD and MMVAE (which decode samples of the unimodal posteriors; their
+    mmJSD, MMVAE and MMVAE+ (which decode samples of the unimodal posteriors; their
     PoE includes the N(0, I) factor and pulls samples to the origin)."""
     return self.method_entry.decoding
 

@@ -12,9 +12,9 @@ class JointEncoder(keras.Model):
   """A copy of every modality's encoder architecture (its own weights),
   their content (loc, log-variance) concatenated [B, 2 M latent_dim],
   Dense ReLU layers of `hidden_units`, and (loc, log-variance) heads
-  [B, latent_dim]: the default joint encoder of MultiVae's joint models,
-  which concatenates the copies' means only and so leaves their variance
-  heads untrained (docs/reference_settings.md).
+  [B, latent_dim]: MultiVae's default joint encoder, except that it
+  concatenates the copies' means only, which leaves their variance heads
+  untrained (docs/reference_settings.md).
 
   Args:
     modalities: the ModalitySpecs (or their dicts), in the model's order.

@@ -45,13 +45,14 @@ class TrainingData:
 def load_data(config, log=print):
   """The run's TrainingData; DataError where the data cannot be used."""
   train_split, test_split = data_lib.load_splits(config, log=log)
-  if methods.get(config.method).complete_data and train_split.masks:
-    incomplete = int(np.sum(~train_split.complete()))
-    if incomplete:
-      raise data_lib.DataError(
-          f"method {config.method} trains on examples with every modality; "
-          f"{incomplete} of the {len(train_split)} training examples lack "
-          "one (choose another method, or leave them out)")
+  for name, split in (("training", train_split), ("test", test_split)):
+    if methods.get(config.method).complete_data and split.masks:
+      incomplete = int(np.sum(~split.complete()))
+      if incomplete:
+        raise data_lib.DataError(
+            f"method {config.method} trains on examples with every "
+            f"modality; {incomplete} of the {len(split)} {name} examples "
+            "lack one (choose another method, or leave them out)")
   train_pipe = Pipeline(train_split.with_missing(
       config.missing_rate, config.seed, config.modality_names),
                         config.modalities)
@@ -96,7 +97,7 @@ def build(config, strategy):
 
 def evaluation_copy(model, config, copy=None):
   """A model outside any distribution strategy with `model`'s current
-  weights and step (the strategy's metrics and variables may need
+  weights and training state (the strategy's metrics and variables may need
   collectives that other workers no longer join); `copy` is the one made
   by an earlier call, reused."""
   if copy is None:
@@ -108,5 +109,6 @@ def evaluation_copy(model, config, copy=None):
   source = run_checkpoints.variables_by_path(model)
   for path, variable in run_checkpoints.variables_by_path(copy).items():
     variable.assign(source[path].value)
-  copy.step.assign(model.step.value)
+  for name in ("step", "epoch", "styles_from_prior"):
+    getattr(copy, name).assign(getattr(model, name).value)
   return copy
