@@ -30,7 +30,8 @@ from tf_mmjsd import run_lock
 # Settings that keep each evaluation to seconds.
 EVAL = ["--eval_examples=100", "--likelihood_examples=50",
         "--likelihood_samples=2", "--quality_examples=50", "--prd_runs=1",
-        "--prd_clusters=5", "--figure_rows=1", "--classifier_epochs=1"]
+        "--prd_clusters=5", "--figure_rows=1", "--classifier_epochs=1",
+        "--clustering_runs=1", "--gmm_components=2"]
 # Leftovers of a write cut short: temporary files and folders.
 PARTIAL = re.compile(r"\.partial$|\.tmp|^tmp|_temp|^\.tmp-")
 
