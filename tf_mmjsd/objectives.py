@@ -69,6 +69,16 @@ def mean_over_present(values, mask):
   return tf.reduce_sum(values * mask, 0) / tf.reduce_sum(mask, 0)
 
 
+def reconstruction(log_lik, present, settings, terms):
+  """Adds rec_<m> [B] = -log p(x_m | ...) of the present modalities
+  (log_lik {m: [B]}); returns their rec_weights-weighted sum [B]."""
+  total = 0.0
+  for m in settings.names:
+    terms[f"rec_{m}"] = -log_lik[m] * present[m]
+    total += settings.rec_weights[m] * terms[f"rec_{m}"]
+  return total
+
+
 def style_terms(posteriors, present, settings, terms):
   """Adds kl_style_<m> [B] terms; returns their weighted sum [B] (or 0)."""
   total = 0.0
@@ -100,13 +110,8 @@ def mixture_reconstruction(locs, scales, available, posteriors, present,
   content = noise.reparameterized_sample(loc, scale)
   styles = {m: noise.reparameterized_sample(*p)
             for m, p in posteriors.get("style", {}).items()}
-  log_lik = log_likelihood(content, styles, settings.names)
-  total = 0.0
-  for m in settings.names:
-    nll = -log_lik[m] * present[m]
-    terms[f"rec_{m}"] = nll
-    total += settings.rec_weights[m] * nll
-  return total
+  return reconstruction(log_likelihood(content, styles, settings.names),
+                        present, settings, terms)
 
 
 def unimodal_reconstruction(posteriors, present, log_likelihood, settings,

@@ -37,10 +37,7 @@ def objective(posteriors, present, log_likelihood, settings, noise):
   log_lik = log_likelihood(noise.reparameterized_sample(loc, scale), styles,
                            names)
   terms = {}
-  rec = 0.0
-  for m in names:
-    terms[f"rec_{m}"] = -log_lik[m] * present[m]
-    rec += settings.rec_weights[m] * terms[f"rec_{m}"]
+  rec = objectives.reconstruction(log_lik, present, settings, terms)
   terms["kl"] = divergences.kl_to_standard_normal(loc, scale)
   terms["kl_views"] = tf.reduce_sum(
       divergences.gaussian_kl(loc[None], scale[None], locs, scales) * mask, 0)
