@@ -59,33 +59,30 @@ def test_max_f_beta():
       65 * 0.5 / (64 + 0.5))
 
 
-def test_kmeans_recovers_separated_clusters():
+def test_clustering_recovers_separated_clusters_and_repeats_per_seed():
   rng = np.random.default_rng(3)
   truth = rng.integers(4, size=400)
   points = np.eye(4)[truth] * 10 + rng.normal(size=(400, 4)) * 0.1
-  labels = quality.kmeans(points, 4, rng)
+  labels = quality.cluster_labels(points, 4, seed=7)
   for k in range(4):  # every cluster is pure
     assert len(set(truth[labels == k])) == 1
+  blur = rng.normal(size=(300, 3))  # no clear clusters: seeds differ
+  np.testing.assert_array_equal(quality.cluster_labels(blur, 6, seed=1),
+                                quality.cluster_labels(blur, 6, seed=1))
+  assert any(not np.array_equal(quality.cluster_labels(blur, 6, seed=1),
+                                quality.cluster_labels(blur, 6, seed=s))
+             for s in (2, 3, 4))
 
 
-def test_kmeans_keeps_the_best_of_its_starts():
-  rng = np.random.default_rng(5)
-  points = rng.normal(size=(300, 3))  # no clear clusters: starts differ
-  once = [quality.inertia(points, quality.kmeans_once(
-      points, 6, np.random.default_rng([7, i]))) for i in range(10)]
-  assert max(once) > min(once)
-  # kmeans draws its 10 starts from one generator in turn.
-  rng_a, rng_b = np.random.default_rng(8), np.random.default_rng(8)
-  runs = [quality.inertia(points, quality.kmeans_once(points, 6, rng_a))
-          for _ in range(quality.KMEANS_STARTS)]
-  best = quality.kmeans(points, 6, rng_b)
-  assert quality.inertia(points, best) == pytest.approx(min(runs))
-  assert quality.inertia(points, best) < np.mean(runs)
-
-
-def test_inertia_closed_form():
-  points = np.array([[0.0], [2.0], [10.0]])
-  assert quality.inertia(points, np.array([0, 0, 1])) == pytest.approx(2.0)
+def test_prd_repeats_for_a_seed_and_takes_large_seeds():
+  rng = np.random.default_rng(6)
+  x, y = rng.normal(size=(200, 3)), rng.normal(size=(200, 3)) + 0.5
+  first = quality.prd(x, y, num_clusters=5, num_angles=11, num_runs=2,
+                      seed=2**40)
+  again = quality.prd(x, y, num_clusters=5, num_angles=11, num_runs=2,
+                      seed=2**40)
+  np.testing.assert_array_equal(first[0], again[0])
+  np.testing.assert_array_equal(first[1], again[1])
 
 
 def test_fid_closed_form():

@@ -2,8 +2,8 @@
 
 PRD (Sajjadi et al., 2018, "Assessing generative models via precision and
 recall"): the union of reference and generated features is clustered into
-20 k-means clusters (each clustering the best of 10 k-means++ starts, as
-the reference code's n_init=10); with the histograms P (reference) and Q
+20 k-means clusters (scikit-learn's MiniBatchKMeans with n_init=10, the
+reference code's estimator); with the histograms P (reference) and Q
 (generated) over clusters, for slopes lambda = tan(angle), angle in
 (0, pi/2) on a grid of 1001 angles,
 
@@ -21,60 +21,20 @@ import numpy as np
 import scipy.linalg
 
 
-# k-means starts per clustering, the best (lowest inertia) kept, as the
-# reference PRD code does (scikit-learn's n_init=10).
+# k-means starts per clustering: the reference PRD code's
+# MiniBatchKMeans(n_init=10), which keeps the start of lowest inertia.
 KMEANS_STARTS = 10
 
 
-def kmeans(points, num_clusters, rng, iterations=50, starts=KMEANS_STARTS):
-  """Cluster labels [N] of points [N, D]: the best of `starts` runs of
-  k-means++ then Lloyd's steps (lowest inertia, `inertia`)."""
-  best, best_inertia = None, np.inf
-  for _ in range(starts):
-    labels = kmeans_once(points, num_clusters, rng, iterations)
-    value = inertia(points, labels)
-    if value < best_inertia:
-      best, best_inertia = labels, value
-  return best
-
-
-def inertia(points, labels):
-  """Sum of squared distances of points [N, D] to their cluster's mean."""
-  points = np.asarray(points, np.float64)
-  total = 0.0
-  for k in np.unique(labels):
-    members = points[labels == k]
-    total += float(np.sum((members - members.mean(0)) ** 2))
-  return total
-
-
-def kmeans_once(points, num_clusters, rng, iterations=50):
-  """Cluster labels [N] of points [N, D] by k-means++ then Lloyd's steps."""
-  points = np.asarray(points, np.float32)
-  n = len(points)
-  sq = np.sum(points * points, axis=1)
-  chosen = [rng.integers(n)]
-  dist = np.sum((points - points[chosen[0]]) ** 2, axis=1, dtype=np.float64)
-  for _ in range(1, num_clusters):
-    total = dist.sum()
-    i = rng.choice(n, p=dist / total) if total > 0 else rng.integers(n)
-    chosen.append(i)
-    dist = np.minimum(dist, np.sum((points - points[i]) ** 2, axis=1))
-  centers = points[chosen]
-  labels = None
-  for _ in range(iterations):
-    d = sq[:, None] - 2.0 * points @ centers.T + np.sum(centers ** 2, 1)[None]
-    new = np.argmin(d, axis=1)
-    if labels is not None and np.array_equal(new, labels):
-      break
-    labels = new
-    one_hot = np.zeros((n, num_clusters), np.float32)
-    one_hot[np.arange(n), labels] = 1.0
-    counts = one_hot.sum(0)
-    sums = one_hot.T @ points
-    filled = counts > 0  # an emptied cluster keeps its old center
-    centers[filled] = sums[filled] / counts[filled, None]
-  return labels
+def cluster_labels(points, num_clusters, seed):
+  """Cluster labels int [N] of points [N, D]: scikit-learn's
+  MiniBatchKMeans with `KMEANS_STARTS` k-means++ starts and its other
+  defaults, as the reference PRD code clusters (docs/reference_settings.md),
+  seeded by the integer `seed`."""
+  from sklearn import cluster  # pylint: disable=g-import-not-at-top
+  kmeans = cluster.MiniBatchKMeans(n_clusters=num_clusters,
+                                   n_init=KMEANS_STARTS, random_state=seed)
+  return kmeans.fit(points).labels_
 
 
 def prd_curve(reference, generated, num_angles=1001, epsilon=1e-10):
@@ -106,11 +66,11 @@ def prd(reference, generated, num_clusters=20, num_angles=1001, num_runs=10,
     raise ValueError(f"PRD with {num_clusters} clusters needs at least as "
                      f"many examples, got {len(reference)} and "
                      f"{len(generated)}")
-  rng = np.random.default_rng(seed)
   both = np.concatenate([reference, generated])
   precisions, recalls = [], []
-  for _ in range(num_runs):
-    labels = kmeans(both, num_clusters, rng)
+  for run in range(num_runs):
+    labels = cluster_labels(both, num_clusters, int(
+        np.random.SeedSequence([seed, run]).generate_state(1)[0]))
     ref = np.bincount(labels[:len(reference)], minlength=num_clusters)
     gen = np.bincount(labels[len(reference):], minlength=num_clusters)
     p, r = prd_curve(ref / ref.sum(), gen / gen.sum(), num_angles)
