@@ -1,9 +1,11 @@
 """Importance-weighted log-likelihoods against a closed-form model."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_mmjsd import fusion, methods
 from tf_mmjsd.data.mst import specs as mnist_svhn_text_specs
 from tf_mmjsd.evaluation import likelihood
 from tf_mmjsd.model import MultimodalVAE
@@ -90,3 +92,33 @@ def test_model_log_likelihood_per_example_and_tighter_with_more_samples():
   for est in (one, many, poe):
     assert est.shape == (64,) and np.isfinite(est.numpy()).all()
   assert float(tf.reduce_mean(many)) > float(tf.reduce_mean(one))
+
+
+@pytest.mark.parametrize("method", methods.names())
+def test_a_subset_indicator_gives_the_proposal_of_the_subset(tiny_config,
+                                                            method):
+  """The evaluation traces one likelihood function per fusion and passes
+  the subset as a [M] indicator: the masked fusion of every posterior must
+  be the subset's own posterior, for every method (JMVAE's joint encoder
+  only for the whole set)."""
+  config = tiny_config(small=True, method=method, style_dim=2)
+  model = MultimodalVAE.from_experiment(config)
+  rng = np.random.default_rng(1)
+  inputs = {"mnist": rng.random((6, 28, 28, 1)).astype(np.float32),
+            "svhn": rng.random((6, 32, 32, 3)).astype(np.float32),
+            "text": tf.one_hot(rng.integers(0, 71, (6, 8)), 71)}
+  content = model.encode(inputs)["content"]
+  ones = tf.ones([6])
+  for kind in fusion.KINDS:
+    for subset in fusion.subsets(model.names):
+      own = model.fuse(model.restrict(content, subset),
+                       {m: ones for m in subset}, kind)
+      indicator = likelihood.subset_indicator(model, subset)
+      masked = model.fuse(model.restrict(content, model.names),
+                          {m: ones * indicator[i]
+                           for i, m in enumerate(model.names)}, kind)
+      z = own.sample(5, seed=3)
+      np.testing.assert_allclose(masked.log_prob(z), own.log_prob(z),
+                                 rtol=1e-5, atol=1e-4)
+      np.testing.assert_allclose(masked.mean(), own.mean(), rtol=1e-5,
+                                 atol=1e-6)

@@ -47,18 +47,35 @@ def _merge(x):
   return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
 
 
-def log_likelihood(model, inputs, subset, fusion_kind, num_samples):
+def subset_indicator(model, subset):
+  """float32 [M]: 1 for each of model.names in `subset`, else 0; the
+  `subset` argument of `log_likelihood` that lets one traced function
+  serve every subset."""
+  return tf.constant([float(m in subset) for m in model.names])
+
+
+def log_likelihood(model, inputs, subset, fusion_kind, num_samples,
+                   encoded=None):
   """[B] estimate of log p(X) with q(c | X_subset) as the content proposal.
 
   Args:
     inputs: {m: [B, *shape_m]} with every modality of the model.
-    subset: the modalities the content proposal conditions on.
+    subset: the modalities the content proposal conditions on: their
+      names, or a float [M] tensor (`subset_indicator`), 1 for each of
+      model.names in it; the proposal is then the fusion of every
+      posterior with the others masked out, the same distribution.
+    encoded: model.encode(inputs), where already computed.
   """
-  encoded = model.encode(inputs)
+  encoded = model.encode(inputs) if encoded is None else encoded
   batch = tf.shape(next(iter(inputs.values())))[0]
   ones = tf.ones([batch])
-  proposals = [model.fuse(model.restrict(encoded["content"], subset),
-                          {m: ones for m in subset}, fusion_kind)]
+  if isinstance(subset, (list, tuple)):
+    content = model.restrict(encoded["content"], subset)
+    present = {m: ones for m in subset}
+  else:
+    content = model.restrict(encoded["content"], model.names)
+    present = {m: ones * subset[i] for i, m in enumerate(model.names)}
+  proposals = [model.fuse(content, present, fusion_kind)]
   style_names = list(encoded["style"])
   proposals += [post.approx_posterior(*encoded["style"][m])
                 for m in style_names]

@@ -180,9 +180,9 @@ class Evaluator:
         self.config, self.classifiers))
 
   def generation(self, feature_name=None, feature_fn=None):
-    """(coherence, sample_quality) dicts from one pass over the test rows,
-    with the features of `features()` (computed once) or of the
-    (feature_name, feature_fn) given.
+    """(coherence, sample_quality) dicts of one generation pass over the
+    test rows, with the features of `features()` (the pass and the scores
+    computed once) or of the (feature_name, feature_fn) given.
 
     Coherence is reported for both fusions (`coherence_conditions`);
     sample quality for the default fusion's samples, clipped to the data's
@@ -190,9 +190,21 @@ class Evaluator:
     classifiers) coherence is skipped and sample quality, which needs only
     a feature network, uses every complete test example."""
     if feature_fn is None and feature_name is None:
-      return self._once("generation",
-                        lambda: self._generation(*self.features()))
-    return self._generation(feature_name, feature_fn)
+      return self.coherence(), self.sample_quality()
+    coh, sampled = self._generation(feature_name, feature_fn)
+    return coh, self._quality(sampled)
+
+  def coherence(self):
+    """The coherence part: the generation pass (`generation`), run once;
+    the features it keeps wait for `sample_quality`."""
+    return self._once("generation",
+                      lambda: self._generation(*self.features()))[0]
+
+  def sample_quality(self):
+    """The sample quality part: PRD and FID of the features the generation
+    pass kept (run here if coherence has not run it). Computed once."""
+    return self._once("sample_quality", lambda: self._quality(self._once(
+        "generation", lambda: self._generation(*self.features()))[1]))
 
   def _generation(self, feature_name, feature_fn):
     model, names, cfg = self.model, self.names, self.config
@@ -280,7 +292,8 @@ class Evaluator:
       drawn += cfg.eval_batch_size
     preds, feats, random_preds = preds.arrays(), feats.arrays(), (
         random_preds.arrays())
-    qual = self._quality(feature_name, feats, images, rows, ranges)
+    qual = {"features": feature_name, "values": feats, "images": images,
+            "rows": len(rows), "ranges": ranges}
     if not judged:
       return {"skipped": unjudged}, qual
 
@@ -304,10 +317,15 @@ class Evaluator:
     coh["conditional"] = conditional
     return coh, qual
 
-  def _quality(self, feature_name, feats, images, rows, ranges):
+  def _quality(self, sampled):
     """The sample_quality dict from the features of real and generated
-    images (generation)."""
+    images the generation pass kept (or its {"skipped": why})."""
+    if "skipped" in sampled:
+      return sampled
     cfg = self.config
+    feature_name, feats, images, ranges = (
+        sampled["features"], sampled["values"], sampled["images"],
+        sampled["ranges"])
     per_modality = {}
     for m in images:
       reference = feats[f"{m}|real"]
@@ -323,9 +341,9 @@ class Evaluator:
                                  num_runs=cfg.prd_runs, seed=cfg.seed),
             "fid": quality.fid(reference, generated)}
     qual = {"features": feature_name,
-            "examples": int(min(len(rows), cfg.quality_examples)),
+            "examples": int(min(sampled["rows"], cfg.quality_examples)),
             "prd": f"{cfg.prd_clusters} clusters, {cfg.prd_angles} angles, "
-                   f"{cfg.prd_runs} runs of k-means with "
+                   f"{cfg.prd_runs} runs of mini-batch k-means with "
                    f"{quality.KMEANS_STARTS} starts each",
             "fusion": self.model.default_fusion,
             "clipped_to": {m: list(r) for m, r in ranges.items()},
@@ -346,15 +364,22 @@ class Evaluator:
       rows = rows[:cfg.likelihood_examples]
     subsets = fusion.subsets(self.names)
 
-    @tf.function
-    def step(inputs):
-      return {f"{kind}|{latents.subset_key(s)}": likelihood.log_likelihood(
-          model, inputs, s, kind, cfg.likelihood_samples)
-              for kind in fusion.KINDS for s in subsets}
+    # One trace per fusion serves every subset (a [M] indicator tensor),
+    # and a batch is encoded once for all of them.
+    encode = tf.function(model.encode, reduce_retracing=True)
+
+    @tf.function(reduce_retracing=True)
+    def estimate(inputs, encoded, indicator, kind):
+      return likelihood.log_likelihood(model, inputs, indicator, kind,
+                                       cfg.likelihood_samples, encoded)
 
     values = _Collector()
     for batch in self.test_pipe.eval_dataset(cfg.eval_batch_size, rows):
-      values.add(step(batch["inputs"]))
+      inputs = batch["inputs"]
+      encoded = encode(inputs)
+      values.add({f"{kind}|{latents.subset_key(s)}": estimate(
+          inputs, encoded, likelihood.subset_indicator(model, s), kind)
+                  for kind in fusion.KINDS for s in subsets})
     out = {"samples": cfg.likelihood_samples, "examples": int(len(rows)),
            **{kind: {} for kind in fusion.KINDS}}
     for key, v in values.arrays().items():

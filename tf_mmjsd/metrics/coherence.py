@@ -24,7 +24,7 @@ from tf_mmjsd.metrics import formatting
 
 
 def compute(evaluation):
-  return evaluation.generation()[0]
+  return evaluation.coherence()
 
 
 def _posterior_label(kind, method):

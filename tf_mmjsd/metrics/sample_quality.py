@@ -16,7 +16,7 @@ from tf_mmjsd.metrics import formatting
 
 
 def compute(evaluation):
-  return evaluation.generation()[1]
+  return evaluation.sample_quality()
 
 
 def markdown(part, results):
