@@ -33,12 +33,33 @@ def test_training_writes_every_classifier_with_its_accuracy(trained):
     info = meta["modalities"][m]
     assert info["test_examples"] == 300
     assert any(f"{m} classifier test accuracy" in ln for ln in lines)
-  # One example per distinct image (no pairing repeats), capped text.
-  assert meta["modalities"]["mnist"]["train_examples"] == len(
+  # One example per distinct image (no pairing repeats), a tenth of them
+  # held out to stop early.
+  mnist = meta["modalities"]["mnist"]
+  assert mnist["train_examples"] + mnist["validation_examples"] == len(
       np.unique(train.indices["mnist"]))
+  assert mnist["validation_examples"] == len(
+      np.unique(train.indices["mnist"])) // 10
   # Even on 1000 examples the easy modalities are learnt.
   assert meta["modalities"]["text"]["test_accuracy"] > 0.9
   assert meta["modalities"]["mnist"]["test_accuracy"] > 0.5
+
+
+@pytest.mark.slow
+def test_each_classifier_keeps_its_best_held_out_epoch(trained):
+  _, _, _, _, meta, lines = trained
+  losses = [float(ln.rsplit(" ", 1)[1]) for ln in lines
+            if "held-out loss" in ln]
+  start = 0
+  for m in ("mnist", "svhn", "text"):
+    info = meta["modalities"][m]
+    own = losses[start:start + info["epochs_trained"]]
+    start += info["epochs_trained"]
+    assert 1 <= info["epochs_trained"] <= 3
+    assert info["best_epoch"] == int(np.argmin(own)) + 1
+    if info["epochs_trained"] < 3:  # stopped: one epoch without a new best
+      assert info["best_epoch"] == info["epochs_trained"] - 1
+  assert start == len(losses)
 
 
 def test_loaded_classifiers_predict_like_the_saved_ones(trained):

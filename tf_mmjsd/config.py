@@ -137,7 +137,7 @@ class ExperimentConfig:
   eval_batch_size: int = 500
   eval_examples: int = 0
   classifier_dir: str = ""
-  classifier_epochs: int = 2
+  classifier_epochs: int = 5
   figure_rows: int = 4
 
   def __post_init__(self):

@@ -88,7 +88,9 @@ _HELP = {
                      "quality (0: the whole test split).",
     "classifier_dir": "Coherence classifiers (default <model_dir>/"
                       "classifiers); share one across methods.",
-    "classifier_epochs": "Epochs of each coherence classifier.",
+    "classifier_epochs": "Most epochs of each coherence classifier; each "
+                         "stops early once its loss on held-out training "
+                         "rows stops falling.",
     "figure_rows": "Rows per generated modality in the evaluation grids.",
 }
 

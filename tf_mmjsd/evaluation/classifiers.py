@@ -9,6 +9,7 @@ data should share one classifier directory so their coherences compare.
 
 import json
 import os
+import time
 
 import keras
 import numpy as np
@@ -25,6 +26,10 @@ METADATA = run_dir.CLASSIFIERS
 # Cap on training examples per stored modality (a derived one, made from
 # the labels, says what it needs: split.DerivedModality).
 MAX_TRAIN = 100_000
+# Training rows held out to stop each classifier's training early: this
+# fraction of them, at most VALIDATION_MAX.
+VALIDATION_FRACTION = 0.1
+VALIDATION_MAX = 5000
 DATA_KEYS = ("dataset", "data_path", "synthetic_train_size",
              "synthetic_test_size", "seed")
 
@@ -99,6 +104,10 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
           batch_size=128):
   """Trains one classifier per modality and saves them to out_dir.
 
+  Each trains for at most `epochs` epochs, stopping early once its loss on
+  held-out training rows (`VALIDATION_FRACTION`) has not fallen for an
+  epoch, with the weights of its best epoch.
+
   Returns:
     the metadata written to classifiers.json.
   """
@@ -118,6 +127,10 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
     if not len(train_rows) or not len(test_rows):
       raise NoLabelsError(f"modality {spec.name!r} has no labelled "
                           "examples to train or test a classifier on")
+    held = min(VALIDATION_MAX, int(len(train_rows) * VALIDATION_FRACTION))
+    if held:
+      permuted = rng.permutation(train_rows)
+      val_rows, train_rows = np.sort(permuted[:held]), np.sort(permuted[held:])
     pipe = Pipeline(train_split, [spec])
     order = np.concatenate([rng.permutation(train_rows) for _ in
                             range(epochs)])
@@ -131,14 +144,28 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss,
                   metrics=[metric])
     log(f"Training the {spec.name} classifier ({type(model).__name__}) on "
-        f"{len(train_rows)} examples for {epochs} epoch(s) ...")
-    model.fit(_dataset(pipe, spec.name, order, batch_size), epochs=epochs,
-              steps_per_epoch=len(train_rows) // batch_size or 1, verbose=0,
-              shuffle=False,
-              callbacks=[keras.callbacks.LambdaCallback(
-                  on_epoch_end=lambda e, logs: log(
-                      f"  epoch {e + 1}: train accuracy "
-                      f"{logs['accuracy']:.4f}"))])
+        f"{len(train_rows)} examples for at most {epochs} epoch(s)"
+        + (f", stopping early on {held} held-out ones" if held else "")
+        + " ...")
+    start = time.time()
+    callbacks = [keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda e, logs: log(
+            f"  epoch {e + 1}: train accuracy {logs['accuracy']:.4f}"
+            + (f", held-out loss {logs['val_loss']:.4f}" if held else "")))]
+    if held:
+      callbacks.append(keras.callbacks.EarlyStopping(
+          monitor="val_loss", patience=1, restore_best_weights=True))
+    history = model.fit(
+        _dataset(pipe, spec.name, order, batch_size), epochs=epochs,
+        steps_per_epoch=len(train_rows) // batch_size or 1, verbose=0,
+        shuffle=False, callbacks=callbacks,
+        validation_data=(_dataset(pipe, spec.name, val_rows, 1000) if held
+                         else None))
+    trained = len(history.history["loss"])
+    best = (int(np.argmin(history.history["val_loss"])) + 1 if held
+            else trained)
+    seconds = time.time() - start
+    log(f"  {trained} epoch(s) in {seconds:.0f} s; kept epoch {best}")
     test = _dataset(Pipeline(test_split, [spec]), spec.name, test_rows, 1000)
     scores = _test_scores(model, test, attributes)
     log(f"  {spec.name} classifier test " + ", ".join(
@@ -156,6 +183,8 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
     meta["modalities"][spec.name] = {
         "class": type(model).__name__, **scores,
         "train_examples": int(len(train_rows)),
+        "validation_examples": int(held), "epochs_trained": trained,
+        "best_epoch": best, "seconds": round(seconds, 1),
         "test_examples": int(len(test_rows))}
   files.write_atomic(os.path.join(out_dir, METADATA),
                      json.dumps(meta, indent=2))
