@@ -159,3 +159,18 @@ def test_bad_comparisons_fail_before_training(tmp_path, cache_dir):
           "trains on complete data only") in out.stdout
   assert "the comparison has no rows" in out.stderr
   assert not os.path.exists(tmp_path / "c")
+
+
+def test_rows_share_classifiers_unless_the_seed_changes_the_data(tmp_path):
+  out = str(tmp_path)
+  # The synthetic set's examples depend on the seed: a set per seed.
+  assert compare.classifier_dir(out, "synthetic_mst", 1) == os.path.join(
+      out, "classifiers_seed1")
+  # Real data are the same for every seed: one set for all rows.
+  for seed in (0, 1):
+    assert compare.classifier_dir(out, "mnist_svhn_text", seed) == (
+        os.path.join(out, "classifiers"))
+  # A comparison begun with per-seed sets keeps them.
+  os.makedirs(os.path.join(out, "classifiers_seed0"))
+  assert compare.classifier_dir(out, "mnist_svhn_text", 0) == os.path.join(
+      out, "classifiers_seed0")

@@ -6,8 +6,10 @@ rate x seed. Each row is an ordinary run directory,
 `<compare_dir>/runs/<method>[_ms]_miss<rate>_seed<seed>/`, trained with
 training.run and evaluated with evaluation.evaluate.run; a row whose
 results.json is complete is reused, an interrupted one resumes. All rows of
-one seed share one set of coherence classifiers
-(`<compare_dir>/classifiers_seed<seed>/`), so their coherences compare.
+a data set share one set of coherence classifiers
+(`<compare_dir>/classifiers/`; one per seed, `classifiers_seed<seed>/`,
+where the seed changes the data, as the synthetic sets'), so their
+coherences compare.
 
 Outputs, in compare_dir (`report` names them):
 
@@ -71,8 +73,19 @@ def row_config(base, row, compare_dir, style_overrides, shared_overrides,
   settings.update(
       method=row.method, seed=row.seed, missing_rate=row.missing_rate,
       model_dir=os.path.join(compare_dir, "runs", row.name),
-      classifier_dir=os.path.join(compare_dir, f"classifiers_seed{row.seed}"))
+      classifier_dir=classifier_dir(compare_dir, base.dataset, row.seed))
   return base.with_settings(**settings)
+
+
+def classifier_dir(compare_dir, dataset, seed):
+  """The coherence classifiers of a comparison's rows of `seed`: one set
+  for every row and seed (`<compare_dir>/classifiers/`), or one per seed
+  (`classifiers_seed<seed>/`) where the seed changes the data (the
+  synthetic sets); a comparison begun with per-seed sets keeps them."""
+  per_seed = os.path.join(compare_dir, f"classifiers_seed{seed}")
+  if registry.get(dataset).seed_changes_data or files.isdir(per_seed):
+    return per_seed
+  return os.path.join(compare_dir, "classifiers")
 
 
 def parse_method_overrides(items, methods, flag="--method_settings"):
@@ -193,7 +206,8 @@ def markdown(summary, settings):
   lines += [f"Mean ± standard deviation over {len(seeds)} seed(s) "
             f"({', '.join(map(str, seeds))}); {settings['epochs']} epochs per "
             "row" + (f" (per method: {per_method})" if per_method else "")
-            + "; the rows of a seed share one set of coherence classifiers. "
+            + "; the rows share one set of coherence classifiers (one per "
+            "seed where the seed changes the data). "
             "MVAE's PoE includes N(0, I); MoPoE's includes it only for all "
             "modalities, and its mixture posterior is the mixture of its "
             "subset PoEs (its joint posterior). "
