@@ -27,7 +27,7 @@ def model_dir(tmp_path_factory, cache_dir):
                  EVAL + ["--epochs=1", "--eval_every_epochs=1",
                          f"--model_dir={out}"], cache_dir)
   assert done.returncode == 0, done.stderr
-  assert "Evaluation at step 31" in done.stdout
+  assert "Full evaluation at step 31" in done.stdout
   return out
 
 

@@ -57,6 +57,8 @@ BAD = {
     "eval_every_epochs": [-1],
     "eval_batch_size": [0],
     "eval_examples": [-1],
+    "periodic_eval_examples": [-1],
+    "eval_budget": [-0.1, NAN, INF],
     "classifier_epochs": [0],
     "figure_rows": [0],
 }

@@ -19,6 +19,8 @@ class EpochEnd:
     epoch: the epoch just finished (0-based).
     step: training steps taken.
     checkpoint: the path of the newest checkpoint (of this step).
+    seconds: the epoch's training time (from its start to its checkpoint;
+      a resumed epoch's part only).
     eval_model: () -> the model to evaluate on this process (the trained
       one, or its copy outside a distribution strategy).
     train_split, test_split: the data (data.Split), as loaded.
@@ -30,6 +32,7 @@ class EpochEnd:
   epoch: int
   step: int
   checkpoint: str
+  seconds: float
   eval_model: Callable[[], Any]
   train_split: Any
   test_split: Any

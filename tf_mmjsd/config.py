@@ -30,7 +30,7 @@ RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
              "startup_timeout",
              "on_nonfinite", "max_consecutive_skips",
              "eval_every_epochs", "eval_batch_size", "eval_examples",
-             "classifier_dir", "classifier_epochs", "figure_rows")
+             "periodic_eval_examples", "eval_budget", "classifier_dir", "classifier_epochs", "figure_rows")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +87,14 @@ class ExperimentConfig:
     on_nonfinite: what a training step with a NaN or infinite loss term or
       gradient does (guard.py): "stop" the run, or "skip_batch" (no update;
       the run stops after `max_consecutive_skips` such steps in a row).
-    eval_every_epochs: run the evaluation suite every N epochs (0: never).
+    eval_every_epochs: run the evaluation suite every N epochs (0: never),
+      on `periodic_eval_examples` test examples, skipping one that would
+      take the evaluations past `eval_budget` of the training time; the
+      last epoch's is the full evaluation.
+    periodic_eval_examples: test examples (and at most as many for the
+      likelihood and sample quality) of a periodic evaluation (0: the
+      full evaluation's).
+    eval_budget: the periodic evaluations' share of the training time.
     eval_examples: test examples evaluated (0: all). The settings of one
       metric (likelihood_samples, prd_clusters, ...) are its options:
       metric_options.
@@ -136,6 +143,8 @@ class ExperimentConfig:
   eval_every_epochs: int = 0
   eval_batch_size: int = 500
   eval_examples: int = 0
+  periodic_eval_examples: int = 1000
+  eval_budget: float = 0.1
   classifier_dir: str = ""
   classifier_epochs: int = 5
   figure_rows: int = 4
@@ -204,7 +213,8 @@ class ExperimentConfig:
         raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
     for name in ("style_dim", "steps_per_epoch", "probe_train_examples",
                  "beta", "beta_style", "style_warmup_epochs",
-                 "eval_every_epochs", "eval_examples"):
+                 "eval_every_epochs", "eval_examples",
+                 "periodic_eval_examples", "eval_budget"):
       if getattr(self, name) < 0:
         raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
     if self.style_warmup_epochs and not self.style_dim:

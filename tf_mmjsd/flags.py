@@ -86,6 +86,14 @@ _HELP = {
     "eval_batch_size": "Batch size of the evaluation passes.",
     "eval_examples": "Test examples for probes, coherence and sample "
                      "quality (0: the whole test split).",
+    "periodic_eval_examples": "Test examples of an evaluation during "
+                              "training (--eval_every_epochs), and at most "
+                              "as many for likelihoods and sample quality "
+                              "(0: as the full evaluation); the last "
+                              "epoch's evaluation is the full one.",
+    "eval_budget": "Share of the training time the evaluations during "
+                   "training may take: one that would pass it is skipped "
+                   "(the first and the last always run).",
     "classifier_dir": "Coherence classifiers (default <model_dir>/"
                       "classifiers); share one across methods.",
     "classifier_epochs": "Most epochs of each coherence classifier; each "

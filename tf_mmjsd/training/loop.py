@@ -259,6 +259,7 @@ class Trainer:
     log_every = max(1, min(50, per_epoch // 10))
     iterator = None
     for epoch in range(step // per_epoch, cfg.epochs):
+      epoch_start = time.time()
       done = step - epoch * per_epoch
       # The last epoch's input pipeline goes first: built while it was
       # still alive, the next one stalled for ~4 s in some epochs.
@@ -294,7 +295,8 @@ class Trainer:
         self.checkpoints.save(step)
       event = callbacks_lib.EpochEnd(
           config=cfg, epoch=epoch, step=step,
-          checkpoint=self.checkpoints.latest, eval_model=self.eval_model,
+          checkpoint=self.checkpoints.latest,
+          seconds=time.time() - epoch_start, eval_model=self.eval_model,
           train_split=self.data.train_split,
           test_split=self.data.test_split, writer=self.writer, log=self.log)
       with self.stop.immediate():
