@@ -105,6 +105,30 @@ def test_records_round_trip_gives_the_npz_batches(converted):
   assert entry.label_kind == "class"
 
 
+def test_a_large_test_split_is_read_to_memory_mapped_files(converted,
+                                                           monkeypatch):
+  """Above IN_MEMORY_BYTES of test shards, the stored modalities go to
+  memory-mapped files as they are read (memory that does not grow with
+  the split); the arrays, the checks and the evaluation batches are
+  those of the in-memory read."""
+  (_, test), out, _ = converted
+  monkeypatch.setattr(records, "IN_MEMORY_BYTES", 0)
+  r_train, r_test = records.load(_config(out))
+  assert not isinstance(r_train.pools["img"], np.memmap)
+  for m in ("img", "tags", "vec"):
+    assert isinstance(r_test.pools[m], np.memmap), m
+    np.testing.assert_array_equal(r_test.pools[m], np.asarray(test.pools[m]))
+    assert r_test.pools[m].dtype == np.asarray(test.pools[m]).dtype
+  np.testing.assert_array_equal(r_test.labels, test.labels)
+  np.testing.assert_array_equal(r_test.masks["img"], test.masks["img"])
+  assert fingerprint((r_train, r_test)) == fingerprint((r_train, test))
+  _same(_batches(Pipeline(test, SPECS).eval_dataset(16)),
+        _batches(Pipeline(r_test, SPECS).eval_dataset(16)))
+  manifest = records.read_manifest(out)
+  with pytest.raises(ValueError, match="whole split"):
+    records.read_split(manifest, "test", first=3, spill=True)
+
+
 def test_streaming_workers_read_disjoint_shards(converted):
   _, out, _ = converted
   train, test = records.load(_config(out, distribution="multi_worker"))
