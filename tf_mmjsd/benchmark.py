@@ -350,3 +350,67 @@ def precision_table(config, modes=MODES, steps=20, repeats=3, warmup=5,
       log(f"  {name:22s} {mode:10s}: {rates[name][mode]:8.0f} examples/s")
   return {"batch_size": config.batch_size, "device": _device(),
           "examples_per_second": rates, "final_loss": losses}
+
+
+# Test sets whose whole-set evaluation `evaluation_rate` projects.
+WHOLE_TEST_SETS = {"MNIST-SVHN-Text": 200_000, "CelebA": 19_867}
+
+
+def evaluation_rate(config, sizes=(1000, 3000), log=print):
+  """Seconds of each evaluation part at two numbers of test examples, and
+  the line through them: a fixed cost (tracing, fitting) and a cost per
+  example, projected to the whole test sets of WHOLE_TEST_SETS.
+
+  The model and its coherence classifiers are untrained (the time of a
+  pass does not depend on the weights; k-means and mixture fits may take
+  other numbers of steps on trained features). Every part evaluates the
+  `n` examples of its size: eval_examples, likelihood_examples and
+  quality_examples are set to n; the latent probe's training rows stay
+  `probe_train_examples`.
+
+  Returns:
+    {"sizes": [n1, n2], "seconds": {n: {part: s}}, "parts": {part:
+    {"fixed_s", "per_1000_s", "examples_per_s"}}, "projected_s": {set:
+    {"examples": N, part: s, "total": s}}} (sample quality projected with
+    min(N, quality_examples) examples, the option's cap).
+  """
+  from tf_mmjsd import networks  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.evaluation import classifiers as classifiers_lib  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.evaluation.suite import Evaluator  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd.model import MultimodalVAE  # pylint: disable=g-import-not-at-top
+  train_split, test_split = data_lib.load_splits(config, log=log)
+  if len(test_split) < max(sizes):
+    raise errors.UsageError(
+        f"the test split has {len(test_split)} examples; --eval_sizes "
+        f"needs {max(sizes)} (raise --synthetic_test_size)")
+  model = MultimodalVAE.from_experiment(config)
+  num_classes = classifiers_lib.num_classes_of(train_split)
+  clfs = {s.name: networks.build_classifier(s, num_classes)
+          for s in config.modalities}
+  seconds = {}
+  for n in sizes:
+    cfg = config.with_settings(eval_examples=n, likelihood_examples=n,
+                               quality_examples=max(n, config.prd_clusters))
+    log(f"Evaluating {n} test examples ...")
+    results, _ = Evaluator(model, cfg, train_split, test_split, clfs,
+                           {"modalities": {}}, log=lambda *_: None).evaluate()
+    seconds[n] = results["seconds"]
+    log("  " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds[n].items()))
+  (n1, n2), parts = sizes, {}
+  for part in seconds[n1]:
+    slope = max(seconds[n2][part] - seconds[n1][part], 0.0) / (n2 - n1)
+    parts[part] = {"fixed_s": round(seconds[n1][part] - slope * n1, 2),
+                   "per_1000_s": round(slope * 1000, 3),
+                   "examples_per_s": round(1 / slope) if slope else None}
+  projected = {}
+  for name, total in WHOLE_TEST_SETS.items():
+    out = {}
+    for part, fit in parts.items():
+      n = (min(total, config.quality_examples) if part == "sample_quality"
+           else total)
+      out[part] = round(max(fit["fixed_s"], 0.0)
+                        + fit["per_1000_s"] * n / 1000, 1)
+    out["total"] = round(sum(out.values()), 1)
+    projected[name] = {"examples": total, **out}
+  return {"sizes": list(sizes), "seconds": seconds, "parts": parts,
+          "projected_s": projected, "device": _device()}

@@ -9,6 +9,7 @@ serving latency of an export.
   bin/benchmark --logical_cpus=2 --distribution=mirrored   # two replicas
   bin/train_local_cluster --program=benchmark -- --mode=compute
   bin/benchmark --mode=serving --export_dir=saved_models/quickstart
+  bin/benchmark --mode=evaluation --flagfile=configs/quickstart.flags
 """
 
 import json
@@ -23,10 +24,14 @@ def define_flags(fv):
   """Declares this program's flags."""
   mm_flags.define_flags(fv)
   flags.DEFINE_enum("mode", "compute", ["compute", "end_to_end", "modalities",
-                                        "precision", "serving"],
+                                        "precision", "serving",
+                                        "evaluation"],
                     "What to time: training steps, their cost against the "
-                    "number of modalities or the precision, or requests to an "
-                    "export.", flag_values=fv)
+                    "number of modalities or the precision, requests to an "
+                    "export, or the evaluation's parts against the number "
+                    "of test examples.", flag_values=fv)
+  flags.DEFINE_list("eval_sizes", ["1000", "3000"], "--mode=evaluation: the "
+                    "two numbers of test examples timed.", flag_values=fv)
   flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into this many "
                        "logical devices first (for --distribution=mirrored "
                        "on a machine without GPUs).", lower_bound=0,
@@ -62,8 +67,13 @@ def main(fv, args):
     preflight.readable(fv.export_dir, "export_dir", "folder")
   else:
     cfg = mm_flags.config_from_flags(fv, require_model_dir=False)
-    if fv.mode in ("end_to_end", "precision"):  # the others: random batches
-      preflight.data(cfg, preflight.input_pipelines(cfg))
+    if fv.mode in ("end_to_end", "precision", "evaluation"):
+      preflight.data(cfg, preflight.input_pipelines(cfg))  # else random
+  if fv.mode == "evaluation" and not (
+      len(fv.eval_sizes) == 2 and all(n.isdigit() for n in fv.eval_sizes)
+      and 0 < int(fv.eval_sizes[0]) < int(fv.eval_sizes[1])):
+    raise errors.UsageError("--eval_sizes must be two increasing positive "
+                            f"integers, got {fv.eval_sizes}")
   if fv.mode == "modalities" and not all(
       m.isdigit() and int(m) > 0 for m in fv.modality_counts):
     raise errors.UsageError("--modality_counts must be positive integers, "
@@ -91,6 +101,10 @@ def main(fv, args):
                                        repeats=fv.repeats,
                                        warmup=fv.warmup)
     _print_precision(result)
+  elif fv.mode == "evaluation":
+    result = benchmark.evaluation_rate(
+        cfg, tuple(int(n) for n in fv.eval_sizes))
+    _print_evaluation(result)
   elif fv.mode == "end_to_end" and cfg.dataset == "records":
     result = _records(benchmark, cfg, fv)
   else:
@@ -104,6 +118,19 @@ def main(fv, args):
     _print_roofline(result)
   print(json.dumps(result))
   return 0
+
+
+def _print_evaluation(result):
+  print(f"evaluation parts on {result['device']} (untrained model and "
+        "classifiers): fixed s + s per 1,000 test examples")
+  for part, fit in result["parts"].items():
+    print(f"  {part:15s} {fit['fixed_s']:7.1f} s + {fit['per_1000_s']:6.2f} s"
+          f" per 1,000" + (f" ({fit['examples_per_s']} examples/s)"
+                           if fit["examples_per_s"] else ""))
+  for name, parts in result["projected_s"].items():
+    print(f"  projected for {parts['examples']:,} test examples (the size of "
+          f"{name}'s test set) with these networks: "
+          f"{parts['total'] / 60:.1f} min")
 
 
 def _records(benchmark, cfg, fv):
