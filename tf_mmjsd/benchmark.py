@@ -361,8 +361,11 @@ def evaluation_rate(config, sizes=(1000, 3000), log=print):
   the line through them: a fixed cost (tracing, fitting) and a cost per
   example, projected to the whole test sets of WHOLE_TEST_SETS.
 
-  The model and its coherence classifiers are untrained (the time of a
-  pass does not depend on the weights; k-means and mixture fits may take
+  A first, uncounted evaluation warms the process up (one-time tracing of
+  module-level functions, TensorFlow's first runs), so the fixed costs
+  are those of each further evaluation in a process. The model and its
+  coherence classifiers are untrained (the time of a pass does not depend
+  on the weights; k-means and mixture fits may take
   other numbers of steps on trained features). Every part evaluates the
   `n` examples of its size: eval_examples, likelihood_examples and
   quality_examples are set to n; the latent probe's training rows stay
@@ -388,14 +391,17 @@ def evaluation_rate(config, sizes=(1000, 3000), log=print):
   clfs = {s.name: networks.build_classifier(s, num_classes)
           for s in config.modalities}
   seconds = {}
-  for n in sizes:
+  for i, n in enumerate((sizes[0],) + tuple(sizes)):
     cfg = config.with_settings(eval_examples=n, likelihood_examples=n,
                                quality_examples=max(n, config.prd_clusters))
-    log(f"Evaluating {n} test examples ...")
+    log(f"Evaluating {n} test examples"
+        + (" (warm-up, not counted)" if not i else "") + " ...")
     results, _ = Evaluator(model, cfg, train_split, test_split, clfs,
                            {"modalities": {}}, log=lambda *_: None).evaluate()
-    seconds[n] = results["seconds"]
-    log("  " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds[n].items()))
+    log("  " + ", ".join(f"{k} {v:.1f} s"
+                         for k, v in results["seconds"].items()))
+    if i:
+      seconds[n] = results["seconds"]
   (n1, n2), parts = sizes, {}
   for part in seconds[n1]:
     slope = max(seconds[n2][part] - seconds[n1][part], 0.0) / (n2 - n1)
