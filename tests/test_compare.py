@@ -85,6 +85,9 @@ def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
   for row in report["rows"]:
     assert os.path.isfile(os.path.join(row["model_dir"], "results.json"))
     assert row["train_minutes"] > 0
+    with open(os.path.join(row["model_dir"], "results.json")) as f:
+      seconds = json.load(f)["seconds"]
+    assert row["eval_minutes"] == pytest.approx(sum(seconds.values()) / 60)
     probe = row["metrics"]["Latent probe, PoE posterior"]
     assert len(probe) == 7 and all(0 <= v <= 1 for v in probe.values())
     # The method's own posterior for every proper subset (3 targets x 3),
@@ -110,6 +113,7 @@ def test_a_tiny_comparison_then_a_rerun_that_reuses_it(tmp_path, cache_dir):
   assert sorted(p for p in os.listdir(out_dir) if "classifiers" in p) == [
       "classifiers_seed0"]
   text = (out_dir / "comparison.md").read_text()
+  assert "| run | training | evaluation |" in text
   assert "**Synthetic data**" in text
   for table in metrics.tables():
     assert f"## {table.title}" in text, table.title

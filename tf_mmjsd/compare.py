@@ -165,15 +165,16 @@ def _mean_sd(values):
 
 
 def summarise(records):
-  """{group: {"rows": [...], "train_minutes": stat, metric: {column:
-  stat}}} over the seeds of each group."""
+  """{group: {"rows": [...], "train_minutes": stat, "eval_minutes": stat,
+  metric: {column: stat}}} over the seeds of each group."""
   groups = {}
   for record in records:
     groups.setdefault(record["group"], []).append(record)
   out = {}
   for group, members in groups.items():
     entry = {"rows": [r["name"] for r in members],
-             "train_minutes": _mean_sd([r["train_minutes"] for r in members])}
+             **{key: _mean_sd([r.get(key) for r in members])
+                for key in ("train_minutes", "eval_minutes")}}
     for title in (t.title for t in metrics.tables()):
       columns = sorted({c for r in members
                         for c in r["metrics"].get(title, {})},
@@ -216,9 +217,12 @@ def markdown(summary, settings):
                "the attributes." if settings.get("attributes") else
                "Latent probes are accuracies."), ""]
   groups = list(summary)
-  lines += ["## Training time (minutes)", "", "| run | minutes |", "|---|---|"]
-  lines += [f"| {g} | {_cell(summary[g]['train_minutes'], 1)} |"
-            for g in groups]
+  lines += ["## Time (minutes)", "",
+            "Training, and the evaluation's parts (results.json seconds; "
+            "without loading, and the shared classifiers' training).", "",
+            "| run | training | evaluation |", "|---|---|---|"]
+  lines += [f"| {g} | {_cell(summary[g]['train_minutes'], 1)} | "
+            f"{_cell(summary[g].get('eval_minutes'), 1)} |" for g in groups]
   for table in metrics.tables():
     title = table.title
     columns = []
@@ -346,6 +350,7 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
         "styles": row.styles, "missing_rate": row.missing_rate,
         "seed": row.seed, "model_dir": config.model_dir,
         "train_minutes": minutes,
+        "eval_minutes": sum((results.seconds or {}).values()) / 60,
         "default_fusion": results.default_fusion,
         "metrics": {t.title: {k: float(v) for k, v in
                               results.table(t.title).items()}
