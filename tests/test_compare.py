@@ -167,14 +167,16 @@ def test_bad_comparisons_fail_before_training(tmp_path, cache_dir):
 
 def test_rows_share_classifiers_unless_the_seed_changes_the_data(tmp_path):
   out = str(tmp_path)
-  # The synthetic set's examples depend on the seed: a set per seed.
-  assert compare.classifier_dir(out, "synthetic_mst", 1) == os.path.join(
-      out, "classifiers_seed1")
+  # The synthetic sets' examples depend on the seed: a set per seed.
+  for dataset in ("synthetic_mst", "synthetic_celeba"):
+    assert compare.classifier_dir(out, dataset, 1) == os.path.join(
+        out, "classifiers_seed1")
   # Real data are the same for every seed: one set for all rows.
   for seed in (0, 1):
     assert compare.classifier_dir(out, "mnist_svhn_text", seed) == (
         os.path.join(out, "classifiers"))
-  # A comparison begun with per-seed sets keeps them.
+  # A comparison begun with per-seed sets keeps them, new seeds included.
   os.makedirs(os.path.join(out, "classifiers_seed0"))
-  assert compare.classifier_dir(out, "mnist_svhn_text", 0) == os.path.join(
-      out, "classifiers_seed0")
+  for seed in (0, 2):
+    assert compare.classifier_dir(out, "mnist_svhn_text", seed) == (
+        os.path.join(out, f"classifiers_seed{seed}"))

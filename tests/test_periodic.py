@@ -28,7 +28,8 @@ def test_a_periodic_evaluation_caps_every_part_at_its_examples():
 def test_evaluations_during_training_keep_to_their_budget(monkeypatch):
   """Epochs of 20 s, evaluations of 5 s, a budget of 10%: the first runs,
   the next ones wait until 10% of the training time covers one more, and
-  the last epoch's is the full evaluation."""
+  the last epoch's is the full evaluation. The classifiers' training
+  (100 s, once, before the first) is not an evaluation's cost."""
   clock = [0.0]
   monkeypatch.setattr(periodic.time, "time", lambda: clock[0])
   seen = []
@@ -38,7 +39,16 @@ def test_evaluations_during_training_keep_to_their_budget(monkeypatch):
     clock[0] += 5.0
     seen.append(config)
 
+  trained = []
+
+  def fake_train(*args, **kwargs):
+    del args, kwargs
+    clock[0] += 100.0
+    trained.append(clock[0])
+
   monkeypatch.setattr(periodic.evaluate, "evaluate_and_write", fake_evaluate)
+  monkeypatch.setattr(periodic.classifiers, "train", fake_train)
+  monkeypatch.setattr(periodic.files, "isfile", lambda path: bool(trained))
   monkeypatch.setattr(periodic.files, "makedirs", lambda path: None)
   config = _config(epochs=7, eval_every_epochs=1,
                                eval_budget=0.1, periodic_eval_examples=500,
@@ -54,7 +64,7 @@ def test_evaluations_during_training_keep_to_their_budget(monkeypatch):
       steps.append(epoch + 1)
   # After epoch 1: 5 s of 20 s. Another 5 s fits once 10% of the training
   # time reaches 10 s: epoch 5 (100 s). Epoch 7 is the full evaluation.
-  assert steps == [1, 5, 7]
+  assert steps == [1, 5, 7] and trained == [100.0]
   assert [c.eval_examples for c in seen] == [500, 500, 0]
   assert callback.eval_seconds == 10.0 and callback.train_seconds == 140.0
   skipped = [ln for ln in lines if ln.startswith("Skipping")]

@@ -81,9 +81,11 @@ def classifier_dir(compare_dir, dataset, seed):
   """The coherence classifiers of a comparison's rows of `seed`: one set
   for every row and seed (`<compare_dir>/classifiers/`), or one per seed
   (`classifiers_seed<seed>/`) where the seed changes the data (the
-  synthetic sets); a comparison begun with per-seed sets keeps them."""
+  synthetic sets); a comparison begun with per-seed sets keeps them for
+  every seed."""
   per_seed = os.path.join(compare_dir, f"classifiers_seed{seed}")
-  if registry.get(dataset).seed_changes_data or files.isdir(per_seed):
+  if registry.get(dataset).seed_changes_data or files.glob(
+      os.path.join(compare_dir, "classifiers_seed*")):
     return per_seed
   return os.path.join(compare_dir, "classifiers")
 
@@ -350,7 +352,8 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
         "styles": row.styles, "missing_rate": row.missing_rate,
         "seed": row.seed, "model_dir": config.model_dir,
         "train_minutes": minutes,
-        "eval_minutes": sum((results.seconds or {}).values()) / 60,
+        "eval_minutes": (sum(results.seconds.values()) / 60
+                         if results.seconds else None),
         "default_fusion": results.default_fusion,
         "metrics": {t.title: {k: float(v) for k, v in
                               results.table(t.title).items()}

@@ -30,7 +30,8 @@ RESUMABLE = ("epochs", "checkpoint_every_steps", "keep_checkpoints",
              "startup_timeout",
              "on_nonfinite", "max_consecutive_skips",
              "eval_every_epochs", "eval_batch_size", "eval_examples",
-             "periodic_eval_examples", "eval_budget", "classifier_dir", "classifier_epochs", "figure_rows")
+             "periodic_eval_examples", "eval_budget", "classifier_dir",
+             "classifier_epochs", "figure_rows")
 
 
 @dataclasses.dataclass(frozen=True)

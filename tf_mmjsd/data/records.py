@@ -575,8 +575,11 @@ def _damaged(path, error):
 
 def _spilled_pools(manifest, split):
   """{m: np.memmap [N, *stored shape]} of the stored modalities, in new
-  files of the temporary folder that are unlinked at once (the mapping
-  keeps their space until the arrays are freed)."""
+  files of the temporary folder ($TMPDIR: a disk, for the memory to stay
+  free; a tmpfs holds them in memory) that are unlinked at once (the
+  mapping keeps their space until the arrays are freed). Their space is
+  reserved first, so a full disk is an OSError here, not a crash when a
+  page is written."""
   import tempfile  # pylint: disable=g-import-not-at-top
   n = manifest.examples(split)
   out = {}
@@ -589,6 +592,9 @@ def _spilled_pools(manifest, split):
       out[spec.name] = np.lib.format.open_memmap(
           path, mode="w+", dtype=np.dtype(stored["dtype"]),
           shape=(n, *[int(d) for d in stored["shape"]]))
+      if hasattr(os, "posix_fallocate"):
+        with open(path, "r+b") as f:
+          os.posix_fallocate(f.fileno(), 0, os.path.getsize(path))
     finally:
       os.remove(path)
   return out

@@ -185,6 +185,8 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
         "train_examples": int(len(train_rows)),
         "validation_examples": int(held), "epochs_trained": trained,
         "best_epoch": best, "seconds": round(seconds, 1),
+        "held_out_losses": [float(v) for v in
+                            history.history.get("val_loss", [])],
         "test_examples": int(len(test_rows))}
   files.write_atomic(os.path.join(out_dir, METADATA),
                      json.dumps(meta, indent=2))
@@ -193,14 +195,17 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
 
 def _same_data(meta, config, digest):
   """True where classifiers.json's data are this experiment's: the same
-  data signature, or one that differs only in data_path while the
-  fingerprints (data.fingerprint) agree (the data moved)."""
+  data signature, or one that differs only in data_path (the data moved)
+  or in whether it records the seed (written before the data set was
+  known to depend on it) while the fingerprints (data.fingerprint)
+  agree."""
   signature = data_signature(config)
   if meta.get("data") == signature:
     return True
   if digest is None or meta.get("fingerprint") != digest:
     return False
-  strip = lambda d: {k: v for k, v in (d or {}).items() if k != "data_path"}
+  strip = lambda d: {k: v for k, v in (d or {}).items()
+                     if k not in ("data_path", "seed")}
   return strip(meta.get("data")) == strip(signature)
 
 

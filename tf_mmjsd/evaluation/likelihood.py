@@ -69,7 +69,7 @@ def log_likelihood(model, inputs, subset, fusion_kind, num_samples,
   encoded = model.encode(inputs) if encoded is None else encoded
   batch = tf.shape(next(iter(inputs.values())))[0]
   ones = tf.ones([batch])
-  if isinstance(subset, (list, tuple)):
+  if not tf.is_tensor(subset):
     content = model.restrict(encoded["content"], subset)
     present = {m: ones for m in subset}
   else:

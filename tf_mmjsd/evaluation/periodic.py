@@ -4,7 +4,8 @@ training callback (callbacks.TrainingCallback).
 Every `eval_every_epochs` epochs it evaluates the newest checkpoint on
 `periodic_eval_examples` random test examples (at most as many for the
 likelihood and sample quality), into <model_dir>/evaluations/step_<N>/ and
-TensorBoard. Its cost is held to `eval_budget` of the training time: an
+TensorBoard. Its cost (without the coherence classifiers' training, done
+once before the first) is held to `eval_budget` of the training time: an
 evaluation whose expected cost (the last one's) would take the
 evaluations past that share is skipped, with a line saying so. The first
 always runs (its cost is not known before), and the last epoch's is the
@@ -14,8 +15,8 @@ full evaluation, outside the budget.
 import os
 import time
 
-from tf_mmjsd import callbacks, files
-from tf_mmjsd.evaluation import evaluate
+from tf_mmjsd import callbacks, files, run_dir
+from tf_mmjsd.evaluation import classifiers, evaluate
 
 
 def periodic_config(config):
@@ -34,6 +35,23 @@ def periodic_config(config):
       likelihood_examples=capped(config.likelihood_examples),
       quality_examples=max(min(config.quality_examples, cap),
                            config.prd_clusters))
+
+
+def _train_classifiers(event):
+  """Trains the run's coherence classifiers where there are none (the
+  evaluation would, inside its timed part); data without labels get
+  none, as the evaluation then says."""
+  cfg = event.config
+  folder = run_dir.classifier_dir(cfg)
+  if files.isfile(os.path.join(folder, run_dir.CLASSIFIERS)):
+    return
+  event.log(f"No classifiers in {folder}; training them before the first "
+            "evaluation (not counted in its time).")
+  try:
+    classifiers.train(cfg, event.train_split, event.test_split, folder,
+                      cfg.classifier_epochs, log=event.log)
+  except classifiers.NoLabelsError:
+    pass
 
 
 class PeriodicEvaluation:
@@ -65,6 +83,7 @@ class PeriodicEvaluation:
       return
     out_dir = os.path.join(cfg.model_dir, "evaluations", f"step_{event.step}")
     files.makedirs(out_dir)
+    _train_classifiers(event)  # once, and not an evaluation's cost
     start = time.time()
     evaluate.evaluate_and_write(event.eval_model(),
                                 cfg if last else periodic_config(cfg),

@@ -22,9 +22,10 @@ from tf_mmjsd.evaluation import report
 # and MMVAE+ (the methods whose PoE is the pi-weighted product)
 # coherence "poe" is the product of the subset's posteriors without
 # N(0, I) (the reference's) and "poe_weighted" their pi-weighted product
-# (evaluation.suite). bin/compare re-evaluates a row whose results.json
-# has another.
-RESULTS_SCHEMA = 3
+# (evaluation.suite); 4: PRD clusters with scikit-learn's MiniBatchKMeans,
+# the reference PRD code's estimator (evaluation/quality.py). bin/compare
+# re-evaluates a row whose results.json has another.
+RESULTS_SCHEMA = 4
 
 
 @dataclasses.dataclass

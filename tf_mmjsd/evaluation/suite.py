@@ -323,6 +323,9 @@ class Evaluator:
     if "skipped" in sampled:
       return sampled
     cfg = self.config
+    if min(sampled["rows"], cfg.quality_examples) < cfg.prd_clusters:
+      return {"skipped": f"{sampled['rows']} generated examples, fewer "
+                         f"than PRD's {cfg.prd_clusters} clusters"}
     feature_name, feats, images, ranges = (
         sampled["features"], sampled["values"], sampled["images"],
         sampled["ranges"])

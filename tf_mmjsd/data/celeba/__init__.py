@@ -331,7 +331,7 @@ registry.register(registry.Dataset(
     options=(CELEBA_DIR,)))
 registry.register(registry.Dataset(
     "synthetic_celeba", _load_synthetic, specs, label_kind="attributes",
-    synthetic=True, attribute_names=ATTRIBUTES,
+    synthetic=True, attribute_names=ATTRIBUTES, seed_changes_data=True,
     description="offline synthetic stand-in faces with CelebA's attributes "
                 "(not CelebA)",
     options=(registry.SYNTHETIC_TRAIN_SIZE, registry.SYNTHETIC_TEST_SIZE)))
