@@ -8,7 +8,7 @@ ROOT = pathlib.Path(__file__).parent
 
 setuptools.setup(
     name="tf_mmjsd",
-    version="0.4.0",
+    version="0.5.0",
     description=(
         "mmJSD multimodal variational autoencoders (Jensen-Shannon divergence "
         "with a dynamic prior) in TensorFlow/Keras"

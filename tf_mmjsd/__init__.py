@@ -21,4 +21,4 @@ _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 from tf_mmjsd.errors import Error, UsageError  # pylint: disable=g-import-not-at-top
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
