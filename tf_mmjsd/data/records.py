@@ -585,18 +585,18 @@ def _spilled_pools(manifest, split):
   out = {}
   for spec in manifest.stored_specs:
     stored = manifest.values["stored"][spec.name]
-    handle, path = tempfile.mkstemp(prefix=f"tf_mmjsd_{split}_{spec.name}_",
-                                    suffix=".npy")
+    handle, path = tempfile.mkstemp(  # local: $TMPDIR
+        prefix=f"tf_mmjsd_{split}_{spec.name}_", suffix=".npy")
     os.close(handle)
     try:
       out[spec.name] = np.lib.format.open_memmap(
           path, mode="w+", dtype=np.dtype(stored["dtype"]),
           shape=(n, *[int(d) for d in stored["shape"]]))
       if hasattr(os, "posix_fallocate"):
-        with open(path, "r+b") as f:
-          os.posix_fallocate(f.fileno(), 0, os.path.getsize(path))
+        with open(path, "r+b") as f:  # local: $TMPDIR
+          os.posix_fallocate(f.fileno(), 0, f.seek(0, os.SEEK_END))
     finally:
-      os.remove(path)
+      os.remove(path)  # local: $TMPDIR
   return out
 
 
