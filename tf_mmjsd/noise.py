@@ -112,6 +112,15 @@ def per_example(seeds, normal_size, uniform_size):
     return (tf.random.stateless_normal([normal_size], tf.stack([seed, 0])),
             tf.random.stateless_uniform([uniform_size], tf.stack([seed, 1])))
 
-  return tf.map_fn(draw, tf.cast(seeds, tf.int64), fn_output_signature=(
-      tf.TensorSpec([normal_size], tf.float32),
-      tf.TensorSpec([uniform_size], tf.float32)))
+  # tf.map_fn sets a caching device on the global variable scope and
+  # resets it only when it returns: an error (or a signal) inside it left
+  # every later strategy scope of the process unable to make variables.
+  scope = tf.compat.v1.get_variable_scope()
+  caching_device = scope.caching_device
+  try:
+    return tf.map_fn(draw, tf.cast(seeds, tf.int64), fn_output_signature=(
+        tf.TensorSpec([normal_size], tf.float32),
+        tf.TensorSpec([uniform_size], tf.float32)))
+  finally:
+    if scope.caching_device is not caching_device:  # only while tracing
+      scope.set_caching_device(caching_device)
