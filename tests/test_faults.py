@@ -411,6 +411,28 @@ def test_a_block_that_ends_with_a_signal_pending_raises_it(monkeypatch):
     signal.signal(signal.SIGTERM, previous[signal.SIGTERM])
 
 
+def test_between_steps_raises_a_signal_at_the_next_check_only():
+  """Keras training (the coherence classifiers) raises a signal at a step
+  boundary, never inside a trace, which left the process's graph state
+  broken for every later program in it."""
+  import signal  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  from tf_mmjsd import errors, interrupts  # pylint: disable=g-import-not-at-top
+  previous = {s: signal.getsignal(s) for s in interrupts.SIGNALS}
+  reached = []
+  with pytest.raises(errors.Interrupted, match="stopped by SIGTERM"):
+    with interrupts.handled():
+      with interrupts.between_steps():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # delivered, and recorded only
+        reached.append("after the signal")
+        interrupts.check()  # the step boundary
+        reached.append("after check")
+  assert reached == ["after the signal"]
+  assert {s: signal.getsignal(s) for s in interrupts.SIGNALS} == previous
+  interrupts.check()  # handled() forgot it
+
+
 @pytest.mark.process
 @pytest.mark.parametrize("sig,code", [("SIGTERM", 143), ("SIGINT", 130)])
 def test_a_signal_stops_bin_evaluate_cleanly(sig, code, tiny_run, tmp_path,

@@ -120,6 +120,27 @@ def deferred():
     os.kill(os.getpid(), held[-1])
 
 
+@contextlib.contextmanager
+def between_steps():
+  """Within the block SIGTERM and SIGINT are recorded and raised by the
+  next `check()` (call it at a step boundary, e.g. from a Keras callback),
+  not wherever Python runs next: raised while TensorFlow traces a function
+  (Keras fit's first steps, its validation), one left the process's graph
+  state broken for every later program in it. One still pending when the
+  block ends is raised then. Outside the main thread it changes nothing."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  previous = {sig: signal.signal(sig, lambda signum, _: _pending.append(
+      signum)) for sig in SIGNALS}
+  try:
+    yield
+  finally:
+    for sig, handler in previous.items():
+      signal.signal(sig, handler)
+  check()
+
+
 def check():
   """Raises errors.Interrupted for a signal received earlier whose
   exception was dropped (see the module docstring)."""

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_mmjsd import files, networks, run_dir
+from tf_mmjsd import files, interrupts, networks, run_dir
 from tf_mmjsd.errors import UsageError
 from tf_mmjsd.evaluation import average_precision
 from tf_mmjsd.data import registry
@@ -149,18 +149,22 @@ def train(config, train_split, test_split, out_dir, epochs, log=print,
         + " ...")
     start = time.time()
     callbacks = [keras.callbacks.LambdaCallback(
+        # A signal stops training at a step boundary (between_steps).
+        on_train_batch_end=lambda *_, **__: interrupts.check(),
+        on_test_batch_end=lambda *_, **__: interrupts.check(),
         on_epoch_end=lambda e, logs: log(
             f"  epoch {e + 1}: train accuracy {logs['accuracy']:.4f}"
             + (f", held-out loss {logs['val_loss']:.4f}" if held else "")))]
     if held:
       callbacks.append(keras.callbacks.EarlyStopping(
           monitor="val_loss", patience=1, restore_best_weights=True))
-    history = model.fit(
-        _dataset(pipe, spec.name, order, batch_size), epochs=epochs,
-        steps_per_epoch=len(train_rows) // batch_size or 1, verbose=0,
-        shuffle=False, callbacks=callbacks,
-        validation_data=(_dataset(pipe, spec.name, val_rows, 1000) if held
-                         else None))
+    with interrupts.between_steps():
+      history = model.fit(
+          _dataset(pipe, spec.name, order, batch_size), epochs=epochs,
+          steps_per_epoch=len(train_rows) // batch_size or 1, verbose=0,
+          shuffle=False, callbacks=callbacks,
+          validation_data=(_dataset(pipe, spec.name, val_rows, 1000) if held
+                           else None))
     trained = len(history.history["loss"])
     best = (int(np.argmin(history.history["val_loss"])) + 1 if held
             else trained)

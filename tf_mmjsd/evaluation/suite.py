@@ -10,7 +10,9 @@ config, the splits, the evaluated rows, the classifiers, and the passes
 metrics share, each run once: `encodings()` (posterior parameters of the
 probe's training rows and the labelled test rows: latent probe,
 clustering), `generation()` (conditional and random samples, judged and
-featurised: coherence, sample quality) and `likelihoods()`.
+featurised: `coherence()`, then `sample_quality()`'s PRD and FID of the
+features it kept) and `likelihoods()` (one traced function per fusion,
+the subset a [M] indicator).
 
 Every pass streams batches through one `tf.function`; only predictions and
 (at most `quality_examples`) features are kept, so the 200,000 test triples
