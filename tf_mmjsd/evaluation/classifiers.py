@@ -238,13 +238,19 @@ def load(config, out_dir, digest=None):
   return models, meta
 
 
-def load_or_train(config, train_split, test_split, out_dir, epochs,
-                  log=print):
-  """Loads the classifiers in out_dir, training them first if absent."""
+def ensure_trained(config, train_split, test_split, out_dir, epochs,
+                   log=print):
+  """Trains the classifiers into out_dir unless it holds some."""
   if not files.isfile(os.path.join(out_dir, METADATA)):
     log(f"No classifiers in {out_dir}; training them "
         "(bin/train_classifiers does this ahead of time).")
     train(config, train_split, test_split, out_dir, epochs, log=log)
+
+
+def load_or_train(config, train_split, test_split, out_dir, epochs,
+                  log=print):
+  """Loads the classifiers in out_dir, training them first if absent."""
+  ensure_trained(config, train_split, test_split, out_dir, epochs, log)
   return load(config, out_dir,
               fingerprint((train_split, test_split)))
 

@@ -42,14 +42,10 @@ def _train_classifiers(event):
   evaluation would, inside its timed part); data without labels get
   none, as the evaluation then says."""
   cfg = event.config
-  folder = run_dir.classifier_dir(cfg)
-  if files.isfile(os.path.join(folder, run_dir.CLASSIFIERS)):
-    return
-  event.log(f"No classifiers in {folder}; training them before the first "
-            "evaluation (not counted in its time).")
   try:
-    classifiers.train(cfg, event.train_split, event.test_split, folder,
-                      cfg.classifier_epochs, log=event.log)
+    classifiers.ensure_trained(cfg, event.train_split, event.test_split,
+                               run_dir.classifier_dir(cfg),
+                               cfg.classifier_epochs, log=event.log)
   except classifiers.NoLabelsError:
     pass
 
