@@ -6,7 +6,7 @@ many modalities there are or what they are called.
 
 A modality is described on the command line as
 
-  name:shape:likelihood:network[:weight[:activation]][:key=value ...]
+    name:shape:likelihood:network[:weight[:activation]][:key=value ...]
 
 (`parse_modality`), or as one JSON object per modality in a file
 (`load_modalities_file`). The optional fields are in `FIELDS`.

@@ -65,7 +65,7 @@ class Method:
     options: its `options.Option`s.
     joint_encoder: it trains a joint encoder q(c | x_1..x_M) besides the
       unimodal ones (networks.JointEncoder; JMVAE): the objective finds
-      its (loc, scale) under posteriors["content"][fusion.JOINT], and
+      its (loc, scale) under `posteriors["content"][fusion.JOINT]`, and
       inference's "poe" posterior of an example with every modality
       present is it.
     complete_data: it trains on examples with every modality only

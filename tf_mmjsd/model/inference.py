@@ -86,11 +86,12 @@ class InferenceAPI:
     """Every posterior of the present subset, as tensors.
 
     Returns:
-      {"content_loc_<m>", "content_scale_<m>": [B, latent_dim] per modality
-       in `inputs` (the encoder's output, also where m is absent),
-       "style_loc_<m>", "style_scale_<m>": [B, style_dim] if style_dim,
-       "poe_loc", "poe_scale": [B, latent_dim] of the PoE subset posterior,
-       "mixture_mean", "mixture_stddev": [B, latent_dim] of the mixture}.
+      A dict: "content_loc_<m>", "content_scale_<m>": [B, latent_dim] per
+        modality in `inputs` (the encoder's output, also where m is
+        absent); "style_loc_<m>", "style_scale_<m>": [B, style_dim] if
+        style_dim; "poe_loc", "poe_scale": [B, latent_dim] of the PoE
+        subset posterior; "mixture_mean", "mixture_stddev": [B,
+        latent_dim] of the mixture.
     """
     inputs, present, _, _ = self._inference_inputs(inputs, masks, None)
     encoded = self.encode(inputs)

@@ -172,10 +172,10 @@ class MultimodalVAE(InferenceAPI, TrainStep, keras.Model):
         training, batch normalisation uses only those rows' statistics.
 
     Returns:
-      {"content": {m: (loc, scale) [B, latent_dim]},
-       "style": {m: (loc, scale) [B, style_dim]}} (style empty if none);
-      for a method with a joint encoder, given every modality, content
-      also holds the joint posterior under fusion.JOINT.
+      {"content": {m: (loc, scale) [B, latent_dim]}, "style": {m: (loc,
+        scale) [B, style_dim]}} (style empty if none); for a method with a
+        joint encoder, given every modality, content also holds the joint
+        posterior under `fusion.JOINT`.
     """
     self._check_inputs(inputs)
     out = {"content": {}, "style": {}}
