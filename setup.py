@@ -45,8 +45,15 @@ setuptools.setup(
     # pytest-xdist: the suite runs on two processes (-n 2); its tests are
     # mostly single-threaded Python (tracing, start-up), so two cores run
     # it in 11.4 minutes instead of 18.5.
+    # docs: the documentation site (mkdocs.yml; `mkdocs build --strict`).
+    # MkDocs with the Material theme, and mkdocstrings, which reads the API
+    # reference from the docstrings by static analysis (no TensorFlow
+    # import). Pinned to the versions the site is built and checked with.
     extras_require={"test": ["pytest>=8", "pytest-xdist>=3.6.1",
-                             "tensorflow-serving-api>=2.21,<2.22"]},
+                             "tensorflow-serving-api>=2.21,<2.22"],
+                    "docs": ["mkdocs==1.6.1", "mkdocs-material==9.8.2",
+                             "mkdocstrings==1.0.8",
+                             "mkdocstrings-python==2.0.11"]},
     # Every program on PATH as tf-mmjsd-<name> (bin/<name> in a clone).
     entry_points={"console_scripts": [
         f"tf-mmjsd-{name.replace('_', '-')}=tf_mmjsd.programs.{name}:run"
