@@ -1,6 +1,6 @@
 """`synthetic_mst`: a procedurally generated, offline stand-in for MNIST-SVHN.
 
-This is synthetic data (README, Data sets); numbers measured on it are not
+This is synthetic data (docs/data.md); numbers measured on it are not
 MNIST or SVHN numbers. It has the keys, shapes and value ranges of the real
 data so that every code path runs without the internet:
 
