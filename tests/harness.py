@@ -1,12 +1,15 @@
 """What the tests share (imported by test modules; no test module imports
 another): the repository root, running bin/ programs, the tiny training
-flags, reading a run's summary, writing .npz data and random batches."""
+flags, reading a run's summary, writing .npz data and random batches,
+the commands a markdown page prints."""
 
 import contextlib
 import hashlib
 import io
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 
@@ -215,3 +218,44 @@ def check_usage_errors_before_tensorflow(cases, tmp_root, cache_dir,
     assert re.search(pattern, error_line(stderr)), (name, stderr[-2000:])
     assert tree(folder) == before, name
   assert len(results) == len(usage) >= 1
+
+
+# The commands of a markdown page (tests/test_doc_commands.py).
+_START = re.compile(r"^(?:\w+=(?:'[^']*'|\"[^\"]*\"|\S*)\s+)*"
+                    r"(bin/\w+|tf-mmjsd-[\w-]+)(?=\s|$)")
+_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.M | re.S)
+_SPAN = re.compile(r"(?<!`)`((?:bin/\w+|tf-mmjsd-[\w-]+)(?:[^`]*))`(?!`)")
+
+
+def program_of(word):
+  """The program module name of `bin/<name>` or `tf-mmjsd-<name>`."""
+  return word[4:] if word.startswith("bin/") else word[9:].replace("-", "_")
+
+
+def commands(text, spans=True):
+  """[(line, argv)] of every command in markdown `text`: code blocks' lines
+  (joined across a trailing backslash; `VAR=value` prefixes, `&&` chains
+  and `# comments` allowed) and, with `spans`, inline code spans."""
+  found = []
+  for block in _FENCE.finditer(text):
+    first = text.count("\n", 0, block.start(1)) + 1
+    lines = block.group(1).split("\n")
+    k = 0
+    while k < len(lines):
+      line, start = lines[k], k
+      while line.endswith("\\") and k + 1 < len(lines):
+        k += 1
+        line = line[:-1] + " " + lines[k].strip()
+      k += 1
+      for part in line.split("&&"):
+        match = _START.match(part.strip())
+        if match:
+          found.append((first + start, _argv(part.strip()[match.start(1):])))
+  for span in _SPAN.finditer(text if spans else ""):
+    found.append((text.count("\n", 0, span.start()) + 1,
+                  _argv(" ".join(span.group(1).split()))))
+  return found
+
+
+def _argv(command):
+  return shlex.split(command, comments=True)

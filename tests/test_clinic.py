@@ -11,7 +11,7 @@ import pytest
 
 from tf_mmjsd.data import clinic, npz
 from tf_mmjsd.data.specs import parse_modality
-from tests.harness import REPO, run_bin
+from tests.harness import REPO, commands, program_of, run_bin
 
 FLAGFILE = os.path.join(REPO, "configs", "clinic.flags")
 
@@ -47,27 +47,40 @@ def test_clinic_data_shapes_missing_rate_and_determinism(tmp_path):
   assert len(train) == 3000 and len(test) == 500
 
 
+def _worked_example():
+  """The commands of docs/data.md's worked example, in its order."""
+  with open(os.path.join(REPO, "docs", "data.md"), encoding="utf-8") as f:
+    text = f.read()
+  section = text.split("### Worked example", 1)[1].split("\n#", 1)[0]
+  return [argv for _, argv in commands(section, spans=False)]
+
+
 @pytest.mark.slow
 def test_worked_example_trains_and_evaluates(tmp_path, cache_dir):
-  """The README's three commands, on a smaller data set and fewer epochs."""
+  """docs/data.md's three commands as printed, each with settings appended
+  (later flags win) for a smaller data set and fewer epochs."""
   data = str(tmp_path / "clinic.npz")
-  made = run_bin("make_example_data", [f"--out={data}", "--train_size=800",
-                                       "--test_size=200"], cache_dir)
-  assert made.returncode == 0, made.stderr
-  assert "synthetic patients" in made.stdout
   model_dir = str(tmp_path / "run")
-  trained = run_bin("train", [
-      f"--flagfile={FLAGFILE}", f"--data_path={data}",
-      f"--model_dir={model_dir}", "--batch_size=32", "--epochs=3",
-      "--style_warmup_epochs=1", "--probe_train_examples=400"], cache_dir)
-  assert trained.returncode == 0, trained.stderr
+  smaller = {
+      "make_example_data": [f"--out={data}", "--train_size=800",
+                            "--test_size=200"],
+      "train": [f"--data_path={data}", f"--model_dir={model_dir}",
+                "--batch_size=32", "--epochs=3", "--style_warmup_epochs=1",
+                "--probe_train_examples=400"],
+      "evaluate": [f"--model_dir={model_dir}", "--likelihood_examples=40",
+                   "--likelihood_samples=4", "--quality_examples=100"]}
+  steps = _worked_example()
+  assert [program_of(argv[0]) for argv in steps] == list(smaller)
+  assert "--flagfile=configs/clinic.flags" in steps[1]
+  outputs = {}
+  for argv in steps:
+    name = program_of(argv[0])
+    outputs[name] = run_bin(name, argv[1:] + smaller[name], cache_dir)
+    assert outputs[name].returncode == 0, (argv, outputs[name].stderr)
+  assert "synthetic patients" in outputs["make_example_data"].stdout
   summary = json.load(open(os.path.join(model_dir, "summary.json")))
   assert summary["steps"] == 3 * (800 // 32)
   assert all(math.isfinite(v) for v in summary["test_terms"].values())
-  evaluated = run_bin("evaluate", [
-      f"--model_dir={model_dir}", "--likelihood_examples=40",
-      "--likelihood_samples=4", "--quality_examples=100"], cache_dir)
-  assert evaluated.returncode == 0, evaluated.stderr
   results = json.load(open(os.path.join(model_dir, "results.json")))
   subsets = {"scan", "report", "labs", "scan+report", "scan+labs",
              "report+labs", "scan+report+labs"}

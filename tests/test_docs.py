@@ -7,17 +7,19 @@ import re
 
 from tests.harness import REPO
 
-PATH = re.compile(r"[`(\s]((?:[\w.-]+/)*[\w-]+\.(?:py|md|flags))\b")
+PATH = re.compile(r"[`(\s]((?:[\w.-]+/)*[\w-]+\.(?:py|md|flags|png))\b")
 # file:line citations of the reference repositories, in
 # docs/reference_settings.md only (elsewhere a path:line must be ours)
 CITATION = re.compile(r"[`(\s]((?:[\w.-]+/)*[\w-]+\.py):\d")
 SOURCES = ([os.path.join(REPO, "README.md")]
-           + glob.glob(os.path.join(REPO, "docs", "*.md"))
+           + glob.glob(os.path.join(REPO, "docs", "**", "*.md"),
+                       recursive=True)
            + glob.glob(os.path.join(REPO, "tf_mmjsd", "**", "*.py"),
                        recursive=True))
 # Names of what programs write, or of a user's own file, not of ours.
 WRITTEN = ("runs/", "saved_models/", "results.md", "configs/my.flags",
-           "tf_mmjsd.")
+           "tf_mmjsd.", "figures/from_", "figures/random", "samples/",
+           "missing_rates_")
 BASENAMES = {os.path.basename(p) for p in glob.glob(
     os.path.join(REPO, "**", "*"), recursive=True)}
 
