@@ -1,7 +1,9 @@
-"""Every command the README and docs/ print is one its program accepts.
+"""Every command the README, docs/ and the programs' --help print is one
+its program accepts.
 
 Each `bin/<name> ...` or `tf-mmjsd-<name> ...` command, in a fenced code
-block or an inline code span, is parsed by the program it names exactly as
+block or an inline code span of a page, or on a line of a program's
+docstring (the top of its --help), is parsed by the program it names exactly as
 `cli.execute` parses it (flagfiles read, absl's types and bounds, the
 checks every flag shares), and the experiment's settings are built from
 it, so an unknown flag, a bad value or a setting out of range fails here.
@@ -11,6 +13,7 @@ scheme only (no store is asked). The quick start's commands, and the
 worked example's in tests/test_clinic.py, are also run on tiny settings.
 """
 
+import ast
 import glob
 import os
 import re
@@ -31,6 +34,12 @@ def _all_commands():
       text = f.read()
     for line, argv in commands(text):
       out.append((f"{os.path.relpath(path, REPO)}:{line}", argv))
+  for path in sorted(glob.glob(os.path.join(REPO, "tf_mmjsd", "programs",
+                                            "*.py"))):
+    with open(path, encoding="utf-8") as f:
+      doc = ast.get_docstring(ast.parse(f.read())) or ""
+    for line, argv in commands(f"```\n{doc}\n```", spans=False):
+      out.append((f"{os.path.relpath(path, REPO)}:doc{line - 1}", argv))
   return out
 
 
@@ -86,6 +95,7 @@ def test_the_docs_print_commands_of_every_kind():
   assert {"train", "evaluate", "export", "compare", "benchmark",
           "make_records", "make_example_data", "train_local_cluster",
           "train_classifiers"} <= programs
+  assert sum(":doc" in where for where, _ in ALL) >= 15  # --help texts
   readme = [argv for where, argv in ALL if where.startswith("README.md")]
   assert ["bin/train", "--flagfile=configs/quickstart.flags"] in readme
 
