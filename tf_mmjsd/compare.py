@@ -300,6 +300,29 @@ def plots(records, out_prefix, attributes=False):
   return paths
 
 
+def plan(base, compare_dir, methods, styles, missing_rates, seeds,
+         style_overrides, shared_overrides, method_overrides=None,
+         log=print):
+  """(rows, their ExperimentConfigs) of a comparison (the arguments of
+  `run`), every row's settings checked; ConfigError for a grid with no
+  row or a row whose settings are invalid. Reads no file but a glob of
+  compare_dir (where the classifiers go)."""
+  rows = grid(methods, styles, missing_rates, seeds)
+  complete_only = [r for r in rows if r.missing_rate
+                   and methods_lib.get(r.method).complete_data]
+  if complete_only:
+    log(f"Leaving out {len(complete_only)} row(s) of "
+        + ", ".join(sorted({r.method for r in complete_only}))
+        + " with a missing rate: the method trains on complete data only")
+    rows = [r for r in rows if r not in complete_only]
+  if not rows:
+    raise ConfigError("the comparison has no rows: give at least one "
+                      "method, styles setting, missing rate and seed")
+  return rows, [row_config(base, r, compare_dir, style_overrides,
+                           shared_overrides, method_overrides)
+                for r in rows]
+
+
 def run(base, compare_dir, methods, styles, missing_rates, seeds,
         style_overrides, shared_overrides, report="comparison", log=print,
         method_overrides=None):
@@ -319,20 +342,9 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
   Returns:
     the report dict (also in <compare_dir>/<report>.json).
   """
-  rows = grid(methods, styles, missing_rates, seeds)
-  complete_only = [r for r in rows if r.missing_rate
-                   and methods_lib.get(r.method).complete_data]
-  if complete_only:
-    log(f"Leaving out {len(complete_only)} row(s) of "
-        + ", ".join(sorted({r.method for r in complete_only}))
-        + " with a missing rate: the method trains on complete data only")
-    rows = [r for r in rows if r not in complete_only]
-  if not rows:
-    raise ConfigError("the comparison has no rows: give at least one "
-                      "method, styles setting, missing rate and seed")
-  configs = [row_config(base, r, compare_dir, style_overrides,
-                        shared_overrides, method_overrides)
-             for r in rows]  # all checked first
+  rows, configs = plan(base, compare_dir, methods, styles, missing_rates,
+                       seeds, style_overrides, shared_overrides,
+                       method_overrides, log)
   run_dir.check_creatable(compare_dir, "compare_dir")
   files.makedirs(compare_dir)
   records = []

@@ -58,17 +58,16 @@ def define_flags(fv):
                        flag_values=fv)
 
 
-def main(fv, args):
-  """Runs the benchmark of the parsed flags `fv` (args: none)."""
-  del args
+def check(fv):
+  """The experiment's settings of the parsed flags `fv` (None for
+  --mode=serving), its lists checked; reads no file but a records
+  manifest (tests/test_doc_commands.py calls it on the docs' commands)."""
+  cfg = None
   if fv.mode == "serving":
     if not fv.export_dir:
       raise errors.UsageError("--mode=serving needs --export_dir")
-    preflight.readable(fv.export_dir, "export_dir", "folder")
   else:
     cfg = mm_flags.config_from_flags(fv, require_model_dir=False)
-    if fv.mode in ("end_to_end", "precision", "evaluation"):
-      preflight.data(cfg, preflight.input_pipelines(cfg))  # else random
   if fv.mode == "evaluation" and not (
       len(fv.eval_sizes) == 2 and all(n.isdigit() for n in fv.eval_sizes)
       and 0 < int(fv.eval_sizes[0]) < int(fv.eval_sizes[1])):
@@ -78,6 +77,17 @@ def main(fv, args):
       m.isdigit() and int(m) > 0 for m in fv.modality_counts):
     raise errors.UsageError("--modality_counts must be positive integers, "
                             f"got {fv.modality_counts}")
+  return cfg
+
+
+def main(fv, args):
+  """Runs the benchmark of the parsed flags `fv` (args: none)."""
+  del args
+  cfg = check(fv)
+  if fv.mode == "serving":
+    preflight.readable(fv.export_dir, "export_dir", "folder")
+  elif fv.mode in ("end_to_end", "precision", "evaluation"):
+    preflight.data(cfg, preflight.input_pipelines(cfg))  # else random
   if fv.logical_cpus:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     try:

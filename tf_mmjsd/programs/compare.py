@@ -43,9 +43,11 @@ def define_flags(fv):
       flag_values=fv)
 
 
-def main(fv, args):
-  """Runs the comparison of the parsed flags `fv` (args: none)."""
-  del args
+def check(fv):
+  """The comparison's arguments from the parsed flags `fv`, every row's
+  settings checked (no file is read but a records manifest;
+  tests/test_doc_commands.py calls it on the docs' commands): a dict of
+  `compare.run`'s keyword arguments."""
   if not fv.compare_dir:
     raise errors.UsageError("--compare_dir is required")
   styles = {"off": False, "on": True}
@@ -57,17 +59,30 @@ def main(fv, args):
   except ValueError as e:
     raise errors.UsageError(f"--missing_rates or --seeds: {e}") from e
   from tf_mmjsd import compare  # pylint: disable=g-import-not-at-top
-  base = mm_flags.config_from_flags(fv, require_model_dir=False)
+  grid = dict(
+      base=mm_flags.config_from_flags(fv, require_model_dir=False),
+      compare_dir=fv.compare_dir, methods=fv.methods,
+      styles=[styles[s] for s in fv.styles], missing_rates=rates,
+      seeds=seeds,
+      style_overrides=compare.parse_overrides(fv.ms_settings,
+                                              "--ms_settings"),
+      shared_overrides=compare.parse_overrides(fv.shared_settings,
+                                               "--shared_settings"),
+      method_overrides=compare.parse_method_overrides(fv.method_settings,
+                                                      fv.methods))
+  compare.plan(**grid, log=lambda text: None)
+  return grid
+
+
+def main(fv, args):
+  """Runs the comparison of the parsed flags `fv` (args: none)."""
+  del args
+  grid = check(fv)
+  from tf_mmjsd import compare  # pylint: disable=g-import-not-at-top
+  base = grid["base"]
   preflight.data(base, preflight.input_pipelines(base))
   preflight.readable(base.inception_weights, "inception_weights")
-  compare.run(base, fv.compare_dir, fv.methods,
-              [styles[s] for s in fv.styles], rates, seeds,
-              compare.parse_overrides(fv.ms_settings, "--ms_settings"),
-              compare.parse_overrides(fv.shared_settings,
-                                      "--shared_settings"),
-              report=fv.report,
-              method_overrides=compare.parse_method_overrides(
-                  fv.method_settings, fv.methods))
+  compare.run(**grid, report=fv.report)
 
 
 def run():
