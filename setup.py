@@ -48,12 +48,16 @@ setuptools.setup(
     # docs: the documentation site (mkdocs.yml; `mkdocs build --strict`).
     # MkDocs with the Material theme, and mkdocstrings, which reads the API
     # reference from the docstrings by static analysis (no TensorFlow
-    # import). Pinned to the versions the site is built and checked with.
+    # import). Pinned, with the parsers under them, to the versions the
+    # site is built and checked with: a new release may warn where this
+    # one did not, which fails the strict build.
     extras_require={"test": ["pytest>=8", "pytest-xdist>=3.6.1",
                              "tensorflow-serving-api>=2.21,<2.22"],
                     "docs": ["mkdocs==1.6.1", "mkdocs-material==9.8.2",
                              "mkdocstrings==1.0.8",
-                             "mkdocstrings-python==2.0.11"]},
+                             "mkdocstrings-python==2.0.11",
+                             "griffelib==2.4.1", "mkdocs-autorefs==1.4.5",
+                             "pymdown-extensions==13.1.2"]},
     # Every program on PATH as tf-mmjsd-<name> (bin/<name> in a clone).
     entry_points={"console_scripts": [
         f"tf-mmjsd-{name.replace('_', '-')}=tf_mmjsd.programs.{name}:run"

@@ -221,41 +221,64 @@ def check_usage_errors_before_tensorflow(cases, tmp_root, cache_dir,
 
 
 # The commands of a markdown page (tests/test_doc_commands.py).
-_START = re.compile(r"^(?:\w+=(?:'[^']*'|\"[^\"]*\"|\S*)\s+)*"
-                    r"(bin/\w+|tf-mmjsd-[\w-]+)(?=\s|$)")
-_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.M | re.S)
-_SPAN = re.compile(r"(?<!`)`((?:bin/\w+|tf-mmjsd-[\w-]+)(?:[^`]*))`(?!`)")
+_PROGRAM = r"(?:\./)?(bin/\w+|tf-mmjsd-[\w-]+)(?=\s|$)"
+# A command: optional `$ ` prompt, `VAR=value` prefixes, `python`/`time`.
+_START = re.compile(r"^(?:\$\s+)?(?:\w+=(?:'[^']*'|\"[^\"]*\"|\S*)\s+)*"
+                    r"(?:(?:python3?|time)\s+)?" + _PROGRAM)
+# A program named anywhere on a line (to find lines _START misses).
+MENTION = re.compile(r"(?:^|[\s;&|(])" + _PROGRAM)
+_FENCE = re.compile(r"^([ \t]*)(```|~~~)[^\n]*\n(.*?)^[ \t]*\2",
+                    re.M | re.S)
+_SPAN = re.compile(r"(?<!`)(`+)((?:\./)?(?:bin/\w+|tf-mmjsd-[\w-]+)"
+                   r"(?:(?!\1).)*?)\1(?!`)", re.S)
 
 
 def program_of(word):
   """The program module name of `bin/<name>` or `tf-mmjsd-<name>`."""
+  word = word.removeprefix("./")
   return word[4:] if word.startswith("bin/") else word[9:].replace("-", "_")
 
 
-def commands(text, spans=True):
-  """[(line, argv)] of every command in markdown `text`: code blocks' lines
-  (joined across a trailing backslash; `VAR=value` prefixes, `&&` chains
-  and `# comments` allowed) and, with `spans`, inline code spans."""
-  found = []
+def code_lines(text):
+  """[(line number, line)] of the fenced code blocks of markdown `text`
+  (``` or ~~~, indented too), a line ending in a backslash joined with the
+  next."""
+  out = []
   for block in _FENCE.finditer(text):
-    first = text.count("\n", 0, block.start(1)) + 1
-    lines = block.group(1).split("\n")
+    first = text.count("\n", 0, block.start(3)) + 1
+    lines = block.group(3).split("\n")
     k = 0
     while k < len(lines):
-      line, start = lines[k], k
+      line, start = lines[k].strip(), k
       while line.endswith("\\") and k + 1 < len(lines):
         k += 1
         line = line[:-1] + " " + lines[k].strip()
       k += 1
-      for part in line.split("&&"):
-        match = _START.match(part.strip())
-        if match:
-          found.append((first + start, _argv(part.strip()[match.start(1):])))
+      out.append((first + start, line))
+  return out
+
+
+def commands(text, spans=True):
+  """[(line, argv)] of every command in markdown `text`: code blocks' lines
+  (`$ ` prompts, `VAR=value` prefixes, `python bin/...`, chains with `&&`,
+  `||` or `;`, and `# comments` allowed) and, with `spans`, inline code
+  spans. argv[0] is `bin/<name>` or `tf-mmjsd-<name>`."""
+  found = []
+  for number, line in code_lines(text):
+    for part in re.split(r"&&|\|\||;", line):
+      match = _START.match(part.strip())
+      if match:
+        found.append((number, _argv(part.strip()[match.start(1):], number)))
   for span in _SPAN.finditer(text if spans else ""):
-    found.append((text.count("\n", 0, span.start()) + 1,
-                  _argv(" ".join(span.group(1).split()))))
+    number = text.count("\n", 0, span.start()) + 1
+    found.append((number, _argv(" ".join(span.group(2).split()), number)))
   return found
 
 
-def _argv(command):
-  return shlex.split(command, comments=True)
+def _argv(command, number):
+  try:
+    argv = shlex.split(command, comments=True)
+  except ValueError as e:
+    raise ValueError(f"line {number}: {command!r}: {e}") from None
+  argv[0] = argv[0].removeprefix("./")
+  return argv

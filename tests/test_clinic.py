@@ -1,5 +1,5 @@
 """Bring-your-own data end to end: the synthetic_clinic worked example of
-the README (image + text + tabular, ~40% missing per modality) and a trio
+docs/data.md (image + text + tabular, ~40% missing per modality) and a trio
 of large shapes (64x64x3 image, length-200 sequence, 30-d normal vector)."""
 
 import json
@@ -51,7 +51,7 @@ def _worked_example():
   """The commands of docs/data.md's worked example, in its order."""
   with open(os.path.join(REPO, "docs", "data.md"), encoding="utf-8") as f:
     text = f.read()
-  section = text.split("### Worked example", 1)[1].split("\n#", 1)[0]
+  section = text.split("### Worked example", 1)[1].split("\n## ", 1)[0]
   return [argv for _, argv in commands(section, spans=False)]
 
 

@@ -17,12 +17,15 @@ import ast
 import glob
 import os
 import re
+import types
 
 import pytest
 
-from tests.harness import REPO, TINY, commands, program_of, run_bin
+from tests.harness import (MENTION, REPO, TINY, code_lines, commands,
+                           program_of, run_bin)
 from tf_mmjsd import cli, errors, files, flags as mm_flags
-from tf_mmjsd.data.split import DataUnavailableError
+from tf_mmjsd.data import records
+from tf_mmjsd.data.mst import specs as mst_specs
 
 PROGRAMS = sorted(os.listdir(os.path.join(REPO, "bin")))
 DOCS = sorted([os.path.join(REPO, "README.md")] + glob.glob(
@@ -47,8 +50,9 @@ ALL = _all_commands()
 # Commands the docs show as refused, and the flag their error names.
 REFUSED = {"bin/benchmark --steps=0": "--steps=0",
            "bin/make_example_data --seed=-1": "--seed=-1"}
-# Flagfiles a program writes (a run's own flags.txt): a doc may name them.
-WRITTEN = re.compile(r"^--flagfile=runs/")
+# A run's own flags.txt, which bin/train writes: a doc may name it. It
+# holds the run's flags, its --model_dir among them.
+WRITTEN = re.compile(r"^--flagfile=(runs/[\w.-]+)/flags\.txt$")
 
 
 def check(argv):
@@ -58,26 +62,36 @@ def check(argv):
   name = program_of(argv[0])
   if name not in PROGRAMS:
     raise errors.UsageError(f"no program {argv[0]} (bin/ has {PROGRAMS})")
-  if any(arg in cli.HELP for arg in argv[1:]):
-    return  # the program prints its flags
-  argv = [arg for arg in argv if not WRITTEN.match(arg)]
-  fv, args = cli.parse(name, [argv[0]] + argv[1:])
+  own = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+  if len(argv) == 1 or any(arg in cli.HELP for arg in own):
+    return  # the program named in prose; or it prints its flags
+  argv = [WRITTEN.sub(r"--model_dir=\1", arg) for arg in argv]
+  fv, args = cli.parse(name, argv)
   module = cli.program_module(name)
   if not getattr(module, "POSITIONAL", False):
     cli.no_arguments(args)
-  if "dataset" in fv and "model_dir" in fv:  # the experiment's flags
-    try:
-      mm_flags.config_from_flags(fv, require_model_dir=False)
-    except DataUnavailableError:
-      pass  # data a reader makes first (records the doc writes above)
+  if hasattr(module, "check"):  # the program's own checks of its flags
+    module.check(fv)
+  elif "dataset" in fv and "model_dir" in fv:  # the experiment's flags
+    mm_flags.config_from_flags(fv, require_model_dir=name == "train")
   if args:  # train_local_cluster: the workers' program and flags
-    worker = fv["program"].value
-    check([f"bin/{worker}"] + args)
+    check([f"bin/{fv['program'].value}"] + args)
 
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch):
-  """Schemes are checked, stores are not asked (no network in tests)."""
+  """Schemes are checked, stores are not asked (no network in tests), and
+  a records folder holds the quick start's modalities (the docs make it
+  with bin/make_records first)."""
+  stub = types.SimpleNamespace(specs=mst_specs(), values={
+      "label_kind": "class", "attribute_names": [], "synthetic": True})
+
+  def manifest(data_path):
+    if not data_path:  # what the real reader refuses without a file
+      return real_manifest(data_path)
+    return stub
+  real_manifest = records.read_manifest
+  monkeypatch.setattr(records, "read_manifest", manifest)
   def scheme_only(path, timeout=None):
     del timeout
     scheme = files.scheme(path)
@@ -91,7 +105,7 @@ def test_the_docs_print_commands_of_every_kind():
   """The extraction finds the commands (a broken pattern would pass every
   check below on nothing)."""
   programs = {program_of(argv[0]) for _, argv in ALL}
-  assert len(ALL) >= 60
+  assert len(ALL) >= 140
   assert {"train", "evaluate", "export", "compare", "benchmark",
           "make_records", "make_example_data", "train_local_cluster",
           "train_classifiers"} <= programs
@@ -118,8 +132,17 @@ def test_every_command_in_the_docs_parses(where, argv):
      "eval_examples"),
     ("```\nbin/train --flagfile=configs/quickstart.flags --missing_rate=0.9\n"
      "```", "missing_rate"),
-    ("```\nbin/train_local_cluster --num_workers=2 -- --epochs=-1\n```",
-     "epochs"),
+    ("```\nbin/train_local_cluster --num_workers=2 -- --model_dir=runs/w "
+     "--epochs=-1\n```", "epochs"),
+    ("`bin/train_local_cluster -- --flagfile=configs/base.flags`",
+     "--model_dir is required"),
+    ("`bin/compare --flagfile=configs/compare_synthetic.flags "
+     "--methods=mmjsd,nosuch`", "nosuch"),
+    ("`bin/benchmark --mode=evaluation --eval_sizes=3000,1000`",
+     "eval_sizes"),
+    ("`bin/benchmark --mode=end_to_end --dataset=records`", "data_path"),
+    ("`bin/train --flagfile=configs/quickstart.flags --dataset=records "
+     "--data_path=runs/r --missing_rate=0.9`", "missing_rate"),
     ("```\nbin/evaluate --model_dir=foo://b/run\n```", "foo://"),
     ("`tf-mmjsd-no-such-program --x=1`", "no program"),
 ])
@@ -133,10 +156,32 @@ def test_extraction_reads_prefixes_chains_and_spans():
   text = ("```bash\npython3 -m venv .venv && . .venv/bin/activate && "
           "bin/train --flagfile=a.flags  # note\nTF_CONFIG='{\"a\": 1}' \\\n"
           "  bin/train --model_dir=/x\nWrote runs/x/summary.json\n```\n"
-          "Then `bin/export\n--model_dir=runs/x` and ``bin/y``.\n")
+          "Then `bin/export\n--model_dir=runs/x` and ``bin/y``.\n"
+          "- a list item:\n\n  ~~~\n  $ python bin/evaluate --model_dir=r; "
+          "./bin/export --model_dir=r\n  ~~~\n")
   assert commands(text) == [(2, ["bin/train", "--flagfile=a.flags"]),
                             (3, ["bin/train", "--model_dir=/x"]),
-                            (7, ["bin/export", "--model_dir=runs/x"])]
+                            (12, ["bin/evaluate", "--model_dir=r"]),
+                            (12, ["bin/export", "--model_dir=r"]),
+                            (7, ["bin/export", "--model_dir=runs/x"]),
+                            (8, ["bin/y"])]
+
+
+def test_no_line_of_code_that_names_a_program_is_missed():
+  """A code line that names a program is read as a command, or is one of
+  the known lines that only mention one (a folder tree, a log line)."""
+  mentions_only = ("bin/            thin programs",  # the README's tree
+                   "saved_models/   where bin/export writes")
+  missed = []
+  for path in DOCS:
+    with open(path, encoding="utf-8") as f:
+      text = f.read()
+    read = {number for number, _ in commands(text, spans=False)}
+    for number, line in code_lines(text):
+      if (MENTION.search(line) and number not in read
+          and not line.startswith(mentions_only)):
+        missed.append(f"{os.path.relpath(path, REPO)}:{number}: {line}")
+  assert missed == []
 
 
 def _quick_start():

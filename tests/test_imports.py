@@ -1,5 +1,5 @@
 """The package's import graph: no circles, and imports only run down the
-layers (the README's module map), so each module can be read, changed and
+layers (the module map of docs/architecture.md), so each module can be read, changed and
 tested with only what lies below it."""
 
 import ast
