@@ -1,4 +1,4 @@
-"""MVTCAE (Hwang, Kim, Sohn, Kim, Hwang, NeurIPS 2021): multi-view total
+"""MVTCAE (Hwang, Kim, Hong, Kim, NeurIPS 2021): multi-view total
 correlation, as the authors' code trains it.
 
 The joint posterior is the unweighted product of the present unimodal
