@@ -325,7 +325,7 @@ def plan(base, compare_dir, methods, styles, missing_rates, seeds,
 
 def run(base, compare_dir, methods, styles, missing_rates, seeds,
         style_overrides, shared_overrides, report="comparison", log=print,
-        method_overrides=None):
+        method_overrides=None, planned=None):
   """Trains and evaluates every row, then writes the report.
 
   Args:
@@ -338,13 +338,15 @@ def run(base, compare_dir, methods, styles, missing_rates, seeds,
       without modality-specific styles.
     method_overrides: {method: {setting: value}} applied after those.
     report: the name of the report files.
+    planned: `plan`'s (rows, configs) of these arguments, where the caller
+      made them already.
 
   Returns:
     the report dict (also in <compare_dir>/<report>.json).
   """
-  rows, configs = plan(base, compare_dir, methods, styles, missing_rates,
-                       seeds, style_overrides, shared_overrides,
-                       method_overrides, log)
+  rows, configs = planned or plan(
+      base, compare_dir, methods, styles, missing_rates, seeds,
+      style_overrides, shared_overrides, method_overrides, log)
   run_dir.check_creatable(compare_dir, "compare_dir")
   files.makedirs(compare_dir)
   records = []

@@ -47,7 +47,8 @@ def check(fv):
   """The comparison's arguments from the parsed flags `fv`, every row's
   settings checked (no file is read but a records manifest;
   tests/test_doc_commands.py calls it on the docs' commands): a dict of
-  `compare.run`'s keyword arguments."""
+  `compare.run`'s keyword arguments, the grid's rows and their settings
+  (`compare.plan`) among them."""
   if not fv.compare_dir:
     raise errors.UsageError("--compare_dir is required")
   styles = {"off": False, "on": True}
@@ -70,8 +71,7 @@ def check(fv):
                                                "--shared_settings"),
       method_overrides=compare.parse_method_overrides(fv.method_settings,
                                                       fv.methods))
-  compare.plan(**grid, log=lambda text: None)
-  return grid
+  return dict(grid, planned=compare.plan(**grid))
 
 
 def main(fv, args):
