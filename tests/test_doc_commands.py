@@ -210,7 +210,9 @@ def test_the_quick_start_runs_on_tiny_settings(tmp_path, cache_dir):
                            f"--model_dir={model_dir}"],
           "evaluate": [f"--model_dir={model_dir}", "--classifier_epochs=1",
                        "--likelihood_examples=32", "--likelihood_samples=2",
-                       "--quality_examples=200", "--eval_examples=200"],
+                       "--quality_examples=200", "--eval_examples=200",
+                       "--prd_runs=2", "--prd_angles=101",
+                       "--clustering_runs=2", "--figure_rows=2"],
           "export": [f"--model_dir={model_dir}",
                      f"--export_dir={export_dir}"]}
   for argv in _quick_start():
