@@ -45,8 +45,9 @@ def define_flags(fv):
 
 def check(fv):
   """The comparison's arguments from the parsed flags `fv`, every row's
-  settings checked (no file is read but a records manifest;
-  tests/test_doc_commands.py calls it on the docs' commands): a dict of
+  settings checked (it reads no file but a records manifest and a glob
+  of --compare_dir; tests/test_doc_commands.py calls it on the docs'
+  commands): a dict of
   `compare.run`'s keyword arguments, the grid's rows and their settings
   (`compare.plan`) among them."""
   if not fv.compare_dir:
