@@ -186,3 +186,51 @@ def test_a_signal_early_in_a_composite_program_ends_cleanly(
   out = tmp_path / "run"
   got, _ = _run(program, workspace, out, cache_dir, at, sig)
   _check_interrupted(got, sig, out, f"{program} at {at:.2f} s")
+
+
+class _SignalOnEpochEnd:
+  """A training callback that receives SIGTERM while it works, as a
+  periodic evaluation would."""
+
+  def __init__(self):
+    self.epochs = []
+
+  def on_epoch_end(self, event):
+    self.epochs.append(event.epoch)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)  # the handler raises here
+    self.epochs.append("not stopped")
+
+
+def test_a_signal_during_the_epoch_callbacks_names_the_checkpoint_to_resume(
+    tiny_config, tmp_path):
+  """A signal in an epoch's callbacks (e.g. its evaluation) stops at once,
+  and the error still names the step and the checkpoint that holds it; a
+  rerun goes on from there, with the next epoch."""
+  from tf_mmjsd import errors, interrupts, training  # pylint: disable=g-import-not-at-top
+  config = tiny_config(small=True, epochs=2, steps_per_epoch=3,
+                       latent_dim=4, model_dir=str(tmp_path / "run"))
+  callback = _SignalOnEpochEnd()
+  trainer = training.Trainer(config, log=lambda *_: None,
+                             callbacks=[callback])
+  try:
+    with pytest.raises(errors.Interrupted) as stopped:
+      with interrupts.handled():
+        trainer.train()
+  finally:
+    trainer.release()
+  assert callback.epochs == [0]
+  assert stopped.value.signum == signal.SIGTERM
+  checkpoint = str(tmp_path / "run" / "checkpoints" / "ckpt-3")
+  assert str(stopped.value) == (
+      f"stopped by SIGTERM at step 3 of 6; checkpoint {checkpoint} holds "
+      "it. The signal came during epoch 1's callbacks (e.g. its evaluation), "
+      "which the resumed run does not repeat. Rerun the same command to "
+      "resume from there.")
+  again = training.Trainer(config, log=lambda *_: None)
+  try:
+    assert again.restore() == checkpoint and again.step == 3
+    again.train()
+    assert again.step == 6
+  finally:
+    again.release()

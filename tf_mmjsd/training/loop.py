@@ -70,7 +70,8 @@ class StopRequest:
   during training: the loop saves a checkpoint at the next step boundary
   and stops (errors.Interrupted). A second Ctrl-C stops at once, and so
   does any signal within `immediate()` (the callbacks, e.g. an
-  evaluation, which have no step boundary to wait for)."""
+  evaluation, which have no step boundary to wait for; the loop still
+  names the step and its checkpoint)."""
 
   SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -81,6 +82,7 @@ class StopRequest:
 
   def _handle(self, signum, frame):
     if self._immediate:
+      self.signum = signum
       interrupts.handle(signum, frame)
     if self.signum is not None and signum == signal.SIGINT:
       raise KeyboardInterrupt
@@ -299,22 +301,29 @@ class Trainer:
           seconds=time.time() - epoch_start, eval_model=self.eval_model,
           train_split=self.data.train_split,
           test_split=self.data.test_split, writer=self.writer, log=self.log)
-      with self.stop.immediate():
-        for callback in self.callbacks:
-          callback.on_epoch_end(event)
+      try:
+        with self.stop.immediate():
+          for callback in self.callbacks:
+            callback.on_epoch_end(event)
+      except BaseException as e:  # Keras re-raises a signal as its own
+        if self.stop.signum is None:
+          raise
+        self._stop_on_signal(step, e, during=(
+            f" The signal came during epoch {epoch + 1}'s callbacks (e.g. "
+            "its evaluation), which the resumed run does not repeat."))
     seconds = time.time() - start_time
     trained = step - start_step
     return trained * cfg.batch_size / seconds if trained else None
 
-  def _stop_on_signal(self, step):
-    """Checkpoints `step` and raises errors.Interrupted."""
+  def _stop_on_signal(self, step, cause=None, during=""):
+    """Checkpoints `step` and raises errors.Interrupted (from `cause`)."""
     if self.checkpoints.saved_step != step:
       self.checkpoints.save(step)
     name = signal.Signals(self.stop.signum).name
     raise errors.Interrupted(
         f"stopped by {name} at step {step} of {self.total_steps}; "
-        f"checkpoint {self.checkpoints.latest} holds it. Rerun the same "
-        "command to resume from there.", self.stop.signum)
+        f"checkpoint {self.checkpoints.latest} holds it.{during} Rerun the "
+        "same command to resume from there.", self.stop.signum) from cause
 
   def _save_once(self, step):
     if self.checkpoints.saved_step != step:
