@@ -12,6 +12,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -139,6 +140,42 @@ def error_line(stderr):
   assert len(lines) == 1, stderr[-3000:]
   assert "Traceback" not in stderr, stderr[-3000:]
   return lines[0]
+
+
+def trained_step(log_text):
+  """The global step of the last progress line ('  step K/S - ...' under
+  'Epoch E/N') of a training log; 0 before the first."""
+  step = epoch = 0
+  for line in log_text.splitlines():
+    started = re.search(r"Epoch (\d+)/\d+", line)
+    if started:
+      epoch = int(started[1]) - 1
+    done = re.search(r"^\s*step (\d+)/(\d+) - ", line)
+    if done:
+      step = epoch * int(done[2]) + int(done[1])
+  return step
+
+
+def wait_for_step(log, step, procs, timeout=300):
+  """Waits until the training log file `log` (its program's stdout, written
+  unbuffered) reaches global `step` (trained_step), asserting meanwhile
+  that every process of `procs` still runs."""
+  deadline = time.time() + timeout
+  while trained_step(open(log).read()) < step:
+    assert all(p.poll() is None for p in procs), (
+        "a process exited early: " + open(log).read()[-2000:])
+    assert time.time() < deadline, f"step {step} not reached: {log}"
+    time.sleep(0.02)
+
+
+def random_step(per_epoch, epochs, after, rng, log_every=3, margin=7):
+  """A random step with a progress line that is past step `after` and at
+  least `margin` steps before its epoch's end (so a signal sent when its
+  line is printed arrives while the epoch trains)."""
+  return int(rng.choice([
+      e * per_epoch + k for e in range(epochs)
+      for k in range(log_every, per_epoch - margin + 1, log_every)
+      if e * per_epoch + k > after]))
 
 
 def _case_args(case, folder):

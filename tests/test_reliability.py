@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -22,7 +21,8 @@ import tensorflow as tf
 
 from tests.harness import (REPO, TINY, check_bad_input,
                            check_usage_errors_before_tensorflow, error_line,
-                           run_bin, save_npz, tree)
+                           random_step, run_bin, save_npz, tree,
+                           wait_for_step)
 from tf_mmjsd import run_lock
 
 NPZ_FLAGS = ["--dataset=npz", "--modality=a:6:laplace:mlp:1:sigmoid",
@@ -396,18 +396,26 @@ def test_a_signal_at_a_random_step_then_resume_is_bit_identical(
   exits 143 saying so. Either way the resumed run ends as the one run in
   one go."""
   model_dir = tmp_path / "killed"
-  env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.Popen(
-      [sys.executable, os.path.join(REPO, "bin", "train")] + KILL_ARGS + [
-          f"--model_dir={model_dir}"], env=env, cwd=REPO,
-      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  env = dict(os.environ, TF_MMJSD_CACHE=cache_dir, TF_CPP_MIN_LOG_LEVEL="2",
+             PYTHONUNBUFFERED="1")
+  # A random step after the first checkpoint (7), sent when its progress
+  # line is printed: a wall-clock delay could land after training.
+  at = random_step(31, 3, after=7, rng=np.random.default_rng())
+  log, err = tmp_path / "stdout.log", tmp_path / "stderr.log"
+  with open(log, "w") as out, open(err, "w") as errors_out:
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "bin", "train")] + KILL_ARGS + [
+            f"--model_dir={model_dir}"], env=env, cwd=REPO,
+        stdout=out, stderr=errors_out, text=True)
+    try:
+      wait_for_step(log, at, [proc])
+      proc.send_signal(sig)
+      proc.wait(timeout=300)
+    finally:
+      if proc.poll() is None:
+        proc.kill()
+  stderr = err.read_text()
   state = model_dir / "checkpoints" / "checkpoint"
-  deadline = time.time() + 300
-  while time.time() < deadline and not state.exists():
-    time.sleep(0.1)
-  time.sleep(np.random.default_rng().uniform(0.0, 2.0))  # a random step
-  proc.send_signal(sig)
-  _, stderr = proc.communicate()
   assert state.exists(), "no checkpoint was written before the signal"
   assert not (model_dir / "summary.json").exists()
   if sig == signal.SIGTERM:
@@ -416,6 +424,7 @@ def test_a_signal_at_a_random_step_then_resume_is_bit_identical(
                         r"checkpoint (\S+) holds it", error_line(stderr))
     assert stopped, stderr[-3000:]
     step = int(stopped.group(1))
+    assert at <= step < 93, (at, step)
     assert stopped.group(2).endswith(f"ckpt-{step}")
     assert tf.train.latest_checkpoint(str(model_dir / "checkpoints")) == (
         stopped.group(2))
