@@ -190,27 +190,35 @@ def test_a_signal_early_in_a_composite_program_ends_cleanly(
 
 class _SignalOnEpochEnd:
   """A training callback that receives SIGTERM while it works, as a
-  periodic evaluation would."""
+  periodic evaluation would: `between_steps` as the coherence classifiers'
+  training (the signal is raised at the next check), else anywhere."""
 
-  def __init__(self):
+  def __init__(self, between_steps):
+    self.between_steps = between_steps
     self.epochs = []
 
   def on_epoch_end(self, event):
+    from tf_mmjsd import interrupts  # pylint: disable=g-import-not-at-top
     self.epochs.append(event.epoch)
-    os.kill(os.getpid(), signal.SIGTERM)
-    time.sleep(5)  # the handler raises here
+    with (interrupts.between_steps() if self.between_steps
+          else contextlib.nullcontext()):
+      os.kill(os.getpid(), signal.SIGTERM)
+      time.sleep(0.5 if self.between_steps else 5)  # a handler raises here
+      interrupts.check()  # a step boundary
     self.epochs.append("not stopped")
 
 
+@pytest.mark.parametrize("between_steps", [False, True],
+                         ids=["anywhere", "between_steps"])
 def test_a_signal_during_the_epoch_callbacks_names_the_checkpoint_to_resume(
-    tiny_config, tmp_path):
+    between_steps, tiny_config, tmp_path):
   """A signal in an epoch's callbacks (e.g. its evaluation) stops at once,
   and the error still names the step and the checkpoint that holds it; a
   rerun goes on from there, with the next epoch."""
   from tf_mmjsd import errors, interrupts, training  # pylint: disable=g-import-not-at-top
   config = tiny_config(small=True, epochs=2, steps_per_epoch=3,
                        latent_dim=4, model_dir=str(tmp_path / "run"))
-  callback = _SignalOnEpochEnd()
+  callback = _SignalOnEpochEnd(between_steps)
   trainer = training.Trainer(config, log=lambda *_: None,
                              callbacks=[callback])
   try:
@@ -224,9 +232,10 @@ def test_a_signal_during_the_epoch_callbacks_names_the_checkpoint_to_resume(
   checkpoint = str(tmp_path / "run" / "checkpoints" / "ckpt-3")
   assert str(stopped.value) == (
       f"stopped by SIGTERM at step 3 of 6; checkpoint {checkpoint} holds "
-      "it. The signal came during epoch 1's callbacks (e.g. its evaluation), "
-      "which the resumed run does not repeat. Rerun the same command to "
-      "resume from there.")
+      "it. The signal came at the end of epoch 1, whose callbacks (e.g. its "
+      "evaluation) the resumed run does not repeat. Rerun the same command "
+      "to resume from there.")
+  interrupts.check()  # handled() forgot the signal
   again = training.Trainer(config, log=lambda *_: None)
   try:
     assert again.restore() == checkpoint and again.step == 3

@@ -28,7 +28,7 @@ from tf_mmjsd import errors
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 REDELIVER_SECONDS = 0.05
-_pending = []  # the signal numbers received and not yet raised
+_pending = []  # the signal numbers received since the last clear()
 _resend = []  # the timers sending a signal again
 
 
@@ -139,6 +139,12 @@ def between_steps():
     for sig, handler in previous.items():
       signal.signal(sig, handler)
   check()
+
+
+def pending():
+  """The number of the last signal received and not yet forgotten (its
+  Interrupted raised, dropped or still to come), or None."""
+  return _pending[-1] if _pending else None
 
 
 def check():

@@ -82,7 +82,6 @@ class StopRequest:
 
   def _handle(self, signum, frame):
     if self._immediate:
-      self.signum = signum
       interrupts.handle(signum, frame)
     if self.signum is not None and signum == signal.SIGINT:
       raise KeyboardInterrupt
@@ -290,7 +289,7 @@ class Trainer:
         if step // every > (step - n) // every:
           self.checkpoints.save(step)
         if self.stop.signum is not None:
-          self._stop_on_signal(step)
+          self._stop_on_signal(step, self.stop.signum)
         if self.preemption is not None:
           self.preemption.after(step)
       if self.checkpoints.saved_step != step:
@@ -306,24 +305,27 @@ class Trainer:
           for callback in self.callbacks:
             callback.on_epoch_end(event)
       except BaseException as e:  # Keras re-raises a signal as its own
-        if self.stop.signum is None:
+        signum = interrupts.pending()
+        if signum is None:
           raise
-        self._stop_on_signal(step, e, during=(
-            f" The signal came during epoch {epoch + 1}'s callbacks (e.g. "
-            "its evaluation), which the resumed run does not repeat."))
+        self._stop_on_signal(step, signum, e, during=(
+            f" The signal came at the end of epoch {epoch + 1}, whose "
+            "callbacks (e.g. its evaluation) the resumed run does not "
+            "repeat."))
     seconds = time.time() - start_time
     trained = step - start_step
     return trained * cfg.batch_size / seconds if trained else None
 
-  def _stop_on_signal(self, step, cause=None, during=""):
-    """Checkpoints `step` and raises errors.Interrupted (from `cause`)."""
+  def _stop_on_signal(self, step, signum, cause=None, during=""):
+    """Checkpoints `step` and raises the errors.Interrupted of `signum`
+    (from `cause`)."""
     if self.checkpoints.saved_step != step:
       self.checkpoints.save(step)
-    name = signal.Signals(self.stop.signum).name
+    name = signal.Signals(signum).name
     raise errors.Interrupted(
         f"stopped by {name} at step {step} of {self.total_steps}; "
         f"checkpoint {self.checkpoints.latest} holds it.{during} Rerun the "
-        "same command to resume from there.", self.stop.signum) from cause
+        "same command to resume from there.", signum) from cause
 
   def _save_once(self, step):
     if self.checkpoints.saved_step != step:
