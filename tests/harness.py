@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import pathlib
 import re
 import shlex
 import subprocess
@@ -156,24 +157,28 @@ def trained_step(log_text):
   return step
 
 
-def wait_for_step(log, step, procs, timeout=300):
+def wait_for_step(log, step, procs, stderr=None, timeout=300):
   """Waits until the training log file `log` (its program's stdout, written
   unbuffered) reaches global `step` (trained_step), asserting meanwhile
-  that every process of `procs` still runs."""
+  that every process of `procs` still runs (else showing the end of `log`
+  and of the file `stderr`)."""
   deadline = time.time() + timeout
-  while trained_step(open(log).read()) < step:
-    assert all(p.poll() is None for p in procs), (
-        "a process exited early: " + open(log).read()[-2000:])
+  while trained_step(pathlib.Path(log).read_text()) < step:
+    if any(p.poll() is not None for p in procs):
+      tails = [pathlib.Path(f).read_text()[-2000:] for f in (log, stderr)
+               if f is not None]
+      raise AssertionError("a process exited early:\n" + "\n".join(tails))
     assert time.time() < deadline, f"step {step} not reached: {log}"
     time.sleep(0.02)
 
 
 def random_step(per_epoch, epochs, after, rng, log_every=3, margin=7):
-  """A random step with a progress line that is past step `after` and at
-  least `margin` steps before its epoch's end (so a signal sent when its
-  line is printed arrives while the epoch trains)."""
+  """A random step with a progress line, past step `after`, in an epoch
+  before the last and at least `margin` steps before its end: a signal
+  sent when its line is printed arrives while the epoch trains, or if
+  late, while a later one does."""
   return int(rng.choice([
-      e * per_epoch + k for e in range(epochs)
+      e * per_epoch + k for e in range(epochs - 1)
       for k in range(log_every, per_epoch - margin + 1, log_every)
       if e * per_epoch + k > after]))
 

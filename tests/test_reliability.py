@@ -408,7 +408,7 @@ def test_a_signal_at_a_random_step_then_resume_is_bit_identical(
             f"--model_dir={model_dir}"], env=env, cwd=REPO,
         stdout=out, stderr=errors_out, text=True)
     try:
-      wait_for_step(log, at, [proc])
+      wait_for_step(log, at, [proc], stderr=err)
       proc.send_signal(sig)
       proc.wait(timeout=300)
     finally:
