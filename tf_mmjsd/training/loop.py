@@ -292,8 +292,7 @@ class Trainer:
           self._stop_on_signal(step, self.stop.signum)
         if self.preemption is not None:
           self.preemption.after(step)
-      if self.checkpoints.saved_step != step:
-        self.checkpoints.save(step)
+      self._save_once(step)
       event = callbacks_lib.EpochEnd(
           config=cfg, epoch=epoch, step=step,
           checkpoint=self.checkpoints.latest,
@@ -319,8 +318,7 @@ class Trainer:
   def _stop_on_signal(self, step, signum, cause=None, during=""):
     """Checkpoints `step` and raises the errors.Interrupted of `signum`
     (from `cause`)."""
-    if self.checkpoints.saved_step != step:
-      self.checkpoints.save(step)
+    self._save_once(step)
     name = signal.Signals(signum).name
     raise errors.Interrupted(
         f"stopped by {name} at step {step} of {self.total_steps}; "
@@ -328,6 +326,7 @@ class Trainer:
         "same command to resume from there.", signum) from cause
 
   def _save_once(self, step):
+    """Checkpoints `step` unless the newest checkpoint holds it."""
     if self.checkpoints.saved_step != step:
       self.checkpoints.save(step)
 
